@@ -1,0 +1,124 @@
+"""VTF Grants: the core package (app factory, config, database, accounts, permissions, audit, ledger)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, g, request, session
+from flask_login import current_user
+
+from fund.config import build_config, check_production
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def select_locale() -> str:
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    lang = getattr(g, "force_lang", None)
+    if lang in languages:
+        return lang
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.language in languages:
+        return current_user.language
+    if session.get("lang") in languages:
+        return session["lang"]
+    return request.accept_languages.best_match(languages) or "en"
+
+
+def select_timezone() -> str:
+    if current_user and getattr(current_user, "is_authenticated", False):
+        return current_user.timezone or "UTC"
+    return "UTC"
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config.update(build_config(Path(app.instance_path), overrides))
+    check_production(app.config)
+    logging.basicConfig(level=logging.INFO if app.config["FUND_ENV"] != "production" else logging.WARNING)
+    if app.config["FUND_ENV"] == "production" and app.config.get("PROXY_FIX", True):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    from fund.auth import init_auth
+    from fund.extensions import api, babel, csrf, db, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    init_auth(app)
+    api.init_app(app)
+
+    from fund import models  # noqa: F401  (register the models)
+    from fund.errors import register_error_handlers
+    from fund.templating import init_templating
+
+    register_error_handlers(app)
+    init_templating(app)
+
+    from fund.api import blp as fund_api
+    from fund.views import bp as fund_views
+
+    app.register_blueprint(fund_views)
+    api.register_blueprint(fund_api)
+    csrf.exempt(fund_api)
+
+    from donors import init_app as init_donors
+    from grants import init_app as init_grants
+
+    init_grants(app)
+    init_donors(app)
+
+    from fund.cli import register_cli
+
+    register_cli(app)
+    _mark_library_routes(app)
+    _request_boundary(app)
+    return app
+
+
+def _mark_library_routes(app: Flask) -> None:
+    """Routes that libraries register guard themselves; declare them public for the permission matrix."""
+    from fund.permissions import LIBRARY_PUBLIC_ENDPOINTS
+
+    for endpoint in app.view_functions:
+        if endpoint == "static" or endpoint.startswith(("security.", "api-docs.")):
+            LIBRARY_PUBLIC_ENDPOINTS.add(endpoint)
+
+
+def _request_boundary(app: Flask) -> None:
+    """One transaction per request: commit once when the response is a success, otherwise roll back."""
+    from fund.auth import touch_token
+    from fund.db import db
+
+    @app.after_request
+    def commit_session(response):
+        if response.status_code < 400:
+            touch_token()
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.path.startswith("/api/v1/docs"):
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                "frame-ancestors 'none'; form-action 'self'",
+            )
+        return response

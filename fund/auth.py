@@ -1,0 +1,106 @@
+"""Authentication glue around Flask-Security-Too.
+
+- Portal: Flask-Security sessions, with a second factor (TOTP) required for staff roles (see
+  ``User.check_tf_required``). Logout and password change rotate ``fs_uniquifier``, which every session
+  cookie names, so an old cookie replayed afterwards is signed out.
+- API: personal bearer tokens only (``Authorization: Bearer <token>``); session cookies are ignored under
+  ``/api/``, which is why the API needs no CSRF token.
+- Sign-in throttling: failed attempts per client address and per e-mail, through Flask-Limiter.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g, request
+from flask_login import user_logged_out
+from flask_security import SQLAlchemyUserDatastore, user_authenticated
+from flask_security.signals import password_changed, password_reset, tf_profile_changed
+from sqlalchemy import select
+
+from fund import audit
+from fund.db import db, utcnow
+from fund.extensions import limiter, security
+from fund.mail import OutboxMailUtil
+from fund.models import ApiToken, Role, User, hash_token
+
+
+def user_for_token(secret: str) -> User | None:
+    token = db.session.execute(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(secret))
+    ).scalar_one_or_none()
+    if token is None or token.revoked_at is not None or not token.user.active:
+        return None
+    g.api_token = token
+    return token.user
+
+
+def _load_api_user() -> None:
+    """Under /api/ the caller is whoever the bearer token names, or anonymous; never the session."""
+    if not request.path.startswith("/api/"):
+        return
+    user = None
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        user = user_for_token(header[7:].strip())
+    g._login_user = user if user is not None else security.login_manager.anonymous_user()
+
+
+def _login_email() -> str:
+    return (request.form.get("email") or "").strip().lower()[:255] or "-"
+
+
+def _failed_login(response) -> bool:
+    # Flask-Security redirects after a successful password check (to the dashboard or the second factor);
+    # a failed attempt re-renders the form.
+    return response.status_code not in (301, 302, 303)
+
+
+def init_auth(app: Flask) -> None:
+    datastore = SQLAlchemyUserDatastore(db, User, Role)
+    security.init_app(app, datastore, mail_util_cls=OutboxMailUtil, register_blueprint=True)
+    app.before_request(_load_api_user)
+
+    # Throttle the password and the second-factor steps.
+    rate = app.config["LOGIN_RATE_LIMIT"]
+    for endpoint in ("security.login", "security.two_factor_token_validation", "security.forgot_password"):
+        view = app.view_functions.get(endpoint)
+        if view is None:
+            continue
+        view = limiter.limit(rate, methods=["POST"], deduct_when=_failed_login, key_func=lambda: request.remote_addr or "-",
+                             scope=f"{endpoint}:ip")(view)
+        view = limiter.limit(rate, methods=["POST"], deduct_when=_failed_login, key_func=_login_email,
+                             scope=f"{endpoint}:email")(view)
+        app.view_functions[endpoint] = view
+
+    @user_logged_out.connect_via(app)
+    def _on_logout(sender, user, **extra):
+        if user is None or not getattr(user, "is_authenticated", False):
+            return
+        from fund.operations import revoke_sessions
+
+        user = db.session.get(User, user.id)
+        revoke_sessions(user, reason="signed out", actor=user)
+        db.session.commit()
+
+    @user_authenticated.connect_via(app)
+    def _on_login(sender, user, authn_via=None, **extra):
+        audit.record("user.login", user, summary=f"{user.email} signed in ({', '.join(authn_via or [])})", actor=user)
+
+    @password_changed.connect_via(app)
+    def _on_password_changed(sender, user, **extra):
+        audit.record("user.password_change", user, summary=f"{user.email} changed their password (sessions revoked)",
+                     actor=user)
+
+    @password_reset.connect_via(app)
+    def _on_password_reset(sender, user, **extra):
+        audit.record("user.password_reset", user, summary=f"{user.email} reset their password", actor=user)
+
+    @tf_profile_changed.connect_via(app)
+    def _on_tf_changed(sender, user, **extra):
+        audit.record("user.two_factor", user, summary=f"{user.email} set up two-factor sign-in", actor=user,
+                     changes={"tf_primary_method": [None, user.tf_primary_method]})
+
+
+def touch_token() -> None:
+    token = getattr(g, "api_token", None)
+    if token is not None and (token.last_used_at is None or (utcnow() - token.last_used_at).total_seconds() > 300):
+        token.last_used_at = utcnow()

@@ -1,0 +1,133 @@
+"""Command-line interface: `flask --app wsgi users|audit|mail|demo ...`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from fund import audit, mail, operations
+from fund.db import db
+from fund.errors import FundError
+from fund.models import ROLES, User
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
+mail_cli = AppGroup("mail", help="The outgoing mail queue.")
+demo_cli = AppGroup("demo", help="Demonstration data.")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+def _user(email: str) -> User:
+    user = db.session.execute(select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
+    if user is None:
+        _fail(f"no user with e-mail {email}")
+    return user
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--password", required=True)
+@click.option("--name", default=None)
+@click.option("--organisation", "organisation_id", type=int, default=None, help="Organisation id (applicants).")
+@click.option("--donor", "donor_id", type=int, default=None, help="Donor id (donor users).")
+@click.option("--language", type=click.Choice(["en", "fr"]), default="en")
+def users_create(email, role, password, name, organisation_id, donor_id, language):
+    """Create a user with one role."""
+    try:
+        user = operations.create_user(email, role, password, name=name, organisation_id=organisation_id,
+                                      donor_id=donor_id, language=language)
+        db.session.commit()
+    except FundError as exc:
+        db.session.rollback()
+        details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.fields.items())
+        _fail(f"{exc.message} {details}".strip())
+    click.echo(f"Created user {user.id} {user.email} ({role})")
+    if user.needs_two_factor:
+        click.echo("This role signs in with a second factor: set it up at first sign-in.")
+
+
+@users_cli.command("create-token")
+@click.argument("email")
+@click.option("--name", default="cli", help="A label for the token.")
+def users_create_token(email, name):
+    """Create a personal API token; the token alone is printed on the last line."""
+    user = _user(email)
+    _token, secret = operations.create_token(user, name)
+    db.session.commit()
+    click.echo(f"API token for {user.email} (shown once; store it safely):")
+    click.echo(secret)
+
+
+@users_cli.command("set-role")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+def users_set_role(email, role):
+    """Change a user's role (their sessions are revoked)."""
+    user = _user(email)
+    operations.set_role(user, role)
+    db.session.commit()
+    click.echo(f"{user.email} is now {role}")
+
+
+@users_cli.command("totp-code")
+@click.argument("email")
+def users_totp_code(email):
+    """Print a user's current second-factor code (development and demonstrations only)."""
+    if current_app.config["FUND_ENV"] == "production":
+        _fail("not available in production")
+    from fund.demo import current_totp
+
+    user = _user(email)
+    if not user.tf_totp_secret:
+        _fail(f"{user.email} has no second factor set up")
+    click.echo(current_totp(user))
+
+
+@audit_cli.command("verify")
+def audit_verify():
+    """Recompute the hash chain; exit 1 and name the first bad event if it was tampered with."""
+    result = audit.verify()
+    if result.ok:
+        click.echo(f"OK: {result.events} events verified")
+        return
+    click.echo(f"FAILED: first bad event {result.first_bad_event} ({result.reason}); "
+               f"{result.events} events verified before it", err=True)
+    sys.exit(1)
+
+
+@mail_cli.command("send")
+@click.option("--limit", default=500, show_default=True)
+def mail_send(limit):
+    """Deliver queued mail over SMTP (or to the log when MAIL_SERVER is not set)."""
+    counts = mail.send_pending(limit=limit)
+    click.echo(f"sent {counts['sent']}, retry later {counts['retry']}, failed {counts['failed']}")
+
+
+@demo_cli.command("load")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
+def demo_load(if_empty):
+    """Load demonstration data and print the demo accounts."""
+    from fund.demo import load_demo
+
+    if if_empty and db.session.execute(select(User.id).limit(1)).first():
+        click.echo("Demo data already loaded; see README.md for the demo accounts "
+                   "(`flask --app wsgi users totp-code EMAIL` prints a staff account's current code).")
+        return
+    lines = load_demo()
+    db.session.commit()
+    for line in lines:
+        click.echo(line)
+
+
+def register_cli(app: Flask) -> None:
+    for group in (users_cli, audit_cli, mail_cli, demo_cli):
+        app.cli.add_command(group)

@@ -1,0 +1,166 @@
+"""Configuration, read from the environment.
+
+Development (the default) needs nothing set: SQLite in ``instance/fund.db`` and a secret key generated once
+into ``instance/secret_key``. Production (``FUND_ENV=production``) refuses to start with an unsafe
+configuration; see :func:`check_production`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the message says what to set."""
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _dev_secret_key(instance_path: Path) -> str:
+    """A key generated once per checkout into instance/ (never committed: instance/ is ignored)."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
+    env = os.environ.get("FUND_ENV", "development").strip().lower()
+    production = env == "production"
+    db_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'fund.db'}"
+    if db_url.startswith("postgres://"):
+        db_url = "postgresql+psycopg://" + db_url[len("postgres://"):]
+    elif db_url.startswith("postgresql://"):
+        db_url = "postgresql+psycopg://" + db_url[len("postgresql://"):]
+
+    secret_key = os.environ.get("SECRET_KEY")
+    if not secret_key and not production:
+        secret_key = _dev_secret_key(instance_path)
+    totp_secret = os.environ.get("TOTP_SECRET") or (secret_key or "")
+    trusted_hosts = [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
+
+    config: dict = {
+        "FUND_ENV": env,
+        "DEBUG": _bool("FLASK_DEBUG", False) if not production else False,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(12 * 1024 * 1024))),
+        "UPLOAD_MAX_BYTES": int(os.environ.get("UPLOAD_MAX_BYTES", str(10 * 1024 * 1024))),
+        "STORAGE_DIR": os.environ.get("STORAGE_DIR") or str(instance_path / "files"),
+        "TRUSTED_HOSTS": trusted_hosts or None,
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        "SERVER_BASE_URL": os.environ.get("SERVER_BASE_URL", "http://127.0.0.1:5000"),
+        # Cookies
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        # i18n
+        "LANGUAGES": ["en", "fr"],
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "BABEL_TRANSLATION_DIRECTORIES": ";".join(
+            str(Path(__file__).parent.parent / pkg / "translations") for pkg in ("fund", "grants", "donors")
+        ),
+        # Mail: the outbox is delivered by `flask mail send`; without MAIL_SERVER it is logged.
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS", False),
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "VTF Grants <no-reply@vtf.example.org>"),
+        "MAIL_MAX_ATTEMPTS": int(os.environ.get("MAIL_MAX_ATTEMPTS", "8")),
+        # Throttling (Flask-Limiter): memory in development, Redis in production.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "5 per 15 minutes"),
+        # Flask-WTF
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        # flask-smorest / OpenAPI
+        "API_TITLE": "VTF Grants API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        "API_SPEC_OPTIONS": {
+            "components": {
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            },
+            "security": [{"bearerAuth": []}],
+        },
+        # Flask-Security-Too
+        "SECURITY_PASSWORD_HASH": "argon2",
+        "SECURITY_PASSWORD_SALT": os.environ.get("SECURITY_PASSWORD_SALT") or (secret_key or ""),
+        "SECURITY_PASSWORD_LENGTH_MIN": 10,
+        "SECURITY_PASSWORD_COMPLEXITY_CHECKER": None,
+        "SECURITY_REGISTERABLE": True,
+        "SECURITY_SEND_REGISTER_EMAIL": False,
+        "SECURITY_RECOVERABLE": True,
+        "SECURITY_CHANGEABLE": True,
+        "SECURITY_TRACKABLE": True,
+        "SECURITY_CONFIRMABLE": False,
+        "SECURITY_TWO_FACTOR": True,
+        "SECURITY_TWO_FACTOR_ENABLED_METHODS": ["authenticator"],
+        "SECURITY_TWO_FACTOR_ALWAYS_VALIDATE": True,
+        "SECURITY_TOTP_SECRETS": {"1": totp_secret},
+        "SECURITY_TOTP_ISSUER": "VTF Grants",
+        "SECURITY_TOKEN_AUTHENTICATION_HEADER": "X-Fund-Unused-Token",
+        "SECURITY_URL_PREFIX": "/account",
+        "SECURITY_POST_LOGIN_VIEW": "/dashboard",
+        "SECURITY_POST_LOGOUT_VIEW": "/",
+        "SECURITY_POST_REGISTER_VIEW": "/dashboard",
+        "SECURITY_RESET_PASSWORD_WITHIN": dt.timedelta(hours=2),
+        "SECURITY_EMAIL_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "no-reply@vtf.example.org"),
+        "SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS": False,
+        "SECURITY_USERNAME_ENABLE": False,
+        "SECURITY_MULTI_FACTOR_RECOVERY_CODES": False,
+        "SECURITY_CLI_USERS_NAME": False,
+        "SECURITY_CLI_ROLES_NAME": False,
+        "SECURITY_RETURN_GENERIC_RESPONSES": True,
+        "SECURITY_FRESHNESS_GRACE_PERIOD": 300,
+        # The fund
+        "PSC_RATE": os.environ.get("PSC_RATE", "0.13"),
+        "OPERATING_RESERVE_USD": os.environ.get("OPERATING_RESERVE_USD", "0"),
+    }
+    if overrides:
+        config.update(overrides)
+    return config
+
+
+def check_production(config: dict) -> None:
+    """Refuse an unsafe production configuration with a message that says what to fix."""
+    if config.get("FUND_ENV") != "production":
+        return
+    problems = []
+    key = config.get("SECRET_KEY") or ""
+    if len(key) < 32:
+        problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+    if not os.environ.get("DATABASE_URL"):
+        problems.append("DATABASE_URL must point at the production PostgreSQL database")
+    elif config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        problems.append("DATABASE_URL must not be SQLite in production")
+    if config.get("DEBUG"):
+        problems.append("FLASK_DEBUG must be off in production")
+    if not config.get("TRUSTED_HOSTS"):
+        problems.append("TRUSTED_HOSTS must list the host names the service answers to")
+    if config.get("RATELIMIT_STORAGE_URI", "").startswith("memory"):
+        problems.append("RATELIMIT_STORAGE_URI must be a shared store (e.g. redis://127.0.0.1:6379/0)")
+    if problems:
+        raise ConfigError("Unsafe production configuration: " + "; ".join(problems) + ".")

@@ -1,0 +1,32 @@
+"""Extension objects, created unbound and initialised in create_app."""
+
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_security import Security
+from flask_wtf import CSRFProtect
+
+from fund.db import db, render_migration_item
+
+migrate = Migrate(compare_type=True, render_as_batch=True, render_item=render_migration_item)
+babel = Babel()
+security = Security()
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+__all__ = ["db", "migrate", "babel", "security", "csrf", "limiter"]
+
+
+from flask_smorest import Api as _SmorestApi  # noqa: E402
+
+
+class FundApi(_SmorestApi):
+    """flask-smorest without its app-wide error handler: fund.errors renders every error (JSON under /api/)."""
+
+    def _register_error_handlers(self):
+        pass
+
+
+api = FundApi()
+__all__.append("api")

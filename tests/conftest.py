@@ -1,0 +1,260 @@
+"""Test fixtures: a real database (SQLite file, or PostgreSQL when TEST_DATABASE_URL is set), migrated once
+per session with Alembic, emptied after every test; factories; sign-in helpers; a real SMTP server."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from fund import create_app
+from fund.db import db
+from fund.demo import current_totp, enable_totp
+from fund.extensions import limiter
+from fund.models import ROLES, TWO_FACTOR_ROLES
+
+PASSWORD = "correct-horse-battery"
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def _database_url(tmp_root: Path) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        return url
+    return f"sqlite:///{tmp_root / 'test.db'}"
+
+
+class Client(FlaskClient):
+    """The Flask test client, plus form submission that takes the CSRF token from the page, as a browser does."""
+
+    def csrf_token(self, page: str) -> str:
+        html = self.get(page).get_data(as_text=True)
+        match = CSRF_RE.search(html)
+        assert match, f"no CSRF token on {page}"
+        return match.group(1) or match.group(2)
+
+    def submit(self, url: str, data: dict | None = None, *, page: str | None = None, **kwargs):
+        data = dict(data or {})
+        data["csrf_token"] = self.csrf_token(page or url)
+        return self.post(url, data=data, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    tmp_root = tmp_path_factory.mktemp("fund")
+    url = _database_url(tmp_root)
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "STORAGE_DIR": str(tmp_root / "files"),
+            "SERVER_NAME": "localhost",
+            "SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS": {"argon2__rounds": 1, "argon2__memory_cost": 1024, "argon2__parallelism": 1},
+            "MAIL_SERVER": "",
+        }
+    )
+    app.test_client_class = Client
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade(directory=app.extensions["migrate"].directory, revision="heads")
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _wipe(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            else:
+                for t in tables:
+                    conn.execute(text(f'DELETE FROM "{t}"'))
+
+
+@pytest.fixture(autouse=True)
+def _isolation(app):
+    """Every test starts from empty tables; the limiter's counters start from zero."""
+    limiter.reset()
+    yield
+    _wipe(app)
+    limiter.reset()
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context for tests that call operations directly."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app) -> Client:
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(app):
+    """make_user("fund_manager", email=None, **fields) -> User (committed; staff get a TOTP second factor)."""
+
+    def factory(role: str = "applicant", *, email: str | None = None, password: str = PASSWORD, two_factor=None,
+                **fields):
+        from fund import operations
+
+        assert role in ROLES
+        with app.app_context():
+            user = operations.create_user(email or f"{role}-{uuid.uuid4().hex[:8]}@example.org", role, password,
+                                          **fields)
+            if two_factor if two_factor is not None else role in TWO_FACTOR_ROLES:
+                enable_totp(user)
+            db.session.commit()
+            db.session.refresh(user)
+            db.session.expunge(user)
+            return user
+
+    return factory
+
+
+def totp_code(app, user) -> str:
+    from fund.models import User
+
+    with app.app_context():
+        fresh = db.session.get(User, user.id)
+        return current_totp(fresh)
+
+
+@pytest.fixture
+def sign_in(app):
+    """sign_in(client, user, password=PASSWORD) -> response of the last step, through the real forms (CSRF
+    and, for staff, the second factor)."""
+
+    def do(client: Client, user, password: str = PASSWORD):
+        resp = client.submit("/account/login", {"email": user.email, "password": password})
+        if user.tf_totp_secret:
+            assert resp.status_code in (302, 303), resp.get_data(as_text=True)[:500]
+            resp = client.submit("/account/tf-validate", {"code": totp_code(app, user)}, page="/account/tf-validate")
+        return resp
+
+    return do
+
+
+@pytest.fixture
+def login_as(app, make_user, sign_in):
+    """login_as("fund_manager") or login_as(user) -> a signed-in test client (client.user is the user)."""
+
+    def do(role_or_user, **fields):
+        user = make_user(role_or_user, **fields) if isinstance(role_or_user, str) else role_or_user
+        client = app.test_client()
+        resp = sign_in(client, user)
+        assert resp.status_code in (302, 303), f"sign-in of {user.email} failed: {resp.status_code}"
+        client.user = user
+        return client
+
+    return do
+
+
+@pytest.fixture
+def api_token(app):
+    """api_token(user) -> the bearer token secret."""
+
+    def do(user) -> str:
+        from fund import operations
+        from fund.models import User
+
+        with app.app_context():
+            _token, secret = operations.create_token(db.session.get(User, user.id), "test")
+            db.session.commit()
+            return secret
+
+    return do
+
+
+@pytest.fixture
+def api_as(app, make_user, api_token):
+    """api_as("finance_officer") -> a client whose requests carry a bearer token (client.user is the user)."""
+
+    class ApiClient:
+        def __init__(self, user, secret):
+            self.user = user
+            self.headers = {"Authorization": f"Bearer {secret}"}
+            self._client = app.test_client()
+
+        def open(self, method, url, **kwargs):
+            headers = {**self.headers, **kwargs.pop("headers", {})}
+            return self._client.open(url, method=method, headers=headers, **kwargs)
+
+        def get(self, url, **kw):
+            return self.open("GET", url, **kw)
+
+        def post(self, url, **kw):
+            return self.open("POST", url, **kw)
+
+        def put(self, url, **kw):
+            return self.open("PUT", url, **kw)
+
+        def patch(self, url, **kw):
+            return self.open("PATCH", url, **kw)
+
+        def delete(self, url, **kw):
+            return self.open("DELETE", url, **kw)
+
+    def do(role_or_user, **fields):
+        user = make_user(role_or_user, **fields) if isinstance(role_or_user, str) else role_or_user
+        return ApiClient(user, api_token(user))
+
+    return do
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server(app):
+    """A real SMTP server (aiosmtpd) on localhost; app mail settings point at it for the test."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    class Collector(Message):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def handle_message(self, message):
+            self.messages.append(message)
+
+    handler = Collector()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    old = app.config["MAIL_SERVER"], app.config["MAIL_PORT"]
+    app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = "127.0.0.1", port
+    handler.port = port
+    handler.controller = controller
+    try:
+        yield handler
+    finally:
+        app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = old
+        controller.stop()
+        time.sleep(0.05)
