@@ -65,8 +65,8 @@ def init_auth(app: Flask) -> None:
         view = app.view_functions.get(endpoint)
         if view is None:
             continue
-        view = limiter.limit(rate, methods=["POST"], deduct_when=_failed_login, key_func=lambda: request.remote_addr or "-",
-                             scope=f"{endpoint}:ip")(view)
+        view = limiter.limit(rate, methods=["POST"], deduct_when=_failed_login,
+                             key_func=lambda: request.remote_addr or "-", scope=f"{endpoint}:ip")(view)
         view = limiter.limit(rate, methods=["POST"], deduct_when=_failed_login, key_func=_login_email,
                              scope=f"{endpoint}:email")(view)
         app.view_functions[endpoint] = view

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fund.extensions import security
-from fund.models import ADMIN, APPLICANT, AUDITOR, DONOR, FINANCE_OFFICER, FUND_MANAGER, REVIEWER, User
+from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER, FUND_MANAGER, REVIEWER, User
 
 DEMO_PASSWORD = "demo-password-2027"
 
@@ -28,7 +28,7 @@ def enable_totp(user: User) -> str:
 def load_demo() -> list[str]:
     from fund import operations
 
-    lines = ["Demo accounts (password for all: %s):" % DEMO_PASSWORD]
+    lines = [f"Demo accounts (password for all: {DEMO_PASSWORD}):"]
     users: dict[str, User] = {}
     specs = [
         (ADMIN, "admin@vtf.example.org", "Amina Diallo"),

@@ -90,7 +90,8 @@ def error_response(status: int, message: str, fields: dict | None = None, code: 
         body = {"error": {"code": code, "message": message, "fields": fields or {}}}
         return jsonify(body), status
     title = TITLES.get(status, message)
-    return render_template("errors/error.html", status=status, title=title, message=message, fields=fields or {}), status
+    html = render_template("errors/error.html", status=status, title=title, message=message, fields=fields or {})
+    return html, status
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -45,14 +45,13 @@ def create_user(
         errors["password"] = ["At least 10 characters."]
     if role == "applicant" and organisation_id is None:
         pass  # an applicant may register before creating the organisation profile
-    if role == "donor" and donor_id is None:
-        errors["donor_id"] = ["A donor user must be linked to a donor."]
     if role != "donor" and donor_id is not None:
         errors["donor_id"] = ["Only donor users are linked to a donor."]
     if role != "applicant" and organisation_id is not None:
         errors["organisation_id"] = ["Only applicants belong to an organisation."]
     if errors:
-        raise FundError("The user cannot be created.", fields=errors)
+        details = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+        raise FundError(f"The user cannot be created: {details}", fields=errors)
     user = User(
         email=email,
         name=name,

@@ -5,7 +5,18 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, session, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError, fields, validate
@@ -150,7 +161,8 @@ def create_user():
 def _users_page(errors: dict, form: dict):
     form.pop("password", None)
     page = db.paginate(select(User).order_by(User.email), per_page=100, error_out=False)
-    return render_template("fund/users.html", page=page, roles=ROLES, errors=errors, form=form), (422 if errors else 200)
+    html = render_template("fund/users.html", page=page, roles=ROLES, errors=errors, form=form)
+    return html, (422 if errors else 200)
 
 
 @bp.route("/audit")

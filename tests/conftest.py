@@ -63,7 +63,9 @@ def app(tmp_path_factory):
             "SQLALCHEMY_DATABASE_URI": url,
             "STORAGE_DIR": str(tmp_root / "files"),
             "SERVER_NAME": "localhost",
-            "SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS": {"argon2__rounds": 1, "argon2__memory_cost": 1024, "argon2__parallelism": 1},
+            "SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS": {
+                "argon2__rounds": 1, "argon2__memory_cost": 1024, "argon2__parallelism": 1,
+            },
             "MAIL_SERVER": "",
         }
     )

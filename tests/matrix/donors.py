@@ -1,0 +1,5 @@
+"""Routes of the donors package (portal and API)."""
+
+from tests.matrix import Route  # noqa: F401
+
+ROUTES: dict = {}
