@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flask import Flask, g, request
 from flask_login import user_logged_out
-from flask_security import SQLAlchemyUserDatastore, user_authenticated
+from flask_security import SQLAlchemyUserDatastore, user_authenticated, user_registered
 from flask_security.signals import password_changed, password_reset, tf_profile_changed
 from sqlalchemy import select
 
@@ -80,6 +80,20 @@ def init_auth(app: Flask) -> None:
         user = db.session.get(User, user.id)
         revoke_sessions(user, reason="signed out", actor=user)
         db.session.commit()
+
+    @user_registered.connect_via(app)
+    def _on_register(sender, user, **extra):
+        """Self-registration is for NGO staff: the new account is an applicant (its organisation comes next)."""
+        from fund.models import APPLICANT
+        from fund.operations import get_role
+
+        user.roles = [get_role(APPLICANT)]
+        from flask_babel import get_locale
+
+        user.language = str(get_locale() or "en")[:2]
+        db.session.flush()
+        audit.record("user.register", user, summary=f"{user.email} registered as an applicant", actor=user,
+                     changes={"email": [None, user.email], "role": [None, APPLICANT]})
 
     @user_authenticated.connect_via(app)
     def _on_login(sender, user, authn_via=None, **extra):

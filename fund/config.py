@@ -130,6 +130,7 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SECURITY_EMAIL_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "no-reply@vtf.example.org"),
         "SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS": False,
         "SECURITY_USERNAME_ENABLE": False,
+        "SECURITY_EMAIL_VALIDATOR_ARGS": {"check_deliverability": False},
         "SECURITY_MULTI_FACTOR_RECOVERY_CODES": False,
         "SECURITY_CLI_USERS_NAME": False,
         "SECURITY_CLI_ROLES_NAME": False,
