@@ -19,6 +19,8 @@ from typing import Any
 
 from flask import g, has_request_context, request
 from sqlalchemy import DDL, ForeignKey, Integer, String, Text, event, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import JSON
 
@@ -142,6 +144,20 @@ def _current_actor():
     return None
 
 
+def _locked_head() -> AuditHead:
+    """The chain head, locked for the rest of the transaction (created on first use, race-free)."""
+    lock = select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    head = db.session.execute(lock).scalar_one_or_none()
+    if head is None:
+        dialect = db.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        db.session.execute(
+            insert(AuditHead).values(id=1, last_id=0, last_hash=GENESIS_HASH).on_conflict_do_nothing()
+        )
+        head = db.session.execute(lock).scalar_one()
+    return head
+
+
 def record(
     action: str,
     entity: Any = None,
@@ -161,11 +177,7 @@ def record(
     if entity_type is None:
         raise ValueError("an audit event needs an entity type")
     actor = actor if actor is not None else _current_actor()
-    head = db.session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(id=1, last_id=0, last_hash=GENESIS_HASH)
-        db.session.add(head)
-        db.session.flush()
+    head = _locked_head()
     ip = None
     if has_request_context():
         ip = request.remote_addr

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from fund import audit
 from fund.db import db, utcnow
 from fund.extensions import limiter, security
-from fund.mail import OutboxMailUtil
 from fund.models import ApiToken, Role, User, hash_token
 
 
@@ -56,7 +55,7 @@ def _failed_login(response) -> bool:
 
 def init_auth(app: Flask) -> None:
     datastore = SQLAlchemyUserDatastore(db, User, Role)
-    security.init_app(app, datastore, mail_util_cls=OutboxMailUtil, register_blueprint=True)
+    security.init_app(app, datastore, register_blueprint=True)
     app.before_request(_load_api_user)
 
     # Throttle the password and the second-factor steps.

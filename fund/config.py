@@ -135,6 +135,7 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SECURITY_CLI_USERS_NAME": False,
         "SECURITY_CLI_ROLES_NAME": False,
         "SECURITY_RETURN_GENERIC_RESPONSES": True,
+        "SECURITY_LOGOUT_METHODS": ["POST"],
         "SECURITY_FRESHNESS_GRACE_PERIOD": 300,
         # The fund
         "PSC_RATE": os.environ.get("PSC_RATE", "0.13"),

@@ -8,10 +8,11 @@ from flask_security import Security
 from flask_wtf import CSRFProtect
 
 from fund.db import db, render_migration_item
+from fund.mail import OutboxMailUtil
 
 migrate = Migrate(compare_type=True, render_as_batch=True, render_item=render_migration_item)
 babel = Babel()
-security = Security()
+security = Security(mail_util_cls=OutboxMailUtil)
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
