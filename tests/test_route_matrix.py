@@ -4,17 +4,30 @@ matrix says."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import pytest
 
+import tests.matrix
 from fund.db import db
 from fund.models import ROLES
 from fund.permissions import LIBRARY_PUBLIC_ENDPOINTS, declared_access
 from tests.matrix import PUBLIC
-from tests.matrix import donors as donors_matrix
-from tests.matrix import fund as fund_matrix
-from tests.matrix import grants as grants_matrix
 
-MATRIX = {**fund_matrix.ROUTES, **grants_matrix.ROUTES, **donors_matrix.ROUTES}
+
+def _load_matrix() -> dict:
+    """Merge ROUTES of every module in tests/matrix/ (one per package or feature area)."""
+    merged: dict = {}
+    for info in pkgutil.iter_modules(tests.matrix.__path__):
+        module = importlib.import_module(f"tests.matrix.{info.name}")
+        overlap = set(merged) & set(module.ROUTES)
+        assert not overlap, f"routes declared twice: {overlap}"
+        merged.update(module.ROUTES)
+    return merged
+
+
+MATRIX = _load_matrix()
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 

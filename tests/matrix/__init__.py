@@ -1,7 +1,7 @@
 """The role x route matrix: what every route of the application allows, declared independently of the code.
 
-Each package's module (``fund.py``, ``grants.py``, ``donors.py``) defines ``ROUTES``: a dict from
-``(endpoint, method)`` to :class:`Route`. ``tests/test_route_matrix.py`` fails for any route of
+Each module here (one per package or feature area: ``fund.py``, ``grants.py``, ``donors.py``, ...) defines
+``ROUTES``: a dict from ``(endpoint, method)`` to :class:`Route`. ``tests/test_route_matrix.py`` fails for any route of
 ``app.url_map`` that is missing here, for any route whose declaration in the code differs, and for any role
 whose request is answered differently from what the matrix says.
 """
