@@ -57,7 +57,7 @@ class User(db.Model, UserMixin):
     language: Mapped[str] = mapped_column(String(2), default="en")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     #: The applicant's organisation (grants.Organisation) and the donor user's donor (donors.Donor).
-    organisation_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
     donor_id: Mapped[int | None] = mapped_column(Integer, index=True)
     # Flask-Security tracking and two-factor columns.
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -1,13 +1,31 @@
 """Grants: calls for proposals, organisations, applications, screening, review, decisions, grants."""
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 
 
 def init_app(app: Flask) -> None:
+    from fund.demo import DEMO_LOADERS
     from fund.extensions import api, csrf
+    from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
+    from fund.views import DASHBOARD_LINKS, dashboard_link
+    from grants import models, permissions  # noqa: F401  (register the models and permission rules)
     from grants.api import blp as api_blp
+    from grants.demo import load_demo
+    from grants.templating import init_templating
     from grants.views import bp
 
     app.register_blueprint(bp)
+    init_templating(app)
     api.register_blueprint(api_blp)
     csrf.exempt(api_blp)
+
+    if not any(endpoint.startswith("grants.") for _roles, endpoint, _label in DASHBOARD_LINKS):
+        dashboard_link({APPLICANT}, "grants.applicant_home", _l("Your organisation and applications"))
+        dashboard_link({APPLICANT}, "grants.calls", _l("Calls for proposals"))
+        dashboard_link({FUND_MANAGER, ADMIN, AUDITOR}, "grants.manage_calls", _l("Calls for proposals"))
+        dashboard_link({FUND_MANAGER, ADMIN, AUDITOR}, "grants.applications", _l("Applications"))
+        dashboard_link({FUND_MANAGER, FINANCE_OFFICER, ADMIN, AUDITOR}, "grants.organisations",
+                       _l("Applicant organisations"))
+    if load_demo not in DEMO_LOADERS:
+        DEMO_LOADERS.append(load_demo)

@@ -1,5 +1,245 @@
-"""JSON API of the grants package."""
+"""JSON API of the grants package: organisations, calls, applications, documents, submission.
 
+Every handler loads its objects, checks permission once (``ensure_view``/``ensure_edit``: someone else's
+organisation, application or document is a 404), validates with a schema, calls one operation and returns.
+"""
+
+from __future__ import annotations
+
+from flask import request
+from flask_babel import gettext as _
+from flask_login import current_user
 from flask_smorest import Blueprint
+from marshmallow import fields, validate
+from sqlalchemy import select
 
-blp = Blueprint("grants_api", __name__, url_prefix="/api/v1", description="Grants")
+from fund.db import db
+from fund.errors import FundError
+from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
+from fund.permissions import ANY_ROLE, access, ensure_edit, ensure_view
+from fund.schemas import InSchema, page_envelope, paged
+from fund.uploads import check_upload
+from grants import operations
+from grants.downloads import document_response, translate_upload_errors
+from grants.models import Application, Call, Document, Organisation
+from grants.permissions import can_see_bank_details
+from grants.presenters import application_dict, call_dict, organisation_dict
+from grants.schemas import (
+    ApplicationCreateIn,
+    ApplicationFields,
+    ApplicationOut,
+    ApplicationQuery,
+    CallIn,
+    CallOut,
+    CallQuery,
+    DocumentIn,
+    DocumentOut,
+    OrganisationIn,
+    OrganisationOut,
+    OrganisationQuery,
+)
+from grants.workflow import APPLICANT_STATUS_LABELS, states_for_applicant_status
+
+blp = Blueprint("grants_api", __name__, url_prefix="/api/v1", description="Calls, organisations, applications")
+
+APPLICATION_READERS = (APPLICANT, FUND_MANAGER, ADMIN, AUDITOR)
+ORGANISATION_READERS = (APPLICANT, FUND_MANAGER, FINANCE_OFFICER, ADMIN, AUDITOR)
+
+
+class ReturnBody(InSchema):
+    message = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class WithdrawBody(InSchema):
+    message = fields.String(load_default=None, validate=validate.Length(max=5000))
+
+
+# Organisations ------------------------------------------------------------------------------------------------
+
+@blp.route("/organisations", methods=["POST"])
+@access(APPLICANT)
+@blp.arguments(OrganisationIn)
+@blp.response(201, OrganisationOut)
+def create_organisation(data):
+    """Create the caller's organisation profile (the caller becomes its administrator)."""
+    org = operations.create_organisation(current_user, data)
+    return organisation_dict(org, current_user)
+
+
+@blp.route("/organisations/<int:organisation_id>")
+@access(*ORGANISATION_READERS)
+@blp.arguments(OrganisationQuery, location="query")
+@blp.response(200, OrganisationOut)
+def get_organisation(args, organisation_id):
+    """An organisation profile. Bank details are masked; ``?bank_details=full`` (finance officers only) shows
+    them in full and is recorded in the audit trail."""
+    org = ensure_view(db.session.get(Organisation, organisation_id))
+    full = args["bank_details"] == "full"
+    if full and not can_see_bank_details(current_user):
+        raise FundError(_("Only finance officers may see full bank details."), status=403)
+    return organisation_dict(org, current_user, full_bank=full)
+
+
+# Calls --------------------------------------------------------------------------------------------------------
+
+@blp.route("/calls", methods=["POST"])
+@access(FUND_MANAGER)
+@blp.arguments(CallIn)
+@blp.response(201, CallOut)
+def create_call(data):
+    """Create a call for proposals (draft)."""
+    return call_dict(operations.create_call(data, current_user))
+
+
+@blp.route("/calls")
+@access(ANY_ROLE)
+@blp.arguments(CallQuery, location="query")
+@blp.response(200, paged(CallOut))
+def list_calls(args):
+    """Calls for proposals, newest first. Draft calls are listed to fund managers only."""
+    query = select(Call).order_by(Call.opens_at.desc(), Call.id.desc())
+    if not current_user.has_any_role(FUND_MANAGER, ADMIN, AUDITOR):
+        query = query.where(Call.status != "draft")
+    if args.get("status"):
+        query = query.where(Call.status == args["status"])
+    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
+    envelope = page_envelope(page)
+    envelope["items"] = [call_dict(c) for c in envelope["items"]]
+    return envelope
+
+
+@blp.route("/calls/<int:call_id>/open", methods=["POST"])
+@access(FUND_MANAGER)
+@blp.response(200, CallOut)
+def open_call(call_id):
+    call = ensure_edit(db.session.get(Call, call_id))
+    return call_dict(operations.open_call(call, current_user))
+
+
+@blp.route("/calls/<int:call_id>/close", methods=["POST"])
+@access(FUND_MANAGER)
+@blp.response(200, CallOut)
+def close_call(call_id):
+    call = ensure_edit(db.session.get(Call, call_id))
+    return call_dict(operations.close_call(call, current_user))
+
+
+# Applications -------------------------------------------------------------------------------------------------
+
+@blp.route("/applications", methods=["POST"])
+@access(APPLICANT)
+@blp.arguments(ApplicationCreateIn)
+@blp.response(201, ApplicationOut)
+def create_application(data):
+    """Start the caller's organisation's application to an open call; other fields may be given at once."""
+    call_id = data.pop("call_id")
+    call = db.session.get(Call, call_id)
+    if call is None or call.status == "draft":
+        raise FundError(_("There is no such call."), fields={"call_id": [_("There is no such call.")]})
+    return application_dict(operations.create_application(call, current_user, data), current_user)
+
+
+@blp.route("/applications/<int:application_id>", methods=["PATCH"])
+@access(APPLICANT)
+@blp.arguments(ApplicationFields(partial=True))
+@blp.response(200, ApplicationOut)
+def update_application(data, application_id):
+    """Save fields of a draft (or returned) application; ``budget_lines`` and ``beneficiaries`` replace the
+    whole list when given."""
+    application = ensure_edit(db.session.get(Application, application_id))
+    operations.update_application(application, data, current_user)
+    return application_dict(application, current_user)
+
+
+@blp.route("/applications/<int:application_id>")
+@access(*APPLICATION_READERS)
+@blp.response(200, ApplicationOut)
+def get_application(application_id):
+    application = ensure_view(db.session.get(Application, application_id))
+    return application_dict(application, current_user)
+
+
+@blp.route("/applications")
+@access(*APPLICATION_READERS)
+@blp.arguments(ApplicationQuery, location="query")
+@blp.response(200, paged(ApplicationOut))
+def list_applications(args):
+    """Applications: an applicant's own organisation's; every application for the fund. ``status`` takes the
+    plain status names for applicants, workflow states for the fund."""
+    query = select(Application).order_by(Application.id.desc())
+    if current_user.has_any_role(FUND_MANAGER, ADMIN, AUDITOR):
+        if args.get("status") in APPLICANT_STATUS_LABELS and args["status"] not in ("draft", "returned",
+                                                                                   "withdrawn"):
+            query = query.where(Application.status.in_(states_for_applicant_status(args["status"])))
+        elif args.get("status"):
+            query = query.where(Application.status == args["status"])
+    else:
+        query = query.where(Application.organisation_id == current_user.organisation_id)
+        if args.get("status"):
+            if args["status"] not in APPLICANT_STATUS_LABELS:
+                raise FundError(_("The data sent is not valid."), fields={"status": [
+                    _("Use one of: %(codes)s.", codes=", ".join(APPLICANT_STATUS_LABELS))]})
+            query = query.where(Application.status.in_(states_for_applicant_status(args["status"])))
+    if args.get("call_id"):
+        query = query.where(Application.call_id == args["call_id"])
+    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
+    envelope = page_envelope(page)
+    envelope["items"] = [application_dict(a, current_user) for a in envelope["items"]]
+    return envelope
+
+
+@blp.route("/applications/<int:application_id>/documents", methods=["POST"])
+@access(APPLICANT)
+@blp.arguments(DocumentIn, location="form")
+@blp.response(201, DocumentOut)
+def upload_document(data, application_id):
+    """Upload a document (multipart: ``kind`` and ``file``). PDF, DOCX, XLSX, JPEG or PNG, recognised from
+    the content; larger than the limit is a 413."""
+    application = ensure_edit(db.session.get(Application, application_id))
+    operations.ensure_editable(application)
+    with translate_upload_errors():
+        upload = check_upload(request.files.get("file"))
+    from grants.presenters import document_dict
+
+    return document_dict(operations.add_document(application, upload, data["kind"], current_user))
+
+
+@blp.route("/documents/<int:document_id>")
+@access(*APPLICATION_READERS)
+@blp.doc(responses={200: {"description": "The file, as an attachment",
+                          "content": {"application/octet-stream": {}}}})
+def get_document(document_id):
+    """Download a document (always as an attachment; every download is audited)."""
+    doc = ensure_view(db.session.get(Document, document_id))
+    return document_response(doc)
+
+
+@blp.route("/applications/<int:application_id>/submit", methods=["POST"])
+@access(APPLICANT)
+@blp.response(200, ApplicationOut)
+def submit_application(application_id):
+    """Submit: only while the call is open (server time) and when the application is complete."""
+    application = ensure_edit(db.session.get(Application, application_id))
+    operations.submit_application(application, current_user)
+    return application_dict(application, current_user)
+
+
+@blp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
+@access(APPLICANT)
+@blp.arguments(WithdrawBody(), required=False)
+@blp.response(200, ApplicationOut)
+def withdraw_application(data, application_id):
+    application = ensure_edit(db.session.get(Application, application_id))
+    operations.withdraw_application(application, current_user, (data or {}).get("message"))
+    return application_dict(application, current_user)
+
+
+@blp.route("/applications/<int:application_id>/return", methods=["POST"])
+@access(FUND_MANAGER)
+@blp.arguments(ReturnBody)
+@blp.response(200, ApplicationOut)
+def return_application(data, application_id):
+    """Return a submitted application for revision, with a message saying what is needed."""
+    application = ensure_view(db.session.get(Application, application_id))
+    operations.return_application(application, data["message"], current_user)
+    return application_dict(application, current_user)

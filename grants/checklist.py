@@ -1,0 +1,161 @@
+"""Completeness: what an organisation profile and an application still need before submission.
+
+The same checklist is shown to the applicant while they fill in the form and is the guard of the "submit"
+transition, so the refusal message lists exactly what the page shows as missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from fund.db import db
+from fund.templating import money
+from grants.models import Application, Document, Organisation
+from grants.taxonomies import DOCUMENT_KINDS, INDIRECT
+
+INDIRECT_RATE = Decimal("0.07")
+
+ORGANISATION_FIELDS = {
+    "name": _l("Name"),
+    "registration_number": _l("Registration number"),
+    "registration_date": _l("Registration date"),
+    "country": _l("Country"),
+    "address": _l("Address"),
+    "org_type": _l("Type of organisation"),
+    "contact_name": _l("Contact person"),
+    "contact_email": _l("Contact e-mail"),
+    "years_direct_assistance": _l("Years of direct assistance to victims"),
+    "bank_account_holder": _l("Account holder"),
+    "bank_name": _l("Bank"),
+    "bank_account_number": _l("IBAN or account number"),
+    "bank_swift": _l("SWIFT / BIC"),
+}
+
+#: The sections of the application form, in order: code -> title.
+SECTIONS = {
+    "project": _l("The project"),
+    "location": _l("Where and when"),
+    "focus": _l("Forms of exploitation and assistance"),
+    "beneficiaries": _l("Expected beneficiaries"),
+    "approach": _l("Approach"),
+    "budget": _l("Budget"),
+    "documents": _l("Documents"),
+}
+
+
+@dataclass(frozen=True)
+class Item:
+    section: str
+    label: str
+    done: bool
+    problem: str | None = None
+
+
+def psea_policy(organisation_id: int) -> Document | None:
+    return db.session.execute(
+        select(Document).where(Document.organisation_id == organisation_id, Document.application_id.is_(None),
+                               Document.kind == "psea_policy").order_by(Document.id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def organisation_missing(org: Organisation) -> list[str]:
+    """Labels of what the organisation profile still lacks."""
+    missing = [str(label) for name, label in ORGANISATION_FIELDS.items() if getattr(org, name) in (None, "")]
+    if psea_policy(org.id) is None:
+        missing.append(str(DOCUMENT_KINDS["psea_policy"]))
+    return missing
+
+
+def budget_totals(application: Application) -> dict[str, Decimal]:
+    direct = sum((line.total for line in application.budget_lines if line.category != INDIRECT), Decimal("0.00"))
+    indirect = sum((line.total for line in application.budget_lines if line.category == INDIRECT), Decimal("0.00"))
+    return {"direct": direct, "indirect": indirect, "total": direct + indirect,
+            "indirect_limit": (direct * INDIRECT_RATE).quantize(Decimal("0.01"))}
+
+
+def budget_problems(application: Application) -> list[str]:
+    call, cur = application.call, application.currency
+    totals = budget_totals(application)
+    problems = []
+    if not application.budget_lines:
+        problems.append(_("Add the budget lines."))
+        return problems
+    if totals["total"] < call.min_grant:
+        problems.append(_("The requested amount (%(amount)s) is below the call's minimum of %(limit)s.",
+                          amount=money(totals["total"], cur), limit=money(call.min_grant, cur)))
+    if totals["total"] > call.max_grant:
+        problems.append(_("The requested amount (%(amount)s) is above the call's maximum of %(limit)s.",
+                          amount=money(totals["total"], cur), limit=money(call.max_grant, cur)))
+    if totals["indirect"] > totals["indirect_limit"]:
+        problems.append(_("Indirect costs (%(amount)s) are more than 7 %% of direct costs (at most %(limit)s).",
+                          amount=money(totals["indirect"], cur), limit=money(totals["indirect_limit"], cur)))
+    return problems
+
+
+def checklist(application: Application, documents: list[Document] | None = None) -> list[Item]:
+    """Every requirement of the application with whether it is met (and, if not, why)."""
+    a, call = application, application.call
+    if documents is None:
+        documents = list(db.session.execute(
+            select(Document).where(Document.application_id == a.id)).scalars())
+    items: list[Item] = []
+
+    org_missing = organisation_missing(a.organisation)
+    items.append(Item("organisation", _("Organisation profile complete"), not org_missing,
+                      _("The organisation profile lacks: %(fields)s.", fields=", ".join(org_missing))
+                      if org_missing else None))
+
+    def text(section: str, value, label: str) -> None:
+        done = bool(value and (not isinstance(value, str) or value.strip()))
+        items.append(Item(section, label, done, None if done else _("Missing: %(what)s.", what=label)))
+
+    text("project", a.project_title, _("Project title"))
+    text("project", a.summary, _("Summary"))
+    text("project", a.objectives, _("Objectives"))
+    text("location", a.countries, _("Countries"))
+    text("location", a.locations, _("Locations"))
+    text("location", a.start_date, _("Start date"))
+    if a.duration_months and a.duration_months > call.max_duration_months:
+        items.append(Item("location", _("Duration"), False,
+                          _("The duration is longer than the call's maximum of %(n)d months.",
+                            n=call.max_duration_months)))
+    else:
+        text("location", a.duration_months, _("Duration"))
+    if call.eligible_countries and a.countries:
+        outside = [c for c in a.countries if c not in call.eligible_countries]
+        if outside:
+            items.append(Item("location", _("Eligible countries"), False,
+                              _("These countries are not eligible for this call: %(c)s.", c=", ".join(outside))))
+    text("focus", a.forms_of_exploitation, _("Forms of exploitation addressed"))
+    text("focus", a.assistance_types, _("Types of assistance"))
+    total = sum(c.count for c in a.beneficiaries)
+    items.append(Item("beneficiaries", _("Expected beneficiaries"), total > 0,
+                      None if total > 0 else _("Missing: %(what)s.", what=_("Expected beneficiaries"))))
+    text("approach", a.identification_referral, _("How victims are identified and referred"))
+    text("approach", a.partners, _("Partners"))
+    text("approach", a.risks_safeguarding, _("Risks and safeguarding"))
+    text("approach", a.monitoring_plan, _("Monitoring plan"))
+
+    problems = budget_problems(a)
+    items.append(Item("budget", _("Budget within the call's limits"), not problems,
+                      " ".join(problems) if problems else None))
+
+    kinds = {d.kind for d in documents}
+    for kind in call.required_documents:
+        label = str(DOCUMENT_KINDS.get(kind, kind))
+        if kind == "psea_policy":
+            present = psea_policy(a.organisation_id) is not None
+        else:
+            present = kind in kinds
+        items.append(Item("documents", label, present,
+                          None if present else _("Missing document: %(what)s.", what=label)))
+    return items
+
+
+def missing(application: Application) -> list[str]:
+    return [item.problem or item.label for item in checklist(application) if not item.done]

@@ -1,0 +1,62 @@
+"""Jinja filters and globals of the grants pages: taxonomy labels in the current language."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+from flask_login import current_user
+
+from grants.taxonomies import (
+    APPLICATION_DOCUMENT_KINDS,
+    ASSISTANCE_GROUPS,
+    ASSISTANCE_TYPES,
+    BUDGET_CATEGORIES,
+    DOCUMENT_KINDS,
+    FORMS_OF_EXPLOITATION,
+    ORGANISATION_TYPES,
+    WINDOWS,
+    countries,
+    country_name,
+)
+from grants.workflow import APPLICANT_STATUS, APPLICANT_STATUS_LABELS, CALL_WORKFLOW
+
+
+def _lang() -> str:
+    from grants.presenters import language
+
+    return language()
+
+
+def _label(table: dict):
+    return lambda code: str(table.get(code, code)) if code else ""
+
+
+def init_templating(app: Flask) -> None:
+    env = app.jinja_env
+    env.filters["country"] = lambda code: country_name(code, _lang())
+    env.filters["exploitation"] = _label(FORMS_OF_EXPLOITATION)
+    env.filters["assistance"] = _label(ASSISTANCE_TYPES)
+    env.filters["budget_category"] = _label(BUDGET_CATEGORIES)
+    env.filters["document_kind"] = lambda code: str(DOCUMENT_KINDS.get(code, code)) if code != "acknowledgement" \
+        else str(ACK_LABEL)
+    env.filters["org_type"] = _label(ORGANISATION_TYPES)
+    env.globals["window_label"] = lambda code: str(WINDOWS[code][1]) if code in WINDOWS else code
+    env.globals["call_status"] = CALL_WORKFLOW.label
+    env.globals["call_transitions"] = lambda call: CALL_WORKFLOW.available(call, current_user)
+    env.globals["plain_label"] = lambda status: str(APPLICANT_STATUS_LABELS[APPLICANT_STATUS[status]])
+    env.globals["country_options"] = lambda only=None: [
+        (code, name) for code, name in countries(_lang()) if not only or code in only]
+    env.globals["exploitation_options"] = lambda: [(k, str(v)) for k, v in FORMS_OF_EXPLOITATION.items()]
+    env.globals["assistance_options"] = lambda: [
+        (str(label), [(k, str(v)) for k, v in items.items()]) for label, items in ASSISTANCE_GROUPS.values()]
+    env.globals["budget_options"] = lambda: [(k, str(v)) for k, v in BUDGET_CATEGORIES.items()]
+    env.globals["application_document_options"] = lambda: [
+        (k, str(v)) for k, v in APPLICATION_DOCUMENT_KINDS.items()]
+    env.globals["document_kind_options"] = lambda: [(k, str(v)) for k, v in DOCUMENT_KINDS.items()]
+    env.globals["org_type_options"] = lambda: [(k, str(v)) for k, v in ORGANISATION_TYPES.items()]
+    env.globals["window_options"] = lambda: [(k, str(v[1])) for k, v in WINDOWS.items()]
+    env.globals["upload_limit_mb"] = lambda: f"{current_app.config.get('UPLOAD_MAX_BYTES', 10485760) / 1048576:g}"
+
+
+from flask_babel import lazy_gettext as _l  # noqa: E402
+
+ACK_LABEL = _l("Acknowledgement of submission")
