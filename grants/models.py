@@ -121,8 +121,6 @@ class Call(db.Model):
     priority_forms: Mapped[list] = mapped_column(JSON, default=list)
     required_documents: Mapped[list] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
-    #: The last sequence number given to a submitted application of this call (reference numbers).
-    last_reference_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -147,6 +145,15 @@ class Call(db.Model):
 
     def __repr__(self) -> str:
         return f"<Call {self.id} {self.title_en}>"
+
+
+class ReferenceCounter(db.Model):
+    """The last sequence number of application references per prefix ("VTF-2027-SGP2"), taken atomically."""
+
+    __tablename__ = "application_reference_counter"
+
+    prefix: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Criterion(db.Model):

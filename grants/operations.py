@@ -16,6 +16,8 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from fund import audit
@@ -40,6 +42,7 @@ from grants.models import (
     Invitation,
     Organisation,
     OrganisationAdmin,
+    ReferenceCounter,
 )
 from grants.taxonomies import ACKNOWLEDGEMENT
 from grants.workflow import APPLICATION_WORKFLOW, CALL_WORKFLOW, EDITABLE
@@ -192,7 +195,7 @@ def accept_invitation(token: str, *, user: User | None = None, name: str | None 
     else:
         if user.email != inv.email:
             raise FundError(_("This invitation was sent to %(email)s; you are signed in as %(me)s.",
-                              email=inv.email, me=user.email), status=403)
+                              email=inv.email, me=user.email), status=409)
         if not user.has_any_role(APPLICANT) or user.organisation_id is not None:
             raise Conflict(_("Your account already belongs to an organisation."))
     # Single use, even under concurrent requests: only one UPDATE finds the invitation unused.
@@ -422,13 +425,19 @@ def _lock(application: Application) -> Application:
     return application
 
 
-def _next_reference(call: Call, now: dt.datetime) -> str:
-    """VTF-<year>-<window>-<sequence of the call>; the sequence is taken with one atomic UPDATE."""
+def _next_reference(call: Call) -> str:
+    """VTF-<year the call opens>-<window code>-<sequence>. The sequence counts the applications submitted under
+    that year and window (one call per window and year in practice, so it is the call's sequence) and is taken
+    with an insert-if-missing then one atomic UPDATE ... RETURNING, so concurrent submissions never share it."""
+    prefix = f"VTF-{call.opens_at.year}-{call.window_code}"
+    table = ReferenceCounter.__table__
+    dialect_insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(dialect_insert(table).values(prefix=prefix, last=0).on_conflict_do_nothing(
+        index_elements=["prefix"]))
     seq = db.session.execute(
-        update(Call).where(Call.id == call.id).values(last_reference_seq=Call.last_reference_seq + 1)
-        .returning(Call.last_reference_seq)
+        update(table).where(table.c.prefix == prefix).values(last=table.c.last + 1).returning(table.c.last)
     ).scalar_one()
-    return f"VTF-{call.opens_at.year}-{call.window_code}-{seq:04d}"
+    return f"{prefix}-{seq:04d}"
 
 
 def submit_application(application: Application, actor: User, *, now: dt.datetime | None = None) -> Document:
@@ -440,7 +449,7 @@ def submit_application(application: Application, actor: User, *, now: dt.datetim
     first = application.reference is None
     APPLICATION_WORKFLOW.fire(application, "submit", actor, now=now)
     if first:
-        application.reference = _next_reference(application.call, now)
+        application.reference = _next_reference(application.call)
     application.submitted_at = now
     db.session.execute(
         update(ApplicationEvent).where(ApplicationEvent.application_id == application.id,

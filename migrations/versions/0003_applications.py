@@ -37,7 +37,6 @@ def upgrade():
     sa.Column('priority_forms', sa.JSON(), nullable=False),
     sa.Column('required_documents', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('last_reference_seq', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('closes_at > opens_at', name=op.f('ck_funding_call_dates')),
@@ -47,6 +46,11 @@ def upgrade():
     with op.batch_alter_table('funding_call', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_funding_call_status'), ['status'], unique=False)
 
+    op.create_table('application_reference_counter',
+    sa.Column('prefix', sa.String(length=32), nullable=False),
+    sa.Column('last', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('prefix', name=op.f('pk_application_reference_counter'))
+    )
     op.create_table('organisation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -265,6 +269,7 @@ def downgrade():
 
     op.drop_table('call_criterion')
     op.drop_table('organisation')
+    op.drop_table('application_reference_counter')
     with op.batch_alter_table('funding_call', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_funding_call_status'))
 
