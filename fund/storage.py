@@ -109,6 +109,7 @@ _DELETE = "fund_storage_delete"
 def put_in_transaction(session: Session, data: bytes, storage: Storage | None = None) -> str:
     """Store ``data`` and return its key; the file is deleted again if ``session``'s transaction rolls back."""
     storage = storage or get_storage()
+    session.connection()  # make sure a transaction is under way, so that its end is seen
     key = storage.put(data)
     session.info.setdefault(_PUT, []).append((storage, key))
     return key
@@ -126,8 +127,10 @@ def _after_commit(session: Session) -> None:
         storage.delete(key)
 
 
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, previous_transaction) -> None:
+    if previous_transaction.nested:  # a savepoint rolled back; the transaction that stored the file goes on
+        return
     session.info.pop(_DELETE, None)
     for storage, key in session.info.pop(_PUT, []):
         storage.delete(key)
