@@ -1,5 +1,220 @@
-"""JSON API of the donors package."""
+"""JSON API of the donors package: donors, pledges, contributions received.
 
+Finance officers and admins write; fund managers and auditors read; a donor user reads its own donor only.
+"""
+
+from __future__ import annotations
+
+from flask import abort
+from flask_login import current_user
 from flask_smorest import Blueprint
+from sqlalchemy import func, select
 
-blp = Blueprint("donors_api", __name__, url_prefix="/api/v1", description="Donors")
+from donors import operations
+from donors.models import Contribution, Donor, Pledge
+from donors.permissions import READ, WRITE
+from donors.schemas import (
+    CancelIn,
+    ConfirmIn,
+    ContributionIn,
+    ContributionOut,
+    ContributionQuery,
+    DonorIn,
+    DonorOut,
+    DonorQuery,
+    PledgeIn,
+    PledgeOut,
+    WriteOffIn,
+)
+from fund import ledger
+from fund.db import db
+from fund.errors import FundError
+from fund.idempotency import idempotent
+from fund.models import DONOR
+from fund.permissions import access, ensure_edit, ensure_view
+from fund.schemas import PageQuery, page_envelope, paged
+
+blp = Blueprint("donors_api", __name__, url_prefix="/api/v1", description="Donors, pledges and contributions")
+
+
+def donor_out(donor: Donor, figures: ledger.DonorFigures | None = None) -> dict:
+    figures = figures or ledger.donors_figures([donor.id])[donor.id]
+    return {
+        **{k: getattr(donor, k) for k in ("id", "name", "type", "country", "language", "contact_name",
+                                          "contact_email", "anonymous", "created_at")},
+        "totals": {"currency": "USD", "pledged": figures.pledged, "received": figures.received,
+                   "written_off": figures.written_off, "outstanding": figures.outstanding},
+    }
+
+
+def pledge_out(s: operations.PledgeSummary) -> dict:
+    p = s.pledge
+    return {
+        **{k: getattr(p, k) for k in ("id", "donor_id", "amount", "currency", "pledged_on", "confirmed_on", "status",
+                                      "earmark", "note")},
+        "received": s.received, "written_off": s.written_off, "outstanding": s.outstanding,
+        "instalments": [{"id": v.instalment.id, "due_on": v.instalment.due_on, "amount": v.instalment.amount,
+                         "paid": v.paid, "status": v.status} for v in s.instalments],
+    }
+
+
+def _donor_user() -> bool:
+    """A donor user's view is limited to its own donor (``current_user.donor_id``)."""
+    return current_user.has_any_role(DONOR) and not current_user.is_staff
+
+
+# Donors -------------------------------------------------------------------------------------------------------
+
+
+@blp.route("/donors", methods=["POST"])
+@access(*WRITE)
+@blp.arguments(DonorIn)
+@blp.response(201, DonorOut)
+def create_donor(data):
+    """Record a donor."""
+    return donor_out(operations.create_donor(data, actor=current_user))
+
+
+@blp.route("/donors")
+@access(*READ)
+@blp.arguments(DonorQuery, location="query")
+@blp.response(200, paged(DonorOut))
+def list_donors(args):
+    """Donors by name, with their totals in USD (a donor user sees its own donor only)."""
+    query = select(Donor).order_by(Donor.name, Donor.id)
+    if _donor_user():
+        query = query.where(Donor.id == (current_user.donor_id or -1))
+    if args.get("type"):
+        query = query.where(Donor.type == args["type"])
+    if args.get("q"):
+        query = query.where(func.lower(Donor.name).contains(args["q"].lower(), autoescape=True))
+    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
+    figures = ledger.donors_figures([d.id for d in page.items])
+    envelope = page_envelope(page)
+    envelope["items"] = [donor_out(d, figures[d.id]) for d in page.items]
+    return envelope
+
+
+@blp.route("/donors/<int:donor_id>")
+@access(*READ)
+@blp.response(200, DonorOut)
+def get_donor(donor_id: int):
+    """A donor with its totals in USD: confirmed pledges (at their booking rates), contributions received (at
+    their months' rates), written off, and what confirmed pledges still owe."""
+    return donor_out(ensure_view(db.session.get(Donor, donor_id)))
+
+
+# Pledges ------------------------------------------------------------------------------------------------------
+
+
+@blp.route("/donors/<int:donor_id>/pledges", methods=["POST"])
+@access(*WRITE)
+@blp.arguments(PledgeIn)
+@blp.response(201, PledgeOut)
+def create_pledge(data, donor_id: int):
+    """Record a pledge (announced or confirmed), with optional instalments summing to it and an earmark."""
+    donor = ensure_edit(db.session.get(Donor, donor_id))
+    pledge = operations.create_pledge(donor, data, actor=current_user)
+    return pledge_out(operations.summary_of(pledge))
+
+
+@blp.route("/donors/<int:donor_id>/pledges")
+@access(*READ)
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, paged(PledgeOut))
+def list_pledges(args, donor_id: int):
+    """A donor's pledges with what each has received, written off and still owes, in its currency."""
+    donor = ensure_view(db.session.get(Donor, donor_id))
+    query = select(Pledge).where(Pledge.donor_id == donor.id).order_by(Pledge.pledged_on.desc(), Pledge.id.desc())
+    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
+    summaries = operations.summarise(list(page.items))
+    envelope = page_envelope(page)
+    envelope["items"] = [pledge_out(summaries[p.id]) for p in page.items]
+    return envelope
+
+
+def _pledge_for_edit(pledge_id: int) -> Pledge:
+    return ensure_edit(db.session.get(Pledge, pledge_id))
+
+
+@blp.route("/pledges/<int:pledge_id>")
+@access(*READ)
+@blp.response(200, PledgeOut)
+def get_pledge(pledge_id: int):
+    return pledge_out(operations.summary_of(ensure_view(db.session.get(Pledge, pledge_id))))
+
+
+@blp.route("/pledges/<int:pledge_id>/confirm", methods=["POST"])
+@access(*WRITE)
+@blp.arguments(ConfirmIn)
+@blp.response(200, PledgeOut)
+def confirm_pledge(data, pledge_id: int):
+    """Confirm an announced pledge (agreement signed): it is booked as receivable at the month's rate."""
+    pledge = _pledge_for_edit(pledge_id)
+    operations.confirm_pledge(pledge, confirmed_on=data.get("confirmed_on"), actor=current_user)
+    return pledge_out(operations.summary_of(pledge))
+
+
+@blp.route("/pledges/<int:pledge_id>/cancel", methods=["POST"])
+@access(*WRITE)
+@blp.arguments(CancelIn)
+@blp.response(200, PledgeOut)
+def cancel_pledge(data, pledge_id: int):
+    """Cancel a pledge on which nothing was received or written off."""
+    pledge = _pledge_for_edit(pledge_id)
+    operations.cancel_pledge(pledge, reason=data["reason"], actor=current_user)
+    return pledge_out(operations.summary_of(pledge))
+
+
+@blp.route("/pledges/<int:pledge_id>/write-off", methods=["POST"])
+@access(*WRITE)
+@blp.arguments(WriteOffIn)
+@blp.response(200, PledgeOut)
+def write_off_pledge(data, pledge_id: int):
+    """Write off part (``amount``) or all of what a pledge still owes."""
+    pledge = _pledge_for_edit(pledge_id)
+    operations.write_off_pledge(pledge, amount=data.get("amount"), reason=data["reason"], actor=current_user)
+    return pledge_out(operations.summary_of(pledge))
+
+
+# Contributions ------------------------------------------------------------------------------------------------
+
+
+@blp.route("/contributions", methods=["POST"])
+@access(*WRITE)
+@idempotent
+@blp.arguments(ContributionIn)
+@blp.response(201, ContributionOut)
+def create_contribution(data):
+    """Record money received. Honours ``Idempotency-Key``: a replay returns the first response; the same key
+    with a different body gets 422."""
+    donor = db.session.get(Donor, data["donor_id"])
+    if donor is None:
+        raise FundError("There is no such donor.", fields={"donor_id": ["There is no such donor."]})
+    ensure_edit(donor)
+    return operations.record_contribution(donor, data, actor=current_user)
+
+
+@blp.route("/contributions")
+@access(*READ)
+@blp.arguments(ContributionQuery, location="query")
+@blp.response(200, paged(ContributionOut))
+def list_contributions(args):
+    """Contributions received, newest first; ``donor_id`` and ``pledge_id`` filter (a donor user: its own)."""
+    donor_id = args.get("donor_id")
+    if _donor_user():
+        own = current_user.donor_id or -1
+        if donor_id is not None and donor_id != own:
+            abort(404)
+        donor_id = own
+    query = operations.contributions_query(donor_id)
+    if args.get("pledge_id") is not None:
+        query = query.where(Contribution.pledge_id == args["pledge_id"])
+    return page_envelope(db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False))
+
+
+@blp.route("/contributions/<int:contribution_id>")
+@access(*READ)
+@blp.response(200, ContributionOut)
+def get_contribution(contribution_id: int):
+    return ensure_view(db.session.get(Contribution, contribution_id))

@@ -1,5 +1,263 @@
-"""Portal pages of the donors package."""
+"""Portal pages of the donors package: donors, a donor's pledges, instalments and payments, and the forms to
+record a donor, a pledge (confirm, cancel, write off) or a contribution. Donor users see their own donor."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+
+from donors import operations
+from donors.models import DONOR_TYPES, EARMARK_TYPES, OPEN, Donor, Pledge
+from donors.permissions import READ, WRITE
+from donors.schemas import CancelIn, ContributionIn, DonorIn, PledgeIn, WriteOffIn
+from fund import ledger, rates
+from fund.db import db
+from fund.errors import FundError
+from fund.models import DONOR
+from fund.permissions import access, ensure_edit, ensure_view
 
 bp = Blueprint("donors", __name__, url_prefix="/donors")
+
+DATE_AMOUNT = re.compile(r"^\s*(\S+)\s+(\S+)\s*$")
+
+
+def flat_errors(messages) -> dict[str, list[str]]:
+    """marshmallow/FundError messages as {field: [text]}; nested messages are joined into their top field."""
+    result: dict[str, list[str]] = {}
+
+    def walk(value, prefix=""):
+        if isinstance(value, dict):
+            out = []
+            for key, inner in value.items():
+                label = f"{int(key) + 1}" if isinstance(key, int) or str(key).isdigit() else str(key)
+                out.extend(f"{label}: {m}" if prefix or isinstance(inner, dict) else m for m in walk(inner, label))
+            return out
+        if isinstance(value, list | tuple):
+            out = []
+            for item in value:
+                out.extend(walk(item, prefix))
+            return out
+        return [str(value)]
+
+    for key, value in (messages or {}).items():
+        result[str(key)] = walk(value)
+    return result
+
+
+def _form() -> dict:
+    return {k: v.strip() for k, v in request.form.items() if k != "csrf_token" and v.strip() != ""}
+
+
+def _donor_user() -> bool:
+    return current_user.has_any_role(DONOR) and not current_user.is_staff
+
+
+# Donors -------------------------------------------------------------------------------------------------------
+
+
+@bp.route("/")
+@access(*READ)
+def index():
+    if _donor_user():
+        if current_user.donor_id is None:
+            return render_template("donors/no_donor.html")
+        return redirect(url_for("donors.detail", donor_id=current_user.donor_id))
+    return _index({}, {})
+
+
+def _index(errors: dict, form: dict, status: int = 200):
+    q = (request.args.get("q") or "").strip()[:200]
+    query = select(Donor).order_by(Donor.name, Donor.id)
+    if q:
+        query = query.where(func.lower(Donor.name).contains(q.lower(), autoescape=True))
+    page = db.paginate(query, per_page=50, error_out=False)
+    figures = ledger.donors_figures([d.id for d in page.items])
+    html = render_template("donors/index.html", page=page, figures=figures, q=q, errors=errors, form=form,
+                           types=DONOR_TYPES, position=ledger.fund_position())
+    return html, status
+
+
+@bp.route("/", methods=["POST"])
+@access(*WRITE)
+def create_donor():
+    form = _form()
+    data = {k: v for k, v in form.items() if k in DonorIn().fields}
+    data["anonymous"] = form.get("anonymous") == "yes"
+    try:
+        donor = operations.create_donor(DonorIn().load(data), actor=current_user)
+    except ValidationError as exc:
+        return _index(flat_errors(exc.messages), form, 422)
+    except FundError as exc:
+        return _index(flat_errors(exc.fields) or {"name": [exc.message]}, form, exc.status)
+    flash(_("Donor %(name)s recorded.", name=donor.name), "success")
+    return redirect(url_for("donors.detail", donor_id=donor.id))
+
+
+@bp.route("/<int:donor_id>")
+@access(*READ)
+def detail(donor_id: int):
+    donor = ensure_view(db.session.get(Donor, donor_id))
+    return _detail(donor, {}, None)
+
+
+def _detail(donor: Donor, errors: dict, failed_pledge: int | None, status: int = 200):
+    pledges = db.session.execute(
+        select(Pledge).where(Pledge.donor_id == donor.id).order_by(Pledge.pledged_on.desc(), Pledge.id.desc())
+    ).scalars().all()
+    summaries = operations.summarise(list(pledges))
+    contributions = db.paginate(operations.contributions_query(donor.id), per_page=100, error_out=False)
+    html = render_template("donors/detail.html", donor=donor, summaries=[summaries[p.id] for p in pledges],
+                           figures=ledger.donors_figures([donor.id])[donor.id], contributions=contributions,
+                           errors=errors, failed_pledge=failed_pledge, open_statuses=OPEN,
+                           can_write=current_user.has_any_role(*WRITE))
+    return html, status
+
+
+# Pledges ------------------------------------------------------------------------------------------------------
+
+
+def _pledge_data(form: dict) -> tuple[dict, dict]:
+    """The pledge form as PledgeIn input; instalments are typed one per line: "YYYY-MM-DD amount"."""
+    data = {k: form[k] for k in ("amount", "currency", "pledged_on", "status", "confirmed_on", "note") if k in form}
+    errors: dict[str, list[str]] = {}
+    if form.get("earmark_type") or form.get("earmark_value"):
+        data["earmark"] = {"type": form.get("earmark_type", ""), "value": form.get("earmark_value", "")}
+    instalments = []
+    for n, line in enumerate((form.get("instalments") or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = DATE_AMOUNT.match(line)
+        if not match:
+            errors.setdefault("instalments", []).append(
+                _("Line %(n)d: write the due date and the amount, such as 2027-03-31 25000.00.", n=n))
+            continue
+        instalments.append({"due_on": match.group(1), "amount": match.group(2)})
+    data["instalments"] = instalments
+    return data, errors
+
+
+@bp.route("/<int:donor_id>/pledges/new", methods=["GET", "POST"])
+@access(*WRITE)
+def new_pledge(donor_id: int):
+    donor = ensure_edit(db.session.get(Donor, donor_id))
+    errors: dict = {}
+    form = _form() if request.method == "POST" else {"status": "announced"}
+    if request.method == "POST":
+        data, errors = _pledge_data(form)
+        if not errors:
+            try:
+                pledge = operations.create_pledge(donor, PledgeIn().load(data), actor=current_user)
+            except ValidationError as exc:
+                errors = flat_errors(exc.messages)
+            except FundError as exc:
+                db.session.rollback()
+                errors = flat_errors(exc.fields) or {"amount": [exc.message]}
+            else:
+                flash(_("Pledge recorded."), "success")
+                return redirect(url_for("donors.detail", donor_id=donor.id, _anchor=f"pledge-{pledge.id}"))
+        if "earmark" in errors:
+            errors["earmark_value"] = errors.pop("earmark")
+    html = render_template("donors/pledge_form.html", donor=donor, form=form, errors=errors,
+                           currencies=rates.currency_choices(), earmark_types=EARMARK_TYPES)
+    return html, (422 if errors else 200)
+
+
+def _pledge_action(pledge_id: int, action):
+    pledge = ensure_edit(db.session.get(Pledge, pledge_id))
+    donor_id = pledge.donor_id
+    try:
+        message = action(pledge, _form())
+    except ValidationError as exc:
+        errors, status = flat_errors(exc.messages), 422
+    except FundError as exc:
+        if exc.status in (403, 404):
+            raise
+        db.session.rollback()
+        errors, status = flat_errors(exc.fields) or {"status": [exc.message]}, exc.status
+    else:
+        flash(message, "success")
+        return redirect(url_for("donors.detail", donor_id=donor_id, _anchor=f"pledge-{pledge_id}"))
+    return _detail(db.session.get(Donor, donor_id), errors, pledge_id, status)
+
+
+@bp.route("/pledges/<int:pledge_id>/confirm", methods=["POST"])
+@access(*WRITE)
+def confirm_pledge(pledge_id: int):
+    def act(pledge, form):
+        operations.confirm_pledge(pledge, actor=current_user)
+        return _("Pledge %(id)d confirmed and booked as receivable.", id=pledge.id)
+
+    return _pledge_action(pledge_id, act)
+
+
+@bp.route("/pledges/<int:pledge_id>/cancel", methods=["POST"])
+@access(*WRITE)
+def cancel_pledge(pledge_id: int):
+    def act(pledge, form):
+        data = CancelIn().load({"reason": form.get("reason", "")})
+        operations.cancel_pledge(pledge, reason=data["reason"], actor=current_user)
+        return _("Pledge %(id)d cancelled.", id=pledge.id)
+
+    return _pledge_action(pledge_id, act)
+
+
+@bp.route("/pledges/<int:pledge_id>/write-off", methods=["POST"])
+@access(*WRITE)
+def write_off_pledge(pledge_id: int):
+    def act(pledge, form):
+        data = WriteOffIn().load({"reason": form.get("reason", ""), **({"amount": form["amount"]}
+                                                                         if "amount" in form else {})})
+        operations.write_off_pledge(pledge, amount=data.get("amount"), reason=data["reason"], actor=current_user)
+        return _("Pledge %(id)d: amount written off.", id=pledge.id)
+
+    return _pledge_action(pledge_id, act)
+
+
+# Contributions ------------------------------------------------------------------------------------------------
+
+
+@bp.route("/contributions/new", methods=["GET", "POST"])
+@access(*WRITE)
+def new_contribution():
+    errors: dict = {}
+    form = _form() if request.method == "POST" else {k: v for k, v in request.args.items() if k in ("donor_id",
+                                                                                                    "pledge_id")}
+    if request.method == "POST":
+        data = {k: form[k] for k in ("donor_id", "pledge_id", "amount", "currency", "received_on", "bank_reference",
+                                     "note") if k in form}
+        try:
+            for key in ("donor_id", "pledge_id"):
+                if key in data:
+                    if not data[key].isdigit():
+                        raise ValidationError({key: [_("Choose from the list.")]})
+                    data[key] = int(data[key])
+            loaded = ContributionIn().load(data)
+            donor = db.session.get(Donor, loaded["donor_id"])
+            if donor is None:
+                raise ValidationError({"donor_id": [_("Choose a donor from the list.")]})
+            ensure_edit(donor)
+            contribution = operations.record_contribution(donor, loaded, actor=current_user)
+        except ValidationError as exc:
+            errors = flat_errors(exc.messages)
+        except FundError as exc:
+            if exc.status == 403:
+                raise
+            db.session.rollback()
+            errors = flat_errors(exc.fields) or {"amount": [exc.message]}
+        else:
+            flash(_("Contribution %(ref)s recorded: %(amount)s %(currency)s = %(usd)s USD.",
+                    ref=contribution.bank_reference, amount=contribution.amount, currency=contribution.currency,
+                    usd=contribution.usd_amount), "success")
+            return redirect(url_for("donors.detail", donor_id=contribution.donor_id))
+    donors = db.session.execute(select(Donor).order_by(Donor.name)).scalars().all()
+    open_pledges = db.session.execute(
+        select(Pledge).where(Pledge.status.in_(OPEN)).order_by(Pledge.donor_id, Pledge.id)).scalars().all()
+    summaries = operations.summarise(list(open_pledges))
+    html = render_template("donors/contribution_form.html", form=form, errors=errors, donors=donors,
+                           pledges=[summaries[p.id] for p in open_pledges], currencies=rates.currency_choices())
+    return html, (422 if errors else 200)

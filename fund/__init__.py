@@ -67,11 +67,16 @@ def create_app(overrides: dict | None = None) -> Flask:
     init_templating(app)
 
     from fund.api import blp as fund_api
+    from fund.finance_api import blp as finance_api
+    from fund.finance_views import bp as finance_views
     from fund.views import bp as fund_views
 
     app.register_blueprint(fund_views)
     api.register_blueprint(fund_api)
     csrf.exempt(fund_api)
+    app.register_blueprint(finance_views)
+    api.register_blueprint(finance_api)
+    csrf.exempt(finance_api)
 
     from donors import init_app as init_donors
     from grants import init_app as init_grants

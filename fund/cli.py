@@ -129,5 +129,7 @@ def demo_load(if_empty):
 
 
 def register_cli(app: Flask) -> None:
-    for group in (users_cli, audit_cli, mail_cli, demo_cli):
+    from fund.finance_cli import rates_cli
+
+    for group in (users_cli, audit_cli, mail_cli, demo_cli, rates_cli):
         app.cli.add_command(group)

@@ -58,7 +58,7 @@ class User(db.Model, UserMixin):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     #: The applicant's organisation (grants.Organisation) and the donor user's donor (donors.Donor).
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
-    donor_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    donor_id: Mapped[int | None] = mapped_column(ForeignKey("donor.id"), index=True)
     # Flask-Security tracking and two-factor columns.
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     current_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -13,6 +13,12 @@ from fund.errors import FundError
 from fund.models import ROLES, ApiToken, Role, User, hash_token
 
 
+def _row_exists(table: str, row_id: int) -> bool:
+    """Whether a domain table (registered by its package, which fund does not import) has this id."""
+    t = db.metadata.tables.get(table)
+    return t is None or db.session.execute(select(t.c.id).where(t.c.id == row_id)).first() is not None
+
+
 def get_role(name: str) -> Role:
     if name not in ROLES:
         raise FundError(f"Unknown role {name!r}.", fields={"role": [f"Must be one of: {', '.join(ROLES)}."]})
@@ -47,6 +53,8 @@ def create_user(
         pass  # an applicant may register before creating the organisation profile
     if role != "donor" and donor_id is not None:
         errors["donor_id"] = ["Only donor users are linked to a donor."]
+    elif donor_id is not None and not _row_exists("donor", donor_id):
+        errors["donor_id"] = ["There is no donor with this id."]
     if role != "applicant" and organisation_id is not None:
         errors["organisation_id"] = ["Only applicants belong to an organisation."]
     if errors:

@@ -1,0 +1,213 @@
+"""Donors, pledges (with instalments and the pledge state machine) and contributions received.
+
+Amounts are stored as integer minor units of their currency (``amount_minor``) beside the currency code; the
+``amount`` properties give Decimals. What a pledge has received, written off or still owes is computed from the
+fund's ledger (:func:`fund.ledger.pledges_figures`), never stored twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fund.db import UTCDateTime, db, utcnow
+from fund.ledger import JournalEntry
+from fund.models import ADMIN, FINANCE_OFFICER
+from fund.rates import DecimalText, ExchangeRate, from_minor
+
+DONOR_TYPES = ("member_state", "intergovernmental", "private_sector", "foundation", "individual", "other")
+LANGUAGES = ("en", "fr")
+EARMARK_TYPES = ("funding_window", "region", "theme")
+
+#: Roles that record donors, pledges and contributions.
+WRITERS = frozenset({FINANCE_OFFICER, ADMIN})
+
+
+class Donor(db.Model):
+    __tablename__ = "donor"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    type: Mapped[str] = mapped_column(String(30))
+    #: ISO 3166-1 alpha-2; None for donors without one (some intergovernmental organisations).
+    country: Mapped[str | None] = mapped_column(String(2))
+    language: Mapped[str] = mapped_column(String(2), default="en")
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(255))
+    #: Hidden in public material (the donor asked to stay anonymous).
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    pledges: Mapped[list[Pledge]] = relationship(back_populates="donor", lazy="raise", order_by="Pledge.id")
+
+    @property
+    def public_name(self) -> str:
+        return "Anonymous donor" if self.anonymous else self.name
+
+    def __repr__(self) -> str:
+        return f"<Donor {self.id} {self.name}>"
+
+
+# The pledge state machine ------------------------------------------------------------------------------------
+
+ANNOUNCED = "announced"
+CONFIRMED = "confirmed"
+PARTIALLY_PAID = "partially_paid"
+PAID = "paid"
+CANCELLED = "cancelled"
+WRITTEN_OFF = "written_off"
+PLEDGE_STATUSES = (ANNOUNCED, CONFIRMED, PARTIALLY_PAID, PAID, CANCELLED, WRITTEN_OFF)
+#: Statuses in which the pledge is booked in the ledger as receivable.
+BOOKED = frozenset({CONFIRMED, PARTIALLY_PAID, PAID, WRITTEN_OFF})
+#: Statuses in which the pledge may still receive money or be written off.
+OPEN = frozenset({ANNOUNCED, CONFIRMED, PARTIALLY_PAID})
+
+
+@dataclass(frozen=True)
+class Transition:
+    """An action on a pledge: the statuses it starts from, those it may end in, who may trigger it, the guard."""
+
+    sources: frozenset
+    targets: frozenset
+    roles: frozenset
+    guard: str
+
+
+PLEDGE_TRANSITIONS: dict[str, Transition] = {
+    # A finance officer confirms an announced pledge once the agreement is signed (booked as receivable).
+    "confirm": Transition(frozenset({ANNOUNCED}), frozenset({CONFIRMED}), WRITERS,
+                          "a rate exists for the confirmation month"),
+    # Money received: against an announced pledge it confirms it first (the money proves the agreement).
+    "receive": Transition(frozenset({ANNOUNCED, CONFIRMED, PARTIALLY_PAID}), frozenset({PARTIALLY_PAID, PAID}),
+                          WRITERS, "the payment is in the pledge's currency and at most its outstanding amount"),
+    "write_off": Transition(frozenset({CONFIRMED, PARTIALLY_PAID}),
+                            frozenset({CONFIRMED, PARTIALLY_PAID, WRITTEN_OFF}), WRITERS,
+                            "the amount is at most the outstanding amount"),
+    "cancel": Transition(frozenset({ANNOUNCED, CONFIRMED}), frozenset({CANCELLED}), WRITERS,
+                         "nothing has been received or written off"),
+    # A ledger entry of the pledge was reversed (a correction): the status follows the amounts again.
+    "correct": Transition(frozenset({CONFIRMED, PARTIALLY_PAID, PAID, WRITTEN_OFF, CANCELLED}),
+                          frozenset(PLEDGE_STATUSES), WRITERS, "the reversal leaves no negative balance"),
+}
+
+
+def settled_status(amount: Decimal, received: Decimal, written_off: Decimal) -> str:
+    """The status of a booked pledge from its amounts: paid, written off, partially paid or confirmed."""
+    outstanding = amount - received - written_off
+    if outstanding <= 0:
+        return WRITTEN_OFF if written_off > 0 else PAID
+    return PARTIALLY_PAID if received > 0 else CONFIRMED
+
+
+class Pledge(db.Model):
+    __tablename__ = "pledge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    donor_id: Mapped[int] = mapped_column(ForeignKey("donor.id"), index=True)
+    currency: Mapped[str] = mapped_column(ForeignKey("currency.code"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    pledged_on: Mapped[dt.date] = mapped_column(Date)
+    confirmed_on: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default=ANNOUNCED, index=True)
+    earmark_type: Mapped[str | None] = mapped_column(String(20))
+    earmark_value: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    donor: Mapped[Donor] = relationship(back_populates="pledges", lazy="joined")
+    instalments: Mapped[list[PledgeInstalment]] = relationship(
+        back_populates="pledge", order_by="(PledgeInstalment.due_on, PledgeInstalment.id)", lazy="selectin",
+        cascade="all, delete-orphan")
+
+    @property
+    def amount(self) -> Decimal:
+        return from_minor(self.amount_minor, self.currency)
+
+    @property
+    def earmark(self) -> dict | None:
+        if not self.earmark_type:
+            return None
+        return {"type": self.earmark_type, "value": self.earmark_value}
+
+    def __repr__(self) -> str:
+        return f"<Pledge {self.id} {self.amount} {self.currency} {self.status}>"
+
+
+class PledgeInstalment(db.Model):
+    __tablename__ = "pledge_instalment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pledge_id: Mapped[int] = mapped_column(ForeignKey("pledge.id", ondelete="CASCADE"), index=True)
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+    pledge: Mapped[Pledge] = relationship(back_populates="instalments")
+
+    @property
+    def currency(self) -> str:
+        return self.pledge.currency
+
+    @property
+    def amount(self) -> Decimal:
+        return from_minor(self.amount_minor, self.pledge.currency)
+
+
+class Contribution(db.Model):
+    """Money received from a donor, against a pledge or unpledged, with the rate and USD value used."""
+
+    __tablename__ = "contribution"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    donor_id: Mapped[int] = mapped_column(ForeignKey("donor.id"), index=True)
+    pledge_id: Mapped[int | None] = mapped_column(ForeignKey("pledge.id"), index=True)
+    currency: Mapped[str] = mapped_column(ForeignKey("currency.code"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    received_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    bank_reference: Mapped[str] = mapped_column(String(100), unique=True)
+    #: The exact rate version used (None for USD, whose rate is 1).
+    exchange_rate_id: Mapped[int | None] = mapped_column(ForeignKey("exchange_rate.id"))
+    units_per_usd: Mapped[Decimal] = mapped_column(DecimalText)
+    usd_cents: Mapped[int] = mapped_column(BigInteger)
+    ledger_entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entry.id"), unique=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    donor: Mapped[Donor] = relationship(lazy="joined")
+    pledge: Mapped[Pledge | None] = relationship(lazy="select")
+    exchange_rate: Mapped[ExchangeRate | None] = relationship(lazy="joined")
+    ledger_entry: Mapped[JournalEntry] = relationship(lazy="joined")
+
+    @property
+    def amount(self) -> Decimal:
+        return from_minor(self.amount_minor, self.currency)
+
+    @property
+    def usd_amount(self) -> Decimal:
+        return from_minor(self.usd_cents, "USD")
+
+    @property
+    def unpledged(self) -> bool:
+        return self.pledge_id is None
+
+    @property
+    def rate_month(self) -> str:
+        return self.received_on.strftime("%Y-%m")
+
+    @property
+    def rate_version(self) -> int | None:
+        return self.exchange_rate.version if self.exchange_rate is not None else None
+
+    @property
+    def reversal_entry_id(self) -> int | None:
+        rev = self.ledger_entry.reversed_by
+        return rev.id if rev is not None else None
+
+    @property
+    def reversed(self) -> bool:
+        return self.ledger_entry.reversed_by is not None

@@ -1,0 +1,188 @@
+"""JSON API of the fund's finances: the fund position, UN operational rates of exchange, the ledger."""
+
+from __future__ import annotations
+
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate
+
+from fund import ledger, rates
+from fund.db import db
+from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
+from fund.permissions import access
+from fund.schemas import Amount, InSchema, PageQuery, page_envelope, paged
+
+WRITE = (FINANCE_OFFICER, ADMIN)
+READ = (FINANCE_OFFICER, ADMIN, FUND_MANAGER, AUDITOR)
+
+blp = Blueprint("finance_api", __name__, url_prefix="/api/v1",
+                description="Fund position, exchange rates and the ledger")
+
+
+# Schemas ------------------------------------------------------------------------------------------------------
+
+
+class Month(fields.Field):
+    """A month as "YYYY-MM" (loaded as the first day of the month)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else value.strftime("%Y-%m")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("Give the month as YYYY-MM.")
+        try:
+            return rates.parse_month(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class Rate(fields.Field):
+    """A rate in units of currency per USD 1, as a decimal string (a JSON integer is accepted; floats are not)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else str(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, float | bool):
+            raise ValidationError("Give the rate as a decimal string such as \"0.9235\".")
+        try:
+            return rates.parse_rate(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class RateIn(InSchema):
+    currency = fields.String(required=True, validate=validate.Length(min=1, max=10))
+    month = Month(required=True)
+    units_per_usd = Rate(required=True)
+
+
+class RateOut(Schema):
+    id = fields.Integer()
+    currency = fields.String()
+    month = Month()
+    version = fields.Integer()
+    units_per_usd = Rate()
+    source = fields.String()
+    entered_at = fields.DateTime()
+    entered_by_id = fields.Integer(allow_none=True)
+
+
+class RateQuery(PageQuery):
+    currency = fields.String(validate=validate.Length(max=10))
+    month = Month()
+    all_versions = fields.Boolean(load_default=False)
+
+
+class PositionOut(Schema):
+    currency = fields.String()
+    received = fields.String()
+    receivable = fields.String()
+    disbursed = fields.String()
+    psc = fields.String()
+    refunded = fields.String()
+    cash = fields.String()
+    committed = fields.String()
+    operating_reserve = fields.String()
+    available = fields.String()
+    fx_gain_loss = fields.String()
+    written_off = fields.String()
+
+
+class PostingOut(Schema):
+    line = fields.Integer()
+    account = fields.String()
+    currency = fields.String()
+    amount = Amount()
+    usd_amount = Amount(attribute="usd")
+    exchange_rate_id = fields.Integer(allow_none=True)
+    donor_id = fields.Integer(allow_none=True)
+    pledge_id = fields.Integer(allow_none=True)
+    grant_id = fields.Integer(allow_none=True)
+
+
+class EntryOut(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    value_date = fields.Date()
+    posted_at = fields.DateTime()
+    description = fields.String()
+    created_by_id = fields.Integer(allow_none=True)
+    reversal_of_id = fields.Integer(allow_none=True)
+    reversed_by_id = fields.Function(lambda e: e.reversed_by.id if e.reversed_by is not None else None)
+    postings = fields.List(fields.Nested(PostingOut))
+
+
+class EntryQuery(PageQuery):
+    kind = fields.String(validate=validate.OneOf(list(ledger.KINDS)))
+    account = fields.String(validate=validate.OneOf(list(ledger.ACCOUNTS)))
+    currency = fields.String(validate=validate.Length(equal=3))
+    donor_id = fields.Integer()
+    pledge_id = fields.Integer()
+    grant_id = fields.Integer()
+    date_from = fields.Date(data_key="from")
+    date_to = fields.Date(data_key="to")
+    reversed = fields.Boolean()
+
+
+class ReverseIn(InSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=400))
+
+
+# Routes -------------------------------------------------------------------------------------------------------
+
+
+@blp.route("/fund/position")
+@access(*READ)
+@blp.response(200, PositionOut)
+def fund_position():
+    """The fund position in USD from the ledger: cash = received - disbursed - psc + refunded; available = cash -
+    committed - operating reserve. ``committed`` includes the programme support costs that undisbursed
+    commitments will attract."""
+    return ledger.fund_position().as_dict()
+
+
+@blp.route("/exchange-rates", methods=["POST"])
+@access(*WRITE)
+@blp.arguments(RateIn)
+@blp.response(201, RateOut)
+def set_rate(data):
+    """Enter the UN operational rate of a currency for a month (units per USD 1). A different value for a month
+    that has one is a new version (201); the same value again changes nothing (200)."""
+    change = rates.set_rate(data["currency"], data["month"], data["units_per_usd"], actor=current_user, source="api")
+    if not change.added:
+        return change.rate, 200
+    return change.rate
+
+
+@blp.route("/exchange-rates")
+@access(*READ)
+@blp.arguments(RateQuery, location="query")
+@blp.response(200, paged(RateOut))
+def list_rates(args):
+    """Rates, newest month first: the current version of each month, or every version (``all_versions``)."""
+    query = rates.rates_query(args.get("currency"), args.get("month"), all_versions=args["all_versions"])
+    return page_envelope(db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False))
+
+
+@blp.route("/ledger/entries")
+@access(*READ)
+@blp.arguments(EntryQuery, location="query")
+@blp.response(200, paged(EntryOut))
+def list_entries(args):
+    """Journal entries with their postings, newest first, filtered by kind, account, currency, donor, pledge,
+    grant, value date (``from``, ``to``) or whether they were reversed."""
+    query = ledger.entries_query(args)
+    return page_envelope(db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False))
+
+
+@blp.route("/ledger/entries/<int:entry_id>/reverse", methods=["POST"])
+@access(*WRITE)
+@blp.arguments(ReverseIn)
+@blp.response(201, EntryOut)
+def reverse_entry(data, entry_id: int):
+    """Reverse an entry (once): a new entry negating every posting, linked to the original. 409 when it was
+    already reversed, is itself a reversal, or would leave a negative balance."""
+    db.get_or_404(ledger.JournalEntry, entry_id)
+    return ledger.reverse_entry(entry_id, reason=data["reason"], actor=current_user)

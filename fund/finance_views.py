@@ -1,0 +1,134 @@
+"""Portal pages of the fund's finances: the fund position dashboard, UN operational rates of exchange (list and
+entry), and the ledger browser (entries with their postings, filters, reversal)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from fund import ledger, rates
+from fund.db import db
+from fund.errors import FundError
+from fund.finance_api import READ, WRITE, EntryQuery, RateIn, RateQuery, ReverseIn
+from fund.models import User
+from fund.permissions import access
+from fund.views import DASHBOARD_LINKS, form_errors
+
+bp = Blueprint("finance", __name__, url_prefix="/finance")
+
+if not any(endpoint.startswith("finance.") for _roles, endpoint, _label in DASHBOARD_LINKS):
+    DASHBOARD_LINKS.extend([
+        (frozenset(READ), "finance.position", _l("Fund position")),
+        (frozenset(READ), "finance.rates", _l("Exchange rates")),
+        (frozenset(READ), "finance.ledger", _l("Ledger")),
+    ])
+
+
+def _form() -> dict:
+    return {k: v.strip() for k, v in request.form.items() if k != "csrf_token" and v.strip() != ""}
+
+
+@bp.route("/")
+@access(*READ)
+def position():
+    return render_template("fund/finance/position.html", position=ledger.fund_position(),
+                           cash=ledger.cash_by_currency(), psc_rate=ledger.psc_rate())
+
+
+# Rates --------------------------------------------------------------------------------------------------------
+
+
+@bp.route("/rates", endpoint="rates")
+@access(*READ)
+def rates_page():
+    return _rates({}, {})
+
+
+def _rates(errors: dict, form: dict, status: int = 200):
+    try:
+        args = RateQuery().load(request.args.to_dict())
+    except ValidationError as exc:
+        args, errors = {"page": 1, "per_page": 50, "all_versions": False}, {**errors, **form_errors(exc)}
+    query = rates.rates_query(args.get("currency"), args.get("month"), all_versions=args["all_versions"])
+    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
+    html = render_template("fund/finance/rates.html", page=page, errors=errors, form=form, filters=request.args,
+                           currencies=rates.currency_choices(), can_write=current_user.has_any_role(*WRITE))
+    return html, status
+
+
+@bp.route("/rates", methods=["POST"])
+@access(*WRITE)
+def set_rate():
+    form = _form()
+    try:
+        data = RateIn().load({k: form.get(k, "") for k in ("currency", "month", "units_per_usd")})
+        change = rates.set_rate(data["currency"], data["month"], data["units_per_usd"], actor=current_user)
+    except ValidationError as exc:
+        return _rates(form_errors(exc), form, 422)
+    except FundError as exc:
+        db.session.rollback()
+        return _rates(exc.fields or {"currency": [exc.message]}, form, exc.status)
+    r = change.rate
+    if change.added:
+        flash(_("Rate %(currency)s %(month)s saved: %(rate)s per USD 1 (version %(version)d).", currency=r.currency,
+                month=r.month_label, rate=r.units_per_usd, version=r.version), "success")
+    else:
+        flash(_("%(currency)s %(month)s already has this rate; nothing changed.", currency=r.currency,
+                month=r.month_label), "success")
+    return redirect(url_for("finance.rates"))
+
+
+# Ledger -------------------------------------------------------------------------------------------------------
+
+
+@bp.route("/ledger", endpoint="ledger")
+@access(*READ)
+def ledger_page():
+    errors = {}
+    raw = {k: v for k, v in request.args.items() if v != ""}
+    try:
+        filters = EntryQuery().load(raw)
+    except ValidationError as exc:
+        filters, errors = {"page": 1, "per_page": 50}, form_errors(exc)
+    page = db.paginate(ledger.entries_query(filters), page=filters["page"], per_page=filters["per_page"],
+                       error_out=False)
+    return render_template("fund/finance/ledger.html", page=page, filters=request.args, errors=errors,
+                           kinds=ledger.KINDS, accounts=ledger.ACCOUNTS)
+
+
+@bp.route("/ledger/<int:entry_id>")
+@access(*READ)
+def entry(entry_id: int):
+    return _entry(db.get_or_404(ledger.JournalEntry, entry_id), {}, {})
+
+
+def _entry(entry, errors: dict, form: dict, status: int = 200):
+    author = db.session.get(User, entry.created_by_id) if entry.created_by_id else None
+    rate_ids = {p.exchange_rate_id for p in entry.postings if p.exchange_rate_id}
+    rate_rows = {r.id: r for r in db.session.execute(
+        select(rates.ExchangeRate).where(rates.ExchangeRate.id.in_(rate_ids))).scalars()} if rate_ids else {}
+    html = render_template("fund/finance/entry.html", entry=entry, author=author, rates=rate_rows, errors=errors,
+                           form=form, accounts=ledger.ACCOUNTS, can_write=current_user.has_any_role(*WRITE))
+    return html, status
+
+
+@bp.route("/ledger/<int:entry_id>/reverse", methods=["POST"])
+@access(*WRITE)
+def reverse(entry_id: int):
+    original = db.get_or_404(ledger.JournalEntry, entry_id)
+    form = _form()
+    try:
+        data = ReverseIn().load({"reason": form.get("reason", "")})
+        reversal = ledger.reverse_entry(original.id, reason=data["reason"], actor=current_user)
+    except ValidationError as exc:
+        return _entry(original, form_errors(exc), form, 422)
+    except FundError as exc:
+        db.session.rollback()
+        original = db.session.get(ledger.JournalEntry, entry_id)
+        return _entry(original, exc.fields or {"reason": [exc.message]}, form, exc.status)
+    flash(_("Entry %(id)d reversed by entry %(rev)d.", id=entry_id, rev=reversal.id), "success")
+    return redirect(url_for("finance.entry", entry_id=reversal.id))
