@@ -31,8 +31,8 @@ def translate_upload_errors(field: str = "file"):
     try:
         yield
     except UploadTooLarge as exc:
-        mb = round(max_bytes() / (1024 * 1024), 1)
-        msg = _("The file is larger than the limit of %(mb)s MB.", mb=f"{mb:g}")
+        mb = "{:g}".format(round(max_bytes() / (1024 * 1024), 1))
+        msg = _("The file is larger than the limit of %(mb)s MB.", mb=mb)
         raise UploadTooLarge(msg, fields={field: [msg]}) from exc
     except UnsupportedUpload as exc:
         if exc.code == "empty_file":
