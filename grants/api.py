@@ -6,6 +6,8 @@ organisation, application or document is a 404), validates with a schema, calls 
 
 from __future__ import annotations
 
+import functools
+
 from flask import request
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -46,6 +48,22 @@ APPLICATION_READERS = (APPLICANT, FUND_MANAGER, ADMIN, AUDITOR)
 ORGANISATION_READERS = (APPLICANT, FUND_MANAGER, FINANCE_OFFICER, ADMIN, AUDITOR)
 
 
+def guarded(model, arg: str, *, edit: bool = False):
+    """Check the object rule before the request body is validated (placed between ``@access`` and
+    ``@blp.arguments``), so that someone else's object is a 404/403 whatever the body says."""
+
+    def decorator(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            obj = db.session.get(model, kwargs[arg])
+            ensure_edit(obj) if edit else ensure_view(obj)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
 class ReturnBody(InSchema):
     message = fields.String(required=True, validate=validate.Length(min=1, max=5000))
 
@@ -68,12 +86,13 @@ def create_organisation(data):
 
 @blp.route("/organisations/<int:organisation_id>")
 @access(*ORGANISATION_READERS)
+@guarded(Organisation, "organisation_id")
 @blp.arguments(OrganisationQuery, location="query")
 @blp.response(200, OrganisationOut)
 def get_organisation(args, organisation_id):
     """An organisation profile. Bank details are masked; ``?bank_details=full`` (finance officers only) shows
     them in full and is recorded in the audit trail."""
-    org = ensure_view(db.session.get(Organisation, organisation_id))
+    org = db.session.get(Organisation, organisation_id)  # permission checked by @guarded
     full = args["bank_details"] == "full"
     if full and not can_see_bank_details(current_user):
         raise FundError(_("Only finance officers may see full bank details."), status=403)
@@ -141,12 +160,13 @@ def create_application(data):
 
 @blp.route("/applications/<int:application_id>", methods=["PATCH"])
 @access(APPLICANT)
+@guarded(Application, "application_id", edit=True)
 @blp.arguments(ApplicationFields(partial=True))
 @blp.response(200, ApplicationOut)
 def update_application(data, application_id):
     """Save fields of a draft (or returned) application; ``budget_lines`` and ``beneficiaries`` replace the
     whole list when given."""
-    application = ensure_edit(db.session.get(Application, application_id))
+    application = db.session.get(Application, application_id)  # permission checked by @guarded
     operations.update_application(application, data, current_user)
     return application_dict(application, current_user)
 
@@ -190,12 +210,13 @@ def list_applications(args):
 
 @blp.route("/applications/<int:application_id>/documents", methods=["POST"])
 @access(APPLICANT)
+@guarded(Application, "application_id", edit=True)
 @blp.arguments(DocumentIn, location="form")
 @blp.response(201, DocumentOut)
 def upload_document(data, application_id):
     """Upload a document (multipart: ``kind`` and ``file``). PDF, DOCX, XLSX, JPEG or PNG, recognised from
     the content; larger than the limit is a 413."""
-    application = ensure_edit(db.session.get(Application, application_id))
+    application = db.session.get(Application, application_id)  # permission checked by @guarded
     operations.ensure_editable(application)
     with translate_upload_errors():
         upload = check_upload(request.files.get("file"))
@@ -226,20 +247,22 @@ def submit_application(application_id):
 
 @blp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
 @access(APPLICANT)
+@guarded(Application, "application_id", edit=True)
 @blp.arguments(WithdrawBody(), required=False)
 @blp.response(200, ApplicationOut)
 def withdraw_application(data, application_id):
-    application = ensure_edit(db.session.get(Application, application_id))
+    application = db.session.get(Application, application_id)  # permission checked by @guarded
     operations.withdraw_application(application, current_user, (data or {}).get("message"))
     return application_dict(application, current_user)
 
 
 @blp.route("/applications/<int:application_id>/return", methods=["POST"])
 @access(FUND_MANAGER)
+@guarded(Application, "application_id")
 @blp.arguments(ReturnBody)
 @blp.response(200, ApplicationOut)
 def return_application(data, application_id):
     """Return a submitted application for revision, with a message saying what is needed."""
-    application = ensure_view(db.session.get(Application, application_id))
+    application = db.session.get(Application, application_id)  # permission checked by @guarded
     operations.return_application(application, data["message"], current_user)
     return application_dict(application, current_user)

@@ -31,7 +31,7 @@ def translate_upload_errors(field: str = "file"):
     try:
         yield
     except UploadTooLarge as exc:
-        mb = "{:g}".format(round(max_bytes() / (1024 * 1024), 1))
+        mb = f"{round(max_bytes() / (1024 * 1024), 1):g}"
         msg = _("The file is larger than the limit of %(mb)s MB.", mb=mb)
         raise UploadTooLarge(msg, fields={field: [msg]}) from exc
     except UnsupportedUpload as exc:
