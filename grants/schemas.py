@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
 from fund.money import MoneyError, check_places
-from fund.schemas import Amount, InSchema, PageQuery
+from fund.schemas import Amount, InSchema, PageQuery, QuerySchema
 from grants.taxonomies import (
     AGE_BANDS,
     APPLICATION_DOCUMENT_KINDS,
@@ -137,7 +137,7 @@ class OrganisationOut(Schema):
     created_at = fields.DateTime()
 
 
-class OrganisationQuery(InSchema):
+class OrganisationQuery(QuerySchema):
     bank_details = fields.String(validate=validate.OneOf(["masked", "full"]), load_default="masked")
 
 
@@ -206,6 +206,13 @@ class CallIn(InSchema):
                 str(_l("The weights of the assessment criteria must add up to 100.")))
         if errors:
             raise ValidationError(errors)
+
+    @post_load
+    def _utc(self, data, **kwargs):
+        for key in ("opens_at", "closes_at"):
+            if data.get(key):
+                data[key] = data[key].astimezone(dt.UTC)
+        return data
 
 
 class CriterionOut(Schema):
