@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from fund import create_app
 from fund.config import ConfigError, build_config, check_production
 from fund.db import db
 
@@ -70,11 +72,17 @@ def test_health(client):
     assert resp.status_code == 200 and resp.json == {"status": "ok", "database": "ok"}
 
 
-def test_health_when_the_database_is_unreachable(tmp_path):
-    app = create_app({"TESTING": True,
-                      "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"})
-    resp = app.test_client().get("/healthz")
-    assert resp.status_code == 503 and resp.json["database"] == "unavailable"
+def test_health_when_the_database_is_unreachable():
+    # A separate process: extensions are module-level objects, and this app must not share them with the suite's.
+    script = (
+        "from fund import create_app\n"
+        "app = create_app({'TESTING': True, 'SQLALCHEMY_DATABASE_URI': "
+        "'postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2'})\n"
+        "r = app.test_client().get('/healthz')\n"
+        "print(r.status_code, r.json['database'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["503", "unavailable"], out.stderr[-2000:]
 
 
 def test_api_errors_have_one_shape(client, api_as):
