@@ -16,7 +16,6 @@ from flask_login import current_user
 from flask_security import login_user
 from marshmallow import ValidationError
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload  # noqa: F401  (kept for list pages)
 
 from fund.db import db, utcnow
 from fund.errors import FundError
