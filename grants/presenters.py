@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import url_for
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime, format_decimal, get_locale
 from sqlalchemy import select
 
 from fund.db import db
@@ -141,7 +141,8 @@ def application_pdf_context(application: Application, now: dt.datetime) -> dict:
         "risks_safeguarding": a.risks_safeguarding or "",
         "monitoring_plan": a.monitoring_plan or "",
         "budget": [{"category": str(BUDGET_CATEGORIES.get(line.category, line.category)),
-                    "description": line.description, "quantity": line.quantity,
+                    "description": line.description,
+                    "quantity": format_decimal(line.quantity, format="#,##0.##"),
                     "unit_cost": money(line.unit_cost, a.currency), "total": money(line.total, a.currency)}
                    for line in a.budget_lines],
         "direct": money(totals["direct"], a.currency),

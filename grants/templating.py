@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app
+from flask_babel import format_decimal
 from flask_login import current_user
 
 from grants.taxonomies import (
@@ -39,6 +40,7 @@ def init_templating(app: Flask) -> None:
     env.filters["document_kind"] = lambda code: str(DOCUMENT_KINDS.get(code, code)) if code != "acknowledgement" \
         else str(ACK_LABEL)
     env.filters["org_type"] = _label(ORGANISATION_TYPES)
+    env.filters["quantity"] = lambda q: format_decimal(q, format="#,##0.##") if q is not None else ""
     env.globals["window_label"] = lambda code: str(WINDOWS[code][1]) if code in WINDOWS else code
     env.globals["call_status"] = CALL_WORKFLOW.label
     env.globals["call_transitions"] = lambda call: CALL_WORKFLOW.available(call, current_user)
