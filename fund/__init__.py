@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, g, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_login import current_user
 
 from fund.config import build_config, check_production
@@ -17,6 +17,8 @@ def select_locale() -> str:
     from flask import current_app
 
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI commands and operations called outside a request
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     lang = getattr(g, "force_lang", None)
     if lang in languages:
         return lang
@@ -28,6 +30,8 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
+    if not has_request_context():
+        return "UTC"
     if current_user and getattr(current_user, "is_authenticated", False):
         return current_user.timezone or "UTC"
     return "UTC"
