@@ -80,7 +80,7 @@ def queue_mail(
     db.session.add(msg)
     db.session.flush()
     if not current_app.config.get("MAIL_SERVER"):
-        log.info("mail queued for %s: %s\n%s", recipient, subject, body)
+        log.info("mail queued for %s: %s (`flask --app wsgi mail send` shows it)", recipient, subject)
     return msg
 
 
