@@ -32,6 +32,7 @@ from fund.errors import FundError
 from fund.idempotency import idempotent
 from fund.models import DONOR
 from fund.permissions import access, ensure_edit, ensure_view
+from fund.rates import translate as _
 from fund.schemas import PageQuery, page_envelope, paged
 
 blp = Blueprint("donors_api", __name__, url_prefix="/api/v1", description="Donors, pledges and contributions")
@@ -190,7 +191,8 @@ def create_contribution(data):
     with a different body gets 422."""
     donor = db.session.get(Donor, data["donor_id"])
     if donor is None:
-        raise FundError("There is no such donor.", fields={"donor_id": ["There is no such donor."]})
+        message = _("There is no such donor.")
+        raise FundError(message, fields={"donor_id": [message]})
     ensure_edit(donor)
     return operations.record_contribution(donor, data, actor=current_user)
 

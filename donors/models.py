@@ -18,6 +18,7 @@ from fund.db import UTCDateTime, db, utcnow
 from fund.ledger import JournalEntry
 from fund.models import ADMIN, FINANCE_OFFICER
 from fund.rates import DecimalText, ExchangeRate, from_minor
+from fund.rates import translate as _
 
 DONOR_TYPES = ("member_state", "intergovernmental", "private_sector", "foundation", "individual", "other")
 LANGUAGES = ("en", "fr")
@@ -61,6 +62,15 @@ PAID = "paid"
 CANCELLED = "cancelled"
 WRITTEN_OFF = "written_off"
 PLEDGE_STATUSES = (ANNOUNCED, CONFIRMED, PARTIALLY_PAID, PAID, CANCELLED, WRITTEN_OFF)
+#: Status names in running text (in the reader's language).
+STATUS_LABELS = {
+    ANNOUNCED: lambda: _("announced"),
+    CONFIRMED: lambda: _("confirmed"),
+    PARTIALLY_PAID: lambda: _("partially paid"),
+    PAID: lambda: _("paid"),
+    CANCELLED: lambda: _("cancelled"),
+    WRITTEN_OFF: lambda: _("written off"),
+}
 #: Statuses in which the pledge is booked in the ledger as receivable.
 BOOKED = frozenset({CONFIRMED, PARTIALLY_PAID, PAID, WRITTEN_OFF})
 #: Statuses in which the pledge may still receive money or be written off.

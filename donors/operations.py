@@ -23,6 +23,7 @@ from donors.models import (
     CONFIRMED,
     OPEN,
     PLEDGE_TRANSITIONS,
+    STATUS_LABELS,
     WRITTEN_OFF,
     Contribution,
     Donor,
@@ -35,6 +36,7 @@ from fund.db import db, utcnow
 from fund.errors import FundError
 from fund.ledger import JournalEntry, PledgeFigures
 from fund.money import MoneyError
+from fund.rates import translate as _
 
 # Donors -------------------------------------------------------------------------------------------------------
 
@@ -43,8 +45,8 @@ def create_donor(data: dict, *, actor=None) -> Donor:
     name = data["name"].strip()
     clash = db.session.execute(select(Donor.id).where(func.lower(Donor.name) == name.lower())).first()
     if clash:
-        raise FundError("A donor with this name already exists.",
-                        fields={"name": [f"A donor with this name already exists (donor {clash[0]})."]})
+        raise FundError(_("A donor with this name already exists."),
+                        fields={"name": [_("A donor with this name already exists (donor %(id)d).", id=clash[0])]})
     donor = Donor(name=name, type=data["type"], country=data.get("country"), language=data.get("language", "en"),
                   contact_name=data.get("contact_name"), contact_email=data.get("contact_email"),
                   anonymous=bool(data.get("anonymous", False)), created_at=utcnow())
@@ -120,11 +122,10 @@ def _transition(pledge: Pledge, action: str, target: str, *, actor=None, summary
     """Move a pledge along its state machine (donors.models.PLEDGE_TRANSITIONS), audited."""
     transition = PLEDGE_TRANSITIONS[action]
     if pledge.status not in transition.sources or target not in transition.targets:
-        raise FundError(f"A pledge that is {pledge.status.replace('_', ' ')} cannot be {action.replace('_', ' ')}ed.",
-                        fields={"status": [f"Not allowed while the pledge is {pledge.status.replace('_', ' ')}."]},
-                        status=409, code="conflict")
+        message = _("Not allowed while the pledge is %(status)s.", status=STATUS_LABELS[pledge.status]())
+        raise FundError(message, fields={"status": [message]}, status=409, code="conflict")
     if actor is not None and not actor.has_any_role(*transition.roles):
-        raise FundError("You may not change this pledge.", status=403, code="forbidden")
+        raise FundError(_("You may not change this pledge."), status=403, code="forbidden")
     old = pledge.status
     pledge.status = target
     db.session.flush()
@@ -144,7 +145,8 @@ def create_pledge(donor: Donor, data: dict, *, actor=None) -> Pledge:
     if instalments:
         total = sum((i["amount"] for i in instalments), Decimal(0))
         if total != amount:
-            message = f"The instalments add up to {total} {currency}, not the pledged {amount} {currency}."
+            message = _("The instalments add up to %(total)s %(currency)s, not the pledged %(amount)s %(currency)s.",
+                        total=total, amount=amount, currency=currency)
             raise FundError(message, fields={"instalments": [message]})
     earmark = data.get("earmark") or {}
     pledge = Pledge(donor_id=donor.id, currency=currency, amount_minor=rates.to_minor(amount, currency),
@@ -164,8 +166,8 @@ def create_pledge(donor: Donor, data: dict, *, actor=None) -> Pledge:
         confirm_pledge(pledge, confirmed_on=data.get("confirmed_on") or data["pledged_on"], actor=actor,
                        rate_fields=("currency", "pledged_on"))
     elif status != ANNOUNCED:
-        raise FundError("A new pledge is announced or confirmed.",
-                        fields={"status": ["A new pledge is announced or confirmed."]})
+        message = _("A new pledge is announced or confirmed.")
+        raise FundError(message, fields={"status": [message]})
     return pledge
 
 
@@ -193,8 +195,9 @@ def cancel_pledge(pledge: Pledge, *, reason: str, actor=None) -> JournalEntry | 
     ledger.lock_fund()
     s = summary_of(pledge)
     if s.received or s.written_off:
-        raise FundError("Money was received or written off on this pledge: write off what remains instead.",
-                        fields={"status": ["Only a pledge with nothing received or written off can be cancelled."]},
+        raise FundError(_("Money was received or written off on this pledge: write off what remains instead."),
+                        fields={"status": [_("Only a pledge with nothing received or written off can be "
+                                             "cancelled.")]},
                         status=409, code="conflict")
     if pledge.status not in PLEDGE_TRANSITIONS["cancel"].sources:
         _transition(pledge, "cancel", CANCELLED, actor=actor)  # raises: not allowed from this status
@@ -220,7 +223,8 @@ def write_off_pledge(pledge: Pledge, *, amount: Decimal | None = None, reason: s
             _refuse("amount", str(exc))
     amount = s.outstanding if amount is None else amount
     if amount <= 0 or amount > s.outstanding:
-        message = f"At most the outstanding amount, {s.outstanding} {pledge.currency}."
+        message = _("At most the outstanding amount, %(amount)s %(currency)s.", amount=s.outstanding,
+                    currency=pledge.currency)
         raise FundError(message, fields={"amount": [message]})
     entry = ledger.post_pledge_write_off(donor_id=pledge.donor_id, pledge_id=pledge.id, amount=amount,
                                          currency=pledge.currency, actor=actor,
@@ -252,24 +256,28 @@ def record_contribution(donor: Donor, data: dict, *, actor=None) -> Contribution
     reference = data["bank_reference"].strip()
     existing = db.session.execute(select(Contribution.id).where(Contribution.bank_reference == reference)).first()
     if existing:
-        _refuse("bank_reference", f"This bank reference is already recorded (contribution {existing[0]}).")
+        _refuse("bank_reference", _("This bank reference is already recorded (contribution %(id)d).",
+                                    id=existing[0]))
     pledge = None
     if data.get("pledge_id") is not None:
         pledge = db.session.get(Pledge, data["pledge_id"])
         if pledge is None:
-            _refuse("pledge_id", "There is no such pledge.")
+            _refuse("pledge_id", _("There is no such pledge."))
         if pledge.donor_id != donor.id:
-            _refuse("pledge_id", "This pledge belongs to another donor.")
+            _refuse("pledge_id", _("This pledge belongs to another donor."))
         if pledge.status not in OPEN:
-            _refuse("pledge_id", f"This pledge is {pledge.status.replace('_', ' ')}: record the payment as unpledged.")
+            _refuse("pledge_id", _("This pledge is %(status)s: record the payment as unpledged.",
+                                   status=STATUS_LABELS[pledge.status]()))
         if currency != pledge.currency:
-            _refuse("currency", f"Payments against this pledge are in its currency, {pledge.currency}.")
+            _refuse("currency", _("Payments against this pledge are in its currency, %(currency)s.",
+                                  currency=pledge.currency))
     rate = rates.rate_for(currency, received_on, fields=("currency", "received_on"))
     if pledge is not None:
         s = summary_of(pledge)
         if amount > s.outstanding:
-            _refuse("amount", f"The payment is larger than the pledge's outstanding amount ({s.outstanding} "
-                              f"{currency}): record it against no pledge (unpledged) or split it.")
+            _refuse("amount", _("The payment is larger than the pledge's outstanding amount (%(amount)s "
+                                "%(currency)s): record it against no pledge (unpledged) or split it.",
+                                amount=s.outstanding, currency=currency))
         if pledge.status == ANNOUNCED:
             confirm_pledge(pledge, confirmed_on=received_on, actor=actor, rate_fields=("currency", "received_on"))
     entry = ledger.post_contribution_received(
@@ -289,7 +297,7 @@ def record_contribution(donor: Donor, data: dict, *, actor=None) -> Contribution
         with db.session.begin_nested():
             db.session.flush()
     except IntegrityError:
-        _refuse("bank_reference", "This bank reference is already recorded.")
+        _refuse("bank_reference", _("This bank reference is already recorded."))
     if pledge is not None:
         s = summary_of(pledge)
         _transition(pledge, "receive", settled_status(pledge.amount, s.received, s.written_off), actor=actor,

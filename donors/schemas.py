@@ -10,18 +10,19 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate, val
 from donors.models import DONOR_TYPES, EARMARK_TYPES, LANGUAGES, PLEDGE_STATUSES
 from fund.money import MoneyError
 from fund.rates import check_places, validate_money
+from fund.rates import translate as _
 from fund.schemas import Amount, InSchema, PageQuery
 
 
 def _not_future(day: dt.date) -> None:
     # One day of slack for time zones ahead of UTC.
     if day > dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1):
-        raise ValidationError("Cannot be in the future.")
+        raise ValidationError(_("Cannot be in the future."))
 
 
 def _country(code: str) -> None:
     if pycountry.countries.get(alpha_2=code) is None:
-        raise ValidationError("Not an ISO 3166-1 alpha-2 country code (such as FR or NG).")
+        raise ValidationError(_("Not an ISO 3166-1 alpha-2 country code (such as FR or NG)."))
 
 
 class _Stripped(InSchema):
@@ -50,7 +51,7 @@ class DonorIn(_Stripped):
     @validates_schema
     def member_states_have_a_country(self, data, **kwargs):
         if data.get("type") == "member_state" and not data.get("country"):
-            raise ValidationError({"country": ["A Member State donor needs its country."]})
+            raise ValidationError({"country": [_("A Member State donor needs its country.")]})
 
 
 class Totals(Schema):

@@ -28,6 +28,33 @@ if not any(endpoint.startswith("finance.") for _roles, endpoint, _label in DASHB
     ])
 
 
+#: Translated names of the ledger's accounts and entry kinds (fund.ledger keeps the English ones).
+ACCOUNT_LABELS = {
+    ledger.CASH: _l("Cash"),
+    ledger.RECEIVABLE: _l("Contributions receivable"),
+    ledger.REVENUE: _l("Contribution revenue"),
+    ledger.WRITE_OFFS: _l("Pledges written off"),
+    ledger.COMMITMENTS: _l("Fund balance committed to grants"),
+    ledger.GRANTS_PAYABLE: _l("Grants payable (commitments)"),
+    ledger.PSC_RESERVE: _l("Programme support costs on commitments"),
+    ledger.GRANT_EXPENSE: _l("Grant expense"),
+    ledger.PSC: _l("Programme support costs"),
+    ledger.FX: _l("Exchange gain or loss"),
+}
+KIND_LABELS = {
+    ledger.PLEDGE_CONFIRMED: _l("Pledge confirmed"),
+    ledger.PLEDGE_CANCELLED: _l("Pledge cancelled"),
+    ledger.PLEDGE_WRITE_OFF: _l("Pledge written off"),
+    ledger.CONTRIBUTION: _l("Contribution received"),
+    ledger.COMMITMENT: _l("Grant committed"),
+    ledger.COMMITMENT_RELEASE: _l("Commitment released"),
+    ledger.DISBURSEMENT: _l("Disbursement paid"),
+    ledger.GRANT_REFUND: _l("Grantee refund"),
+    ledger.PSC_CHARGE: _l("Programme support costs"),
+}
+assert set(ACCOUNT_LABELS) == set(ledger.ACCOUNTS) and set(KIND_LABELS) == set(ledger.KINDS)
+
+
 def _form() -> dict:
     return {k: v.strip() for k, v in request.form.items() if k != "csrf_token" and v.strip() != ""}
 
@@ -97,7 +124,7 @@ def ledger_page():
     page = db.paginate(ledger.entries_query(filters), page=filters["page"], per_page=filters["per_page"],
                        error_out=False)
     return render_template("fund/finance/ledger.html", page=page, filters=request.args, errors=errors,
-                           kinds=ledger.KINDS, accounts=ledger.ACCOUNTS)
+                           kinds=KIND_LABELS, accounts=ACCOUNT_LABELS)
 
 
 @bp.route("/ledger/<int:entry_id>")
@@ -112,7 +139,8 @@ def _entry(entry, errors: dict, form: dict, status: int = 200):
     rate_rows = {r.id: r for r in db.session.execute(
         select(rates.ExchangeRate).where(rates.ExchangeRate.id.in_(rate_ids))).scalars()} if rate_ids else {}
     html = render_template("fund/finance/entry.html", entry=entry, author=author, rates=rate_rows, errors=errors,
-                           form=form, accounts=ledger.ACCOUNTS, can_write=current_user.has_any_role(*WRITE))
+                           form=form, accounts=ACCOUNT_LABELS, kinds=KIND_LABELS,
+                           can_write=current_user.has_any_role(*WRITE))
     return html, status
 
 

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from fund.db import UTCDateTime, db, utcnow
 from fund.errors import Conflict, FundError
+from fund.rates import translate as _
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -78,8 +79,8 @@ def _key_from_header() -> str | None:
         return None
     value = value.strip()
     if not value or len(value) > MAX_KEY_LENGTH or not value.isprintable():
-        raise FundError("The Idempotency-Key header is not valid.",
-                        fields={HEADER: [f"Give 1 to {MAX_KEY_LENGTH} printable characters, such as a UUID."]})
+        raise FundError(_("The Idempotency-Key header is not valid."),
+                        fields={HEADER: [_("Give 1 to %(n)d printable characters, such as a UUID.", n=MAX_KEY_LENGTH)]})
     return value
 
 
@@ -92,10 +93,10 @@ def _stored(user_id: int, key: str) -> IdempotencyKey | None:
 
 def _replay(row: IdempotencyKey, fingerprint: str) -> Response:
     if row.fingerprint != fingerprint:
-        raise FundError("This Idempotency-Key was already used with a different request.",
-                        fields={HEADER: ["Already used with a different request: use a new key for a new request."]})
+        raise FundError(_("This Idempotency-Key was already used with a different request."),
+                        fields={HEADER: [_("Already used with a different request: use a new key for a new request.")]})
     if row.status_code is None:
-        raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.")
+        raise Conflict(_("A request with this Idempotency-Key is still being processed; retry shortly."))
     response = Response(row.response_body or "", status=row.status_code, content_type=row.content_type)
     response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -124,7 +125,8 @@ def idempotent(view: Callable) -> Callable:
             # Another request with this key got there first and has committed: answer as it did.
             stored = _stored(user_id, key)
             if stored is None:
-                raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.") from None
+                raise Conflict(_("A request with this Idempotency-Key is still being processed; "
+                                 "retry shortly.")) from None
             return _replay(stored, fingerprint)
         response = make_response(view(*args, **kwargs))
         if response.status_code < 400:

@@ -53,7 +53,8 @@ from fund.audit import make_append_only
 from fund.db import UTCDateTime, db, utcnow
 from fund.errors import Conflict, FundError
 from fund.money import MoneyError, to_decimal
-from fund.rates import BASE_CURRENCY, RateUsed, from_minor, rate_for, to_minor
+from fund.rates import BASE_CURRENCY, RateUsed, check_places, from_minor, rate_for, to_minor
+from fund.rates import translate as _
 
 # Chart of accounts --------------------------------------------------------------------------------------------
 
@@ -272,7 +273,7 @@ def post_entry(kind: str, lines: Iterable[Line], *, value_date: dt.date | None =
             with db.session.begin_nested():  # the unique reversal_of_id backs the check made under the lock
                 db.session.flush()
         except IntegrityError as exc:
-            raise Conflict(f"Entry {reversal_of.id} has already been reversed.") from exc
+            raise Conflict(_("Entry %(id)d has already been reversed.", id=reversal_of.id)) from exc
     what = f"{kind}, reversing entry {reversal_of.id}" if reversal_of is not None else kind
     audit.record(
         "ledger.reverse" if reversal_of is not None else "ledger.post", entry, actor=actor,
@@ -289,10 +290,11 @@ def _usd(amount, field_name: str = "amount_usd") -> Decimal:
     except MoneyError as exc:
         raise FundError(str(exc), fields={field_name: [str(exc)]}) from exc
     if value <= 0:
-        raise FundError("The amount must be greater than zero.", fields={field_name: ["Must be greater than zero."]})
+        raise FundError(_("The amount must be greater than zero."),
+                        fields={field_name: [_("Must be greater than zero.")]})
     if value != value.quantize(Decimal("0.01")):
-        raise FundError("USD amounts have at most 2 decimal places.",
-                        fields={field_name: ["USD amounts have at most 2 decimal places."]})
+        message = _("%(currency)s amounts have at most %(places)d decimal places.", currency="USD", places=2)
+        raise FundError(message, fields={field_name: [message]})
     return value.quantize(Decimal("0.01"))
 
 
@@ -356,7 +358,7 @@ def post_pledge_cancelled(*, donor_id: int, pledge_id: int, currency: str, value
     lock_fund()
     bal = receivable(pledge_id, currency)
     if bal.amount <= 0:
-        raise Conflict("This pledge has nothing receivable to cancel.")
+        raise Conflict(_("This pledge has nothing receivable to cancel."))
     dims = {"donor_id": donor_id, "pledge_id": pledge_id}
     return post_entry(PLEDGE_CANCELLED, [
         Line(REVENUE, currency, bal.amount, bal.usd, bal.rate_id, **dims),
@@ -370,8 +372,8 @@ def post_pledge_write_off(*, donor_id: int, pledge_id: int, amount: Decimal, cur
     lock_fund()
     bal = receivable(pledge_id, currency)
     if amount <= 0 or amount > bal.amount:
-        raise FundError(f"The write-off must be more than zero and at most the outstanding {bal.amount} {currency}.",
-                        fields={"amount": [f"At most the outstanding amount, {bal.amount} {currency}."]})
+        message = _("At most the outstanding amount, %(amount)s %(currency)s.", amount=bal.amount, currency=currency)
+        raise FundError(message, fields={"amount": [message]})
     usd = _carrying(amount, bal)
     dims = {"donor_id": donor_id, "pledge_id": pledge_id}
     return post_entry(PLEDGE_WRITE_OFF, [
@@ -396,9 +398,9 @@ def post_contribution_received(*, donor_id: int, amount: Decimal, currency: str,
     else:
         bal = receivable(pledge_id, currency)
         if amount > bal.amount:
-            raise FundError(f"The payment is larger than what the pledge still owes ({bal.amount} {currency}).",
-                            fields={"amount": [f"At most the outstanding amount, {bal.amount} {currency}, "
-                                               "or record the payment as unpledged."]})
+            message = _("The payment is larger than the pledge's outstanding amount (%(amount)s %(currency)s): "
+                        "record it against no pledge (unpledged) or split it.", amount=bal.amount, currency=currency)
+            raise FundError(message, fields={"amount": [message]})
         carrying = _carrying(amount, bal)
         dims = {"donor_id": donor_id, "pledge_id": pledge_id}
         lines = [Line(CASH, currency, amount, usd, rate.id, **dims),
@@ -514,15 +516,16 @@ def commit_grant(grant_id: int, amount_usd: Decimal, *, value_date: dt.date | No
     lock_fund()
     f = grant_figures(grant_id)
     f.remaining += amount
-    psc_lines, _ = _psc_lines(f, charge=False)
+    psc_lines, _charge = _psc_lines(f, charge=False)
     reserve = sum((ln.usd for ln in psc_lines if ln.account == COMMITMENTS), ZERO)
     position = fund_position()
     needed = amount + reserve
     if needed > position.available:
-        raise Conflict(f"Committing USD {amount} (USD {needed} with programme support costs) exceeds the available "
-                       f"balance of USD {position.available}.",
-                       fields={"amount_usd": [f"At most USD {max(position.available, ZERO)} is available, "
-                                              "programme support costs included."]})
+        raise Conflict(_("Committing USD %(amount)s (USD %(needed)s with programme support costs) exceeds the "
+                         "available balance of USD %(available)s.", amount=amount, needed=needed,
+                         available=position.available),
+                       fields={"amount_usd": [_("At most USD %(available)s is available, programme support costs "
+                                                "included.", available=max(position.available, ZERO))]})
     lines = [Line(COMMITMENTS, BASE_CURRENCY, amount, amount, grant_id=grant_id),
              Line(GRANTS_PAYABLE, BASE_CURRENCY, -amount, -amount, grant_id=grant_id), *psc_lines]
     return post_entry(COMMITMENT, lines, value_date=value_date, actor=actor,
@@ -537,11 +540,11 @@ def release_commitment(grant_id: int, amount_usd: Decimal | None = None, *, valu
     f = grant_figures(grant_id)
     amount = f.remaining if amount_usd is None else _usd(amount_usd)
     if amount <= 0 or amount > f.remaining:
-        raise Conflict(f"Grant {grant_id} has USD {f.remaining} of commitment outstanding; "
-                       f"USD {amount} cannot be released.",
-                       fields={"amount_usd": [f"At most USD {f.remaining}."]})
+        raise Conflict(_("Grant %(grant)d has USD %(remaining)s of commitment outstanding; USD %(amount)s cannot "
+                         "be released.", grant=grant_id, remaining=f.remaining, amount=amount),
+                       fields={"amount_usd": [_("At most USD %(amount)s.", amount=f.remaining)]})
     f.remaining -= amount
-    psc_lines, _ = _psc_lines(f, charge=False)
+    psc_lines, _charge = _psc_lines(f, charge=False)
     lines = [Line(GRANTS_PAYABLE, BASE_CURRENCY, amount, amount, grant_id=grant_id),
              Line(COMMITMENTS, BASE_CURRENCY, -amount, -amount, grant_id=grant_id), *psc_lines]
     return post_entry(COMMITMENT_RELEASE, lines, value_date=value_date, actor=actor,
@@ -570,13 +573,15 @@ def pay_disbursement(grant_id: int, amount_usd: Decimal, *, value_date: dt.date 
     lock_fund()
     f = grant_figures(grant_id)
     if amount > f.remaining:
-        raise Conflict(f"USD {amount} exceeds the outstanding commitment of grant {grant_id} (USD {f.remaining}).",
-                       fields={"amount_usd": [f"At most USD {f.remaining}."]})
+        raise Conflict(_("USD %(amount)s exceeds the outstanding commitment of grant %(grant)d (USD %(remaining)s).",
+                         amount=amount, grant=grant_id, remaining=f.remaining),
+                       fields={"amount_usd": [_("At most USD %(amount)s.", amount=f.remaining)]})
     psc_charge = _round_usd(psc_rate() * (f.expenditure + amount)) - f.psc
     cash = fund_position().cash
     if amount + psc_charge > cash:
-        raise Conflict(f"Cash of USD {cash} cannot cover USD {amount} and its programme support costs "
-                       f"(USD {psc_charge}).", fields={"amount_usd": ["Cash is insufficient."]})
+        raise Conflict(_("Cash of USD %(cash)s cannot cover USD %(amount)s and its programme support costs "
+                         "(USD %(psc)s).", cash=cash, amount=amount, psc=psc_charge),
+                       fields={"amount_usd": [_("Cash is insufficient.")]})
     entry = post_entry(DISBURSEMENT, [
         Line(GRANTS_PAYABLE, BASE_CURRENCY, amount, amount, grant_id=grant_id),
         Line(CASH, BASE_CURRENCY, -amount, -amount, grant_id=grant_id),
@@ -597,18 +602,20 @@ def record_grant_refund(grant_id: int, amount: Decimal, currency: str = BASE_CUR
     MissingRate (422) without a rate."""
     value_date = value_date or _today()
     try:
-        value = to_decimal(amount)
+        value = check_places(to_decimal(amount), currency)
     except MoneyError as exc:
         raise FundError(str(exc), fields={"amount": [str(exc)]}) from exc
     if value <= 0:
-        raise FundError("The amount must be greater than zero.", fields={"amount": ["Must be greater than zero."]})
+        raise FundError(_("The amount must be greater than zero."),
+                        fields={"amount": [_("Must be greater than zero.")]})
     lock_fund()
     rate = rate or rate_for(currency, value_date)
     usd = rate.to_usd(value)
     f = grant_figures(grant_id)
     if usd > f.expenditure:
-        raise Conflict(f"A refund of USD {usd} exceeds what grant {grant_id} has spent (USD {f.expenditure}).",
-                       fields={"amount": [f"At most USD {f.expenditure} in value."]})
+        raise Conflict(_("A refund of USD %(usd)s exceeds what grant %(grant)d has spent (USD %(spent)s).", usd=usd,
+                         grant=grant_id, spent=f.expenditure),
+                       fields={"amount": [_("At most USD %(amount)s in value.", amount=f.expenditure)]})
     entry = post_entry(GRANT_REFUND, [
         Line(CASH, currency, value, usd, rate.id, grant_id=grant_id),
         Line(GRANT_EXPENSE, currency, -value, -usd, rate.id, grant_id=grant_id),
@@ -649,21 +656,23 @@ def reverse_entry(entry: JournalEntry | int, *, reason: str, value_date: dt.date
     commitments must not be negative, PSC of the grants concerned is recomputed, and the domain hooks run."""
     reason = (reason or "").strip()
     if not reason:
-        raise FundError("Give the reason for the reversal.", fields={"reason": ["Give the reason for the reversal."]})
+        message = _("Give the reason for the reversal.")
+        raise FundError(message, fields={"reason": [message]})
     lock_fund()
     entry_id = entry if isinstance(entry, int) else entry.id
     original = db.session.get(JournalEntry, entry_id, populate_existing=True)
     if original is None:
-        raise FundError(f"There is no ledger entry {entry_id}.", status=404, code="not_found")
+        raise FundError(_("There is no ledger entry %(id)d.", id=entry_id), status=404, code="not_found")
     if original.reversal_of_id is not None:
-        raise Conflict(f"Entry {original.id} is itself a reversal (of entry {original.reversal_of_id}) and cannot be "
-                       "reversed; post the original movement again instead.")
+        raise Conflict(_("Entry %(id)d is itself a reversal (of entry %(original)d) and cannot be reversed; post the "
+                         "original movement again instead.", id=original.id, original=original.reversal_of_id))
     if original.kind == PSC_CHARGE:
-        raise Conflict("Programme support costs follow expenditure and cannot be reversed on their own; reverse the "
-                       "disbursement or refund instead.")
+        raise Conflict(_("Programme support costs follow expenditure and cannot be reversed on their own; reverse "
+                         "the disbursement or refund instead."))
     existing = reversal_of(original.id)
     if existing is not None:
-        raise Conflict(f"Entry {original.id} has already been reversed by entry {existing.id}.")
+        raise Conflict(_("Entry %(id)d has already been reversed by entry %(reversal)d.", id=original.id,
+                         reversal=existing.id))
     release_guard = original.kind == COMMITMENT_RELEASE
     lines = [Line(p.account, p.currency, -p.amount, -p.usd, p.exchange_rate_id, p.donor_id, p.pledge_id, p.grant_id)
              for p in original.postings]
@@ -675,7 +684,7 @@ def reverse_entry(entry: JournalEntry | int, *, reason: str, value_date: dt.date
         _psc_true_up(grant_id, value_date=value_date, actor=actor,
                      description=f"Programme support costs of grant {grant_id} after reversal of entry {original.id}")
     if release_guard and fund_position().available < 0:
-        raise Conflict("Reversing this release would commit more than the available balance.")
+        raise Conflict(_("Reversing this release would commit more than the available balance."))
     for hook in _REVERSAL_HOOKS.get(original.kind, {}).values():
         hook(original, reversal)
     return reversal
@@ -690,13 +699,13 @@ def _check_balances(original: JournalEntry) -> None:
             .where(Posting.account == RECEIVABLE, Posting.pledge_id.in_(pledges)).group_by(Posting.pledge_id)
         ).all()
         if any(minor < 0 or cents < 0 for _p, minor, cents in rows):
-            raise Conflict("This reversal would leave a pledge owing less than nothing: reverse the payments or "
-                           "write-offs made against it first.")
+            raise Conflict(_("This reversal would leave a pledge owing less than nothing: reverse the payments or "
+                             "write-offs made against it first."))
     grants = {p.grant_id for p in original.postings if p.grant_id is not None}
     for f in grants_figures(grants).values():
         if f.remaining < 0 or f.expenditure < 0:
-            raise Conflict(f"This reversal would leave grant {f.grant_id} with a negative commitment or "
-                           "expenditure: reverse the later movements first.")
+            raise Conflict(_("This reversal would leave grant %(grant)d with a negative commitment or expenditure: "
+                             "reverse the later movements first.", grant=f.grant_id))
 
 
 # Figures ------------------------------------------------------------------------------------------------------

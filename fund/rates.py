@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from flask import has_request_context
+from flask_babel import gettext
 from marshmallow import ValidationError
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -93,6 +95,16 @@ RATE_INTEGER_DIGITS = 12
 
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def translate(message: str, **values) -> str:
+    """gettext in a request (the reader's language); the English text elsewhere (CLI, jobs, direct calls)."""
+    if has_request_context():
+        return gettext(message, **values)
+    return message % values if values else message
+
+
+_ = translate
 
 
 class DecimalText(TypeDecorator):
@@ -221,8 +233,8 @@ def currency_choices() -> list[tuple[str, str]]:
 
 class UnknownCurrency(FundError):
     def __init__(self, currency: str, field: str = "currency"):
-        super().__init__(f"{currency!r} is not a currency the fund accepts (ISO 4217 code such as EUR).",
-                         fields={field: ["Unknown currency: give an ISO 4217 code such as EUR or JPY."]})
+        super().__init__(_("%(code)s is not a currency the fund accepts.", code=repr(currency)),
+                         fields={field: [_("Unknown currency: give an ISO 4217 code such as EUR or JPY.")]})
 
 
 def quantum(currency: str) -> Decimal:
@@ -234,7 +246,8 @@ def check_places(amount: Decimal, currency: str) -> Decimal:
     exp = exponent(currency)
     q = Decimal(1).scaleb(-exp)
     if amount != amount.quantize(q, rounding=decimal.ROUND_HALF_UP):
-        raise MoneyError(f"{currency} amounts have at most {exp} decimal place{'s' if exp != 1 else ''}.")
+        raise MoneyError(_("%(currency)s amounts have at most %(places)d decimal places.", currency=currency,
+                           places=exp) if exp else _("%(currency)s amounts have no decimals.", currency=currency))
     return amount.quantize(q)
 
 
@@ -279,10 +292,10 @@ def parse_month(value: str) -> dt.date:
     """``"2026-11"`` -> date(2026, 11, 1); ValueError otherwise."""
     match = MONTH_RE.match((value or "").strip())
     if not match:
-        raise ValueError("Give the month as YYYY-MM.")
+        raise ValueError(_("Give the month as YYYY-MM."))
     year, month = int(match.group(1)), int(match.group(2))
     if not 1 <= month <= 12 or year < 1945:
-        raise ValueError("Give the month as YYYY-MM.")
+        raise ValueError(_("Give the month as YYYY-MM."))
     return dt.date(year, month, 1)
 
 
@@ -291,13 +304,13 @@ def parse_rate(value) -> Decimal:
     try:
         rate = to_decimal(value)
     except MoneyError as exc:
-        raise ValueError("Give the rate as a decimal number such as 0.9235.") from exc
+        raise ValueError(_("Give the rate as a decimal number such as 0.9235.")) from exc
     if rate <= 0:
-        raise ValueError("The rate must be greater than zero.")
+        raise ValueError(_("The rate must be greater than zero."))
     if rate != rate.quantize(Decimal(1).scaleb(-RATE_PLACES), rounding=decimal.ROUND_HALF_UP):
-        raise ValueError(f"The rate has at most {RATE_PLACES} decimal places.")
+        raise ValueError(_("The rate has at most %(places)d decimal places.", places=RATE_PLACES))
     if rate >= Decimal(10) ** RATE_INTEGER_DIGITS:
-        raise ValueError("The rate is too large.")
+        raise ValueError(_("The rate is too large."))
     return rate
 
 
@@ -320,8 +333,9 @@ def current_rate(currency: str, month: dt.date) -> ExchangeRate | None:
 
 class MissingRate(FundError):
     def __init__(self, currency: str, month: dt.date, fields: Iterable[str] = ("currency",)):
-        message = (f"There is no UN operational rate of exchange for {currency} for {month:%Y-%m}: "
-                   "a finance officer must enter it before amounts in this currency can be recorded for that month.")
+        message = _("There is no UN operational rate of exchange for %(currency)s for %(month)s: a finance officer "
+                    "must enter it before amounts in this currency can be recorded for that month.",
+                    currency=currency, month=month.strftime("%Y-%m"))
         super().__init__(message, fields={f: [message] for f in fields})
 
 
@@ -354,8 +368,8 @@ class RateChange:
 def _check_rate_input(currency: str, month) -> tuple[str, dt.date]:
     currency = (currency or "").upper()
     if currency == BASE_CURRENCY:
-        raise FundError("USD is the base currency; its rate is always 1.",
-                        fields={"currency": ["USD is the base currency; its rate is always 1."]})
+        message = _("USD is the base currency; its rate is always 1.")
+        raise FundError(message, fields={"currency": [message]})
     exponent(currency)
     if isinstance(month, str):
         try:
