@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
     from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
     from fund.views import DASHBOARD_LINKS, dashboard_link
     from grants import models, permissions  # noqa: F401  (register the models and permission rules)
+    from grants.awards import init_app as init_awards
     from grants.api import blp as api_blp
     from grants.demo import load_demo
     from grants.templating import init_templating
@@ -29,3 +30,4 @@ def init_app(app: Flask) -> None:
                        _l("Applicant organisations"))
     if load_demo not in DEMO_LOADERS:
         DEMO_LOADERS.append(load_demo)
+    init_awards(app)

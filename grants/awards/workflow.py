@@ -1,0 +1,295 @@
+"""The state machines of grants, disbursements and grantee reports, each declared in one place.
+
+They reuse :class:`grants.workflow.Workflow`: a table of transitions (trigger, sources, target, roles, guards).
+Guards that find the *state* of the fund or the grant in the way (a limit reached, a condition not met, the
+grant suspended) raise :class:`fund.errors.Conflict` (409) with a clear message; guards about what the user
+sent return their problems (422). The four-eyes rule raises 403. Operations take the fund lock and re-read
+the rows before firing a guarded transition, so the guards see committed state only.
+
+Every step is kept in :class:`grants.awards.models.GrantEvent` and the audit trail.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from fund import ledger
+from fund.db import db
+from fund.errors import Conflict, FundError
+from fund.models import APPLICANT, FINANCE_OFFICER, FUND_MANAGER, User
+from fund.rates import translate as _
+from grants.awards.models import (
+    FINAL,
+    FINAL_ACCEPTED,
+    INTERIM,
+    INTERIM_ACCEPTED,
+    SIGNATURE,
+    Disbursement,
+    Grant,
+    GrantEvent,
+    GrantReport,
+)
+from grants.workflow import Transition, Workflow
+
+_FM = frozenset({FUND_MANAGER})
+_FO = frozenset({FINANCE_OFFICER})
+_APP = frozenset({APPLICANT})
+ZERO = Decimal("0.00")
+
+
+def _history(entity: str):
+    def write(obj, transition: Transition, old: str, actor: User, data: dict) -> None:
+        grant_id = obj.id if entity == "grant" else obj.grant_id
+        db.session.add(GrantEvent(grant_id=grant_id, entity=entity, entity_id=obj.id, trigger=transition.trigger,
+                                  from_status=old, to_status=transition.target, actor_id=getattr(actor, "id", None),
+                                  message=(data.get("message") or None)))
+        db.session.flush()
+
+    return write
+
+
+# Shared facts, always read from the database (never from a cached relationship) ------------------------------
+
+def report_status(grant_id: int, kind: str) -> str | None:
+    return db.session.execute(
+        select(GrantReport.status).where(GrantReport.grant_id == grant_id, GrantReport.kind == kind)
+    ).scalar_one_or_none()
+
+
+def grant_status(grant_id: int) -> str:
+    return db.session.execute(select(Grant.status).where(Grant.id == grant_id)).scalar_one()
+
+
+def committed_amounts(grant_id: int, *, tranche_id: int | None = None, exclude: int | None = None,
+                      statuses: tuple[str, ...] = ("approved", "paid")) -> Decimal:
+    """The sum of a grant's (or a tranche's) disbursements in ``statuses``, leaving out ``exclude``."""
+    query = select(func.coalesce(func.sum(Disbursement.amount), 0)).where(
+        Disbursement.grant_id == grant_id, Disbursement.status.in_(statuses))
+    if tranche_id is not None:
+        query = query.where(Disbursement.tranche_id == tranche_id)
+    if exclude is not None:
+        query = query.where(Disbursement.id != exclude)
+    return Decimal(db.session.execute(query).scalar_one()).quantize(Decimal("0.01"))
+
+
+def approved_unpaid_fundwide(exclude: int | None = None) -> Decimal:
+    query = select(func.coalesce(func.sum(Disbursement.amount), 0)).where(Disbursement.status == "approved")
+    if exclude is not None:
+        query = query.where(Disbursement.id != exclude)
+    return Decimal(db.session.execute(query).scalar_one()).quantize(Decimal("0.01"))
+
+
+CONDITION_LABELS = {
+    SIGNATURE: _l("On signature of the agreement"),
+    INTERIM_ACCEPTED: _l("After the interim report is accepted"),
+    FINAL_ACCEPTED: _l("After the final report is accepted"),
+}
+
+
+def condition_met(grant_id: int, condition: str) -> bool:
+    if condition == SIGNATURE:
+        return grant_status(grant_id) in ("active", "suspended", "closed")
+    kind = INTERIM if condition == INTERIM_ACCEPTED else FINAL
+    return report_status(grant_id, kind) == "accepted"
+
+
+# Grants -------------------------------------------------------------------------------------------------------
+
+GRANT_STATES = {
+    "pending_signature": _l("Pending signature"),
+    "active": _l("Active"),
+    "suspended": _l("Suspended"),
+    "closed": _l("Closed"),
+    "terminated": _l("Terminated"),
+}
+
+
+def _signed_copy_uploaded(grant: Grant, actor, data) -> list[str]:
+    if grant.signed_document_id is None:
+        raise Conflict(_("The organisation has not uploaded the signed agreement yet."), code="not_signed")
+    return []
+
+
+def _closable(grant: Grant, actor, data) -> list[str]:
+    """The final report is accepted, no payment is pending, and payments net of refunds equal the expenditure
+    of the accepted final report."""
+    if report_status(grant.id, FINAL) != "accepted":
+        raise Conflict(_("The final report must be accepted before the grant is closed."), code="final_report")
+    pending = db.session.execute(
+        select(func.count()).select_from(Disbursement)
+        .where(Disbursement.grant_id == grant.id, Disbursement.status.in_(("requested", "approved")))
+    ).scalar_one()
+    if pending:
+        raise Conflict(_("%(n)d disbursement request(s) are still open: pay or cancel them first.", n=pending),
+                       code="open_disbursements")
+    final = db.session.execute(
+        select(GrantReport).where(GrantReport.grant_id == grant.id, GrantReport.kind == FINAL)
+    ).scalar_one()
+    figures = ledger.grant_figures(grant.id)
+    spent = final.expenditure or ZERO
+    net = figures.paid - figures.refunded
+    if net != spent:
+        if net > spent:
+            message = _("Payments net of refunds (USD %(net)s) exceed the expenditure in the final report "
+                        "(USD %(spent)s): record the refund of the unspent USD %(diff)s first.",
+                        net=net, spent=spent, diff=net - spent)
+        else:
+            message = _("The final report declares USD %(spent)s of expenditure but payments net of refunds are "
+                        "USD %(net)s: the figures do not reconcile.", net=net, spent=spent)
+        raise Conflict(message, code="not_reconciled")
+    return []
+
+
+GRANT_WORKFLOW = Workflow("grant", GRANT_STATES, [
+    Transition("countersign", frozenset({"pending_signature"}), "active", _FM, _l("Countersign the agreement"),
+               guards=[_signed_copy_uploaded]),
+    Transition("suspend", frozenset({"active"}), "suspended", _FM, _l("Suspend the grant"), needs_message=True),
+    Transition("resume", frozenset({"suspended"}), "active", _FM, _l("Resume the grant")),
+    Transition("close", frozenset({"active"}), "closed", _FM, _l("Close the grant"), guards=[_closable]),
+    Transition("terminate", frozenset({"pending_signature", "active", "suspended"}), "terminated", _FM,
+               _l("Terminate the grant"), needs_message=True),
+], history=_history("grant"))
+
+
+# Disbursements ------------------------------------------------------------------------------------------------
+
+DISBURSEMENT_STATES = {
+    "scheduled": _l("Scheduled"),
+    "requested": _l("Requested"),
+    "approved": _l("Approved"),
+    "paid": _l("Paid"),
+    "cancelled": _l("Cancelled"),
+    "failed": _l("Failed"),
+}
+#: Disbursements that still count as possible money out.
+OPEN_DISBURSEMENTS = ("requested", "approved")
+
+
+def _four_eyes(d: Disbursement, actor: User, data) -> list[str]:
+    if actor.id in {d.requested_by_id, d.edited_by_id}:
+        raise FundError(_("You requested or changed this disbursement: a different finance officer must "
+                          "approve it."), status=403, code="four_eyes")
+    return []
+
+
+def _grant_active(d: Disbursement, actor, data) -> list[str]:
+    status = grant_status(d.grant_id)
+    if status != "active":
+        raise Conflict(_("The grant is %(status)s: no disbursement can be approved or paid.",
+                         status=str(GRANT_STATES.get(status, status)).lower()), code="grant_not_active")
+    return []
+
+
+def _condition(d: Disbursement, actor, data) -> list[str]:
+    tranche = d.tranche
+    if not condition_met(d.grant_id, tranche.condition):
+        reason = {
+            SIGNATURE: _("the agreement has not been countersigned"),
+            INTERIM_ACCEPTED: _("the interim report has not been accepted"),
+            FINAL_ACCEPTED: _("the final report has not been accepted"),
+        }[tranche.condition]
+        raise Conflict(_("Tranche %(n)d cannot be released yet: %(reason)s.", n=tranche.number, reason=reason),
+                       code="tranche_condition")
+    return []
+
+
+def _within_award(d: Disbursement, actor, data) -> list[str]:
+    """Paid + approved (with this one) never exceed the award, nor the tranche, nor the undisbursed commitment."""
+    grant = db.session.get(Grant, d.grant_id)
+    others = committed_amounts(d.grant_id, exclude=d.id)
+    if others + d.amount > grant.amount:
+        raise Conflict(_("USD %(amount)s would take paid and approved disbursements to USD %(total)s, more than the "
+                         "award of USD %(award)s (USD %(left)s left).", amount=d.amount, total=others + d.amount,
+                         award=grant.amount, left=max(grant.amount - others, ZERO)), code="award_exceeded")
+    tranche = d.tranche
+    in_tranche = committed_amounts(d.grant_id, tranche_id=tranche.id, exclude=d.id)
+    if in_tranche + d.amount > tranche.amount:
+        raise Conflict(_("USD %(amount)s would take tranche %(n)d to USD %(total)s, more than its USD %(tranche)s "
+                         "(USD %(left)s left).", amount=d.amount, n=tranche.number, total=in_tranche + d.amount,
+                         tranche=tranche.amount, left=max(tranche.amount - in_tranche, ZERO)),
+                       code="tranche_exceeded")
+    approved_unpaid = committed_amounts(d.grant_id, exclude=d.id, statuses=("approved",))
+    remaining = ledger.grant_figures(d.grant_id).remaining
+    if approved_unpaid + d.amount > remaining:
+        raise Conflict(_("The grant's undisbursed commitment in the ledger (USD %(remaining)s) cannot cover "
+                         "USD %(amount)s besides USD %(approved)s already approved.", remaining=remaining,
+                         amount=d.amount, approved=approved_unpaid), code="commitment_exceeded")
+    return []
+
+
+def _cash_for_approval(d: Disbursement, actor, data) -> list[str]:
+    """Cash covers every approved, unpaid disbursement of the fund, this one, and their PSC."""
+    waiting = approved_unpaid_fundwide(exclude=d.id) + d.amount
+    need = waiting + ledger._round_usd(ledger.psc_rate() * waiting)
+    cash = ledger.fund_position().cash
+    if need > cash:
+        raise Conflict(_("Cash of USD %(cash)s cannot cover the approved disbursements with this one "
+                         "(USD %(need)s with programme support costs).", cash=cash, need=need),
+                       code="cash_insufficient")
+    return []
+
+
+def _payment_data(d: Disbursement, actor, data) -> list[str]:
+    found = []
+    if not (data.get("payment_reference") or "").strip():
+        found.append(_("Give the payment reference."))
+    if data.get("paid_on") is None:
+        found.append(_("Give the value date of the payment."))
+    return found
+
+
+DISBURSEMENT_WORKFLOW = Workflow("disbursement", DISBURSEMENT_STATES, [
+    Transition("request", frozenset({"scheduled"}), "requested", _FO, _l("Request the payment")),
+    Transition("edit", frozenset({"requested", "approved"}), "requested", _FO, _l("Change the request")),
+    Transition("approve", frozenset({"requested"}), "approved", _FO, _l("Approve the payment"),
+               guards=[_four_eyes, _grant_active, _condition, _within_award, _cash_for_approval]),
+    Transition("pay", frozenset({"approved"}), "paid", _FO, _l("Record the payment"),
+               guards=[_payment_data, _grant_active, _condition, _within_award]),
+    Transition("cancel", frozenset({"scheduled", "requested", "approved"}), "cancelled", _FO | _FM,
+               _l("Cancel")),
+    Transition("fail", frozenset({"approved", "paid"}), "failed", _FO, _l("Mark as failed"), needs_message=True),
+], history=_history("disbursement"))
+
+
+# Grantee reports ----------------------------------------------------------------------------------------------
+
+REPORT_STATES = {
+    "due": _l("Due"),
+    "submitted": _l("Submitted"),
+    "returned": _l("Returned for revision"),
+    "accepted": _l("Accepted"),
+}
+REPORT_EDITABLE = frozenset({"due", "returned"})
+
+
+def _report_grant_running(report: GrantReport, actor, data) -> list[str]:
+    status = grant_status(report.grant_id)
+    if status not in ("active", "suspended"):
+        raise Conflict(_("Reports are submitted while the grant is active."), code="grant_not_active")
+    return []
+
+
+def _report_complete(report: GrantReport, actor, data) -> list[str]:
+    from grants.awards.reports import missing
+
+    found = missing(report)
+    return [_("The report is not complete.")] + found if found else []
+
+
+def _interim_first(report: GrantReport, actor, data) -> list[str]:
+    if report.kind == FINAL and report_status(report.grant_id, INTERIM) not in (None, "accepted"):
+        raise Conflict(_("The interim report must be accepted before the final report."), code="interim_first")
+    return []
+
+
+REPORT_WORKFLOW = Workflow("grant_report", REPORT_STATES, [
+    Transition("submit", REPORT_EDITABLE, "submitted", _APP, _l("Submit the report"),
+               guards=[_report_grant_running, _report_complete]),
+    Transition("accept", frozenset({"submitted"}), "accepted", _FM, _l("Accept the report"),
+               guards=[_interim_first]),
+    Transition("return", frozenset({"submitted"}), "returned", _FM, _l("Return with comments"),
+               needs_message=True),
+], history=_history("report"))
