@@ -10,8 +10,8 @@ def init_app(app: Flask) -> None:
     from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
     from fund.views import DASHBOARD_LINKS, dashboard_link
     from grants import models, permissions  # noqa: F401  (register the models and permission rules)
-    from grants.awards import init_app as init_awards
     from grants.api import blp as api_blp
+    from grants.awards import init_app as init_awards
     from grants.demo import load_demo
     from grants.templating import init_templating
     from grants.views import bp
@@ -20,6 +20,10 @@ def init_app(app: Flask) -> None:
     init_templating(app)
     api.register_blueprint(api_blp)
     csrf.exempt(api_blp)
+
+    from grants.review import init_app as init_review
+
+    init_review(app)
 
     if not any(endpoint.startswith("grants.") for _roles, endpoint, _label in DASHBOARD_LINKS):
         dashboard_link({APPLICANT}, "grants.applicant_home", _l("Your organisation and applications"))

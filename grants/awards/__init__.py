@@ -8,5 +8,30 @@
 
 
 def init_app(app) -> None:
-    """Register the models (the API, portal pages, CLI and results directory join as they are built)."""
-    from grants.awards import models  # noqa: F401
+    """Register the models, permission rules, pages, API, CLI, results directory and dashboard links."""
+    from flask_babel import lazy_gettext as _l
+
+    from fund import results
+    from fund.extensions import api, csrf
+    from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
+    from fund.views import DASHBOARD_LINKS, dashboard_link
+    from grants.awards import models, operations, permissions  # noqa: F401  (models, rules, ledger hooks)
+    from grants.awards.api import blp as api_blp
+    from grants.awards.cli import reminders_cli
+    from grants.awards.directory import AwardsDirectory
+    from grants.awards.templating import init_templating
+    from grants.awards.views import bp
+
+    app.register_blueprint(bp)
+    api.register_blueprint(api_blp)
+    csrf.exempt(api_blp)
+    app.cli.add_command(reminders_cli)
+    init_templating(app)
+    results.register(AwardsDirectory())
+    if not any(endpoint.startswith("grants_awards.") for _roles, endpoint, _label in DASHBOARD_LINKS):
+        dashboard_link({APPLICANT}, "grants_awards.grantee_home", _l("Your grants: payments and reports"))
+        dashboard_link({FUND_MANAGER, FINANCE_OFFICER, ADMIN, AUDITOR}, "grants_awards.grants", _l("Grants"))
+        dashboard_link({FINANCE_OFFICER}, "grants_awards.approval_queue", _l("Disbursements to approve"))
+        dashboard_link({FINANCE_OFFICER}, "grants_awards.payments", _l("Payments to record"))
+        dashboard_link({FINANCE_OFFICER, FUND_MANAGER, ADMIN, AUDITOR}, "grants_awards.forecast",
+                       _l("Cash forecast"))

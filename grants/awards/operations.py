@@ -179,3 +179,471 @@ def _set_tranches(grant: Grant, schedule: Sequence[tuple[Decimal, str]]) -> None
         grant.disbursements.append(Disbursement(tranche=tranche, amount=amount, currency="USD",
                                                 status="scheduled"))
     db.session.flush()
+
+
+# Locks and shared helpers -------------------------------------------------------------------------------------
+
+def _relock(obj):
+    """Take the fund lock, then re-read ``obj`` so that decisions rest on committed state."""
+    ledger.lock_fund()
+    db.session.refresh(obj)
+    return obj
+
+
+def _lock_row(obj):
+    """Re-read one row under a row lock (PostgreSQL; SQLite transactions already hold the write lock)."""
+    model = type(obj)
+    db.session.execute(select(model.id).where(model.id == obj.id).with_for_update())
+    db.session.refresh(obj)
+    return obj
+
+
+def _store(grant: Grant, upload, kind: str, actor: User):
+    from grants.operations import _store as store_document
+
+    return store_document(upload, organisation_id=grant.organisation_id, application_id=grant.application_id,
+                          kind=kind, actor=actor)
+
+
+def grant_members(grant: Grant) -> list[tuple[str, str]]:
+    """(e-mail, language) of everyone who should hear about a grant: the organisation's active users and its
+    contact address."""
+    members = db.session.execute(
+        select(User).where(User.organisation_id == grant.organisation_id, User.active.is_(True))
+    ).scalars().all()
+    recipients = {(u.email, u.language or "en") for u in members}
+    contact = grant.organisation.contact_email
+    if contact and contact not in {email for email, _lang in recipients}:
+        recipients.add((contact, "en"))
+    return sorted(recipients)
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute link, also outside a request (CLI jobs): SERVER_BASE_URL names the site then."""
+    from flask import current_app, has_request_context, url_for
+
+    if has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    with current_app.test_request_context(base_url=current_app.config.get("SERVER_BASE_URL") or None):
+        return url_for(endpoint, _external=True, **values)
+
+
+def mail_grantee(grant: Grant, template: str, subject, **ctx) -> int:
+    """Queue one message per recipient in the recipient's language (``subject`` is a callable returning the
+    subject in the current locale). Returns how many were queued."""
+    from flask import render_template
+    from flask_babel import force_locale
+
+    from fund.mail import queue_mail
+
+    link = external_url("grants_awards.grant_detail", grant_id=grant.id)
+    count = 0
+    for email, language in grant_members(grant):
+        with force_locale(language):
+            body = render_template(f"grants/awards/mail/{template}.txt", grant=grant, link=link, **ctx)
+            queue_mail(email, str(subject()), body=body, kind=f"grants:{template}")
+        count += 1
+    return count
+
+
+# The agreement ------------------------------------------------------------------------------------------------
+
+def upload_signed_agreement(grant: Grant, upload, actor: User):
+    """The organisation uploads its signed copy of the agreement (while the grant awaits signature)."""
+    _lock_row(grant)
+    if grant.status != "pending_signature":
+        raise Conflict(_("The agreement can be uploaded only while the grant awaits signature."),
+                       code="not_pending_signature")
+    doc = _store(grant, upload, "signed_agreement", actor)
+    old = grant.signed_document_id
+    grant.signed_document_id, grant.signed_at, grant.signed_by_id = doc.id, utcnow(), actor.id
+    db.session.flush()
+    audit.record("grant.agreement_signed", grant, actor=actor,
+                 summary=f"Signed agreement of grant {grant.number} uploaded ({doc.filename}, {doc.sha256[:12]}…)",
+                 changes={"signed_document_id": [old, doc.id], "sha256": [None, doc.sha256]})
+    return doc
+
+
+def countersign(grant: Grant, actor: User) -> Grant:
+    """The fund manager countersigns: the grant becomes active, and its commitment is posted if it was not."""
+    from grants.awards.workflow import GRANT_WORKFLOW
+
+    _relock(grant)
+    GRANT_WORKFLOW.fire(grant, "countersign", actor)
+    grant.countersigned_at, grant.countersigned_by_id = utcnow(), actor.id
+    figures = ledger.grant_figures(grant.id)
+    needed = grant.amount - figures.committed
+    if needed > 0:
+        entry = ledger.commit_grant(grant.id, needed, actor=actor,
+                                    description=f"Grant {grant.number} committed on countersignature")
+        audit.record("grant.commitment", grant, actor=actor,
+                     summary=f"Commitment of USD {needed} posted for grant {grant.number} (entry {entry.id})",
+                     changes={"committed": [str(figures.committed), str(grant.amount)]})
+    db.session.flush()
+    return grant
+
+
+def suspend(grant: Grant, actor: User, message: str) -> Grant:
+    from grants.awards.workflow import GRANT_WORKFLOW
+
+    _relock(grant)
+    GRANT_WORKFLOW.fire(grant, "suspend", actor, message=message)
+    mail_grantee(grant, "suspended", lambda: _("Grant %(number)s suspended", number=grant.number), message=message)
+    return grant
+
+
+def resume(grant: Grant, actor: User) -> Grant:
+    from grants.awards.workflow import GRANT_WORKFLOW
+
+    _relock(grant)
+    return GRANT_WORKFLOW.fire(grant, "resume", actor)
+
+
+def _wind_down(grant: Grant, actor: User, reason: str) -> None:
+    """Cancel the disbursements that will not be paid and release what is left of the commitment."""
+    from grants.awards.workflow import DISBURSEMENT_WORKFLOW
+
+    for d in db.session.execute(select(Disbursement).where(
+            Disbursement.grant_id == grant.id, Disbursement.status.in_(("scheduled", "requested", "approved")))
+    ).scalars():
+        DISBURSEMENT_WORKFLOW.fire(d, "cancel", actor, message=reason)
+    remaining = ledger.grant_figures(grant.id).remaining
+    if remaining > 0:
+        ledger.release_commitment(grant.id, None, actor=actor,
+                                  description=f"Commitment of grant {grant.number} released: {reason}")
+
+
+def close(grant: Grant, actor: User) -> Grant:
+    """Close a grant whose final report is accepted and whose payments and refunds reconcile with the reported
+    expenditure; whatever is left of the commitment goes back to the available balance."""
+    from grants.awards.workflow import GRANT_WORKFLOW
+
+    _relock(grant)
+    GRANT_WORKFLOW.fire(grant, "close", actor)
+    _wind_down(grant, actor, "grant closed")
+    grant.closed_at = utcnow()
+    db.session.flush()
+    mail_grantee(grant, "closed", lambda: _("Grant %(number)s closed", number=grant.number))
+    return grant
+
+
+def terminate(grant: Grant, actor: User, message: str) -> Grant:
+    from grants.awards.workflow import GRANT_WORKFLOW
+
+    _relock(grant)
+    GRANT_WORKFLOW.fire(grant, "terminate", actor, message=message)
+    _wind_down(grant, actor, "grant terminated")
+    grant.closed_at = utcnow()
+    db.session.flush()
+    return grant
+
+
+def set_tranches(grant: Grant, schedule: Sequence[tuple[Decimal, str]], actor: User) -> Grant:
+    """Change the tranche schedule (percentages of the award and conditions) before any payment is requested."""
+    _relock(grant)
+    if grant.status not in ("pending_signature", "active"):
+        raise Conflict(_("The tranches of a %(status)s grant cannot be changed.", status=grant.status))
+    started = db.session.execute(select(Disbursement.id).where(
+        Disbursement.grant_id == grant.id, Disbursement.status.not_in(("scheduled", "cancelled")))).first()
+    if started is not None:
+        raise Conflict(_("Payments have been requested: the tranche schedule can no longer change."),
+                       code="tranches_started")
+    old = [[t.number, str(t.amount), t.condition] for t in grant.tranches]
+    _set_tranches(grant, schedule)
+    new = [[t.number, str(t.amount), t.condition] for t in grant.tranches]
+    audit.record("grant.tranches", grant, actor=actor, summary=f"Tranche schedule of grant {grant.number} changed",
+                 changes={"tranches": [old, new]})
+    return grant
+
+
+# Disbursements ------------------------------------------------------------------------------------------------
+
+def tranche_of(grant: Grant, number: int) -> Tranche:
+    tranche = next((t for t in grant.tranches if t.number == number), None)
+    if tranche is None:
+        raise FundError(_("This grant has no tranche %(n)d.", n=number),
+                        fields={"tranche": [_("This grant has tranches %(list)s.",
+                                              list=", ".join(str(t.number) for t in grant.tranches))]})
+    return tranche
+
+
+def request_disbursement(grant: Grant, tranche_number: int, amount: Decimal, actor: User,
+                         note: str | None = None) -> Disbursement:
+    """A finance officer requests the payment of (part of) a tranche: the tranche's scheduled disbursement
+    becomes "requested", or a new request is added for a further part of the tranche."""
+    from grants.awards.workflow import DISBURSEMENT_WORKFLOW, committed_amounts
+
+    amount = _usd(amount, "amount")
+    _relock(grant)
+    if grant.status != "active":
+        raise Conflict(_("Payments are requested for active grants only (this one is %(status)s).",
+                         status=grant.status), code="grant_not_active")
+    tranche = tranche_of(grant, tranche_number)
+    paid = committed_amounts(grant.id, tranche_id=tranche.id, statuses=("paid",))
+    if amount > tranche.amount - paid:
+        raise Conflict(_("At most USD %(left)s of tranche %(n)d is left to pay.", left=tranche.amount - paid,
+                         n=tranche.number),
+                       fields={"amount": [_("At most USD %(left)s.", left=tranche.amount - paid)]},
+                       code="tranche_exceeded")
+    d = db.session.execute(select(Disbursement).where(
+        Disbursement.tranche_id == tranche.id, Disbursement.status == "scheduled").order_by(Disbursement.id)
+    ).scalars().first()
+    if d is None:
+        d = Disbursement(grant_id=grant.id, tranche_id=tranche.id, amount=amount, currency="USD",
+                         status="scheduled")
+        db.session.add(d)
+        db.session.flush()
+    old_amount = d.amount
+    d.amount, d.requested_by_id, d.requested_at, d.note = amount, actor.id, utcnow(), note
+    DISBURSEMENT_WORKFLOW.fire(d, "request", actor)
+    audit.record("disbursement.requested", d, actor=actor,
+                 summary=f"Payment of USD {amount} requested for tranche {tranche.number} of grant {grant.number}",
+                 changes={"amount": [str(old_amount), str(amount)], "requested_by_id": [None, actor.id]})
+    return d
+
+
+def edit_disbursement(d: Disbursement, amount: Decimal, actor: User, note: str | None = None) -> Disbursement:
+    """Change a request's amount. Any approval is void: it goes back to "requested", and neither the requester
+    nor the editor may approve it."""
+    from grants.awards.workflow import DISBURSEMENT_WORKFLOW
+
+    amount = _usd(amount, "amount")
+    _relock(d)
+    old = {"amount": str(d.amount), "approved_by_id": d.approved_by_id}
+    was = d.status
+    DISBURSEMENT_WORKFLOW.fire(d, "edit", actor, message=note)
+    d.amount, d.edited_by_id, d.edited_at = amount, actor.id, utcnow()
+    d.approved_by_id, d.approved_at = None, None
+    if note is not None:
+        d.note = note
+    db.session.flush()
+    audit.record("disbursement.edited", d, actor=actor,
+                 summary=f"Disbursement {d.id} changed to USD {amount}"
+                         + (" (its approval is void)" if was == "approved" else ""),
+                 changes={"amount": [old["amount"], str(amount)], "approved_by_id": [old["approved_by_id"], None]})
+    return d
+
+
+def approve_disbursement(d: Disbursement, actor: User) -> Disbursement:
+    """A second finance officer approves, under the fund lock: the tranche's condition is met, paid + approved
+    stay within the award and the tranche, cash covers it, the grant is active (409 otherwise)."""
+    from grants.awards.workflow import DISBURSEMENT_WORKFLOW
+
+    _relock(d)
+    DISBURSEMENT_WORKFLOW.fire(d, "approve", actor)
+    d.approved_by_id, d.approved_at = actor.id, utcnow()
+    db.session.flush()
+    return d
+
+
+def pay_disbursement(d: Disbursement, payment_reference: str, paid_on: dt.date, actor: User) -> Disbursement:
+    """Record the payment (reference and value date): the guards again, under the fund lock, then the ledger
+    posts grants payable -> cash and charges PSC."""
+    from grants.awards.workflow import DISBURSEMENT_WORKFLOW
+
+    _relock(d)
+    grant = db.session.get(Grant, d.grant_id)
+    with db.session.begin_nested():
+        DISBURSEMENT_WORKFLOW.fire(d, "pay", actor, payment_reference=payment_reference, paid_on=paid_on)
+        posted = ledger.pay_disbursement(
+            d.grant_id, d.amount, value_date=paid_on, actor=actor,
+            description=f"Tranche {d.tranche.number} of grant {grant.number}, payment {payment_reference}")
+        d.payment_reference, d.paid_on = payment_reference.strip(), paid_on
+        d.paid_by_id, d.paid_at = actor.id, utcnow()
+        d.ledger_entry_id, d.psc_usd = posted.entry.id, posted.psc_usd
+        db.session.flush()
+    audit.record("disbursement.paid", d, actor=actor,
+                 summary=f"USD {d.amount} paid to grant {grant.number} (ref. {d.payment_reference}, value date "
+                         f"{paid_on.isoformat()}), ledger entry {posted.entry.id}, PSC USD {posted.psc_usd}",
+                 changes={"payment_reference": [None, d.payment_reference], "paid_on": [None, paid_on.isoformat()],
+                          "ledger_entry_id": [None, posted.entry.id]})
+    mail_grantee(grant, "paid", lambda: _("Payment to grant %(number)s", number=grant.number), disbursement=d)
+    return d
+
+
+def cancel_disbursement(d: Disbursement, actor: User, message: str | None = None) -> Disbursement:
+    from grants.awards.workflow import DISBURSEMENT_WORKFLOW
+
+    _relock(d)
+    return DISBURSEMENT_WORKFLOW.fire(d, "cancel", actor, message=message)
+
+
+def fail_disbursement(d: Disbursement, actor: User, message: str) -> Disbursement:
+    """A payment that did not reach the grantee: an approved one is marked failed; a paid one is also reversed
+    in the ledger (cash and the commitment come back, PSC is recomputed)."""
+    from grants.awards.workflow import DISBURSEMENT_WORKFLOW
+
+    _relock(d)
+    was = d.status
+    DISBURSEMENT_WORKFLOW.fire(d, "fail", actor, message=message)
+    if was == "paid" and d.ledger_entry_id is not None:
+        ledger.reverse_entry(d.ledger_entry_id, reason=f"Payment failed: {message}", actor=actor)
+    return d
+
+
+@ledger.on_reversal(ledger.DISBURSEMENT)
+def _disbursement_reversed(original, reversal) -> None:
+    """A disbursement entry reversed from the ledger browser: its disbursement is failed too."""
+    from grants.awards.workflow import DISBURSEMENT_WORKFLOW
+
+    d = db.session.execute(select(Disbursement).where(Disbursement.ledger_entry_id == original.id)
+                           ).scalar_one_or_none()
+    if d is None or d.status != "paid":
+        return
+    actor = db.session.get(User, reversal.created_by_id) if reversal.created_by_id else None
+    DISBURSEMENT_WORKFLOW.fire(d, "reverse", actor, message=f"Ledger entry {original.id} reversed")
+
+
+# Reports ------------------------------------------------------------------------------------------------------
+
+def save_report(grant: Grant, kind: str, data: dict, actor: User) -> GrantReport:
+    """Save any part of the interim or final report while it is due or returned: narrative fields, results
+    (all four breakdowns, which must agree) and the financial report (expenditure per budget line, explained
+    where more than 10 % off). Checked before anything is written."""
+    from grants.awards.models import ReportExpense, ReportResult
+    from grants.awards.reports import check_expenditure, check_results
+    from grants.awards.workflow import REPORT_EDITABLE
+
+    report = grant.report(kind)
+    if report is None:
+        raise FundError(_("This grant has no %(kind)s report.", kind=kind), fields={"kind": [_("Unknown report.")]})
+    _lock_row(report)
+    if grant.status not in ("active", "suspended"):
+        raise Conflict(_("Reports are written while the grant is active."), code="grant_not_active")
+    if report.status not in REPORT_EDITABLE:
+        raise Conflict(_("This report has been submitted and can no longer be changed."), code="not_editable")
+    data = dict(data)
+    results = data.pop("results", None)
+    lines = data.pop("expenditure", None)
+    total = check_results(results) if results is not None else None
+    spent = check_expenditure(grant, report, lines) if lines is not None else None
+    changes = audit.populate(report, data)
+    if results is not None:
+        old = {f"{r.breakdown}:{r.key}": r.count for r in report.results}
+        new = {f"{b}:{k}": n for b, cells in results.items() for k, n in cells.items() if n}
+        if old != new:
+            report.results.clear()
+            db.session.flush()
+            for breakdown, cells in results.items():
+                for key, count in sorted(cells.items()):
+                    if count:
+                        report.results.append(ReportResult(breakdown=breakdown, key=key, count=count))
+            changes["results"] = [old, new]
+        if report.total_assisted != total:
+            changes["total_assisted"] = [report.total_assisted, total]
+            report.total_assisted = total
+    if lines is not None:
+        old = {str(e.budget_line_id): [str(e.spent), e.explanation] for e in report.expenses}
+        new = {str(r["budget_line_id"]): [str(r["spent"]), (r.get("explanation") or "").strip() or None]
+               for r in lines}
+        if old != new:
+            report.expenses.clear()
+            db.session.flush()
+            for r in lines:
+                report.expenses.append(ReportExpense(budget_line_id=r["budget_line_id"], spent=r["spent"],
+                                                     explanation=(r.get("explanation") or "").strip() or None))
+            changes["expenditure"] = [old, new]
+        if report.expenditure != spent:
+            changes["expenditure_total"] = [str(report.expenditure) if report.expenditure is not None else None,
+                                            str(spent)]
+            report.expenditure = spent
+    if changes:
+        report.updated_at = utcnow()
+        db.session.flush()
+        audit.record("grant_report.update", report, actor=actor,
+                     summary=f"{kind.capitalize()} report of grant {grant.number} saved ({', '.join(sorted(changes))})",
+                     changes=changes)
+    return report
+
+
+def attach_audit_report(report: GrantReport, upload, actor: User):
+    from grants.awards.workflow import REPORT_EDITABLE
+
+    _lock_row(report)
+    if report.status not in REPORT_EDITABLE:
+        raise Conflict(_("This report has been submitted and can no longer be changed."), code="not_editable")
+    grant = db.session.get(Grant, report.grant_id)
+    doc = _store(grant, upload, "audit_report", actor)
+    old = report.audit_document_id
+    report.audit_document_id = doc.id
+    db.session.flush()
+    audit.record("grant_report.audit_report", report, actor=actor,
+                 summary=f"Audit report attached to the {report.kind} report of grant {grant.number}",
+                 changes={"audit_document_id": [old, doc.id], "sha256": [None, doc.sha256]})
+    return doc
+
+
+def submit_report(report: GrantReport, actor: User) -> GrantReport:
+    """Submit a complete report; the money received to date and the unspent balance are kept with it."""
+    from grants.awards.workflow import REPORT_WORKFLOW
+
+    _lock_row(report)
+    REPORT_WORKFLOW.fire(report, "submit", actor)
+    figures = ledger.grant_figures(report.grant_id)
+    report.received = figures.paid
+    report.unspent = figures.paid - (report.expenditure or ZERO)
+    report.submitted_at, report.submitted_by_id = utcnow(), actor.id
+    db.session.flush()
+    audit.record("grant_report.figures", report, actor=actor,
+                 summary=f"{report.kind.capitalize()} report {report.id} submitted: received USD {report.received}, "
+                         f"spent USD {report.expenditure}, unspent USD {report.unspent}",
+                 changes={"received": [None, str(report.received)], "unspent": [None, str(report.unspent)]})
+    return report
+
+
+def accept_report(report: GrantReport, actor: User, message: str | None = None) -> GrantReport:
+    """Accepting the interim report releases the tranches that wait for it; accepting the final report opens
+    closure."""
+    from grants.awards.workflow import REPORT_WORKFLOW
+
+    _relock(report)
+    REPORT_WORKFLOW.fire(report, "accept", actor, message=message)
+    report.reviewed_at, report.reviewed_by_id = utcnow(), actor.id
+    db.session.flush()
+    grant = db.session.get(Grant, report.grant_id)
+    mail_grantee(grant, "report_accepted", lambda: _("Report accepted: grant %(number)s", number=grant.number),
+                 report=report, message=message)
+    return report
+
+
+def return_report(report: GrantReport, actor: User, message: str) -> GrantReport:
+    from grants.awards.workflow import REPORT_WORKFLOW
+
+    _relock(report)
+    REPORT_WORKFLOW.fire(report, "return", actor, message=message)
+    report.reviewed_at, report.reviewed_by_id = utcnow(), actor.id
+    db.session.flush()
+    grant = db.session.get(Grant, report.grant_id)
+    mail_grantee(grant, "report_returned", lambda: _("Report returned: grant %(number)s", number=grant.number),
+                 report=report, message=message)
+    return report
+
+
+# Refunds ------------------------------------------------------------------------------------------------------
+
+def record_refund(grant: Grant, data: dict, actor: User):
+    """Unspent money paid back by the grantee, in any currency at the month's UN rate: the ledger takes it into
+    cash, reduces the grant's expenditure and recomputes its PSC."""
+    from grants.awards.models import GrantRefund
+
+    _relock(grant)
+    if grant.status not in ("active", "suspended", "terminated"):
+        raise Conflict(_("Refunds are recorded against an active, suspended or terminated grant (this one is "
+                         "%(status)s).", status=grant.status), code="grant_not_open")
+    reference = data["bank_reference"].strip()
+    posted = ledger.record_grant_refund(
+        grant.id, data["amount"], data["currency"], value_date=data["received_on"], actor=actor,
+        description=f"Refund from grant {grant.number}, bank reference {reference}")
+    cash_line = next(p for p in posted.entry.postings if p.account == ledger.CASH)
+    refund = GrantRefund(grant_id=grant.id, currency=cash_line.currency, amount=cash_line.amount, usd=posted.usd,
+                         exchange_rate_id=cash_line.exchange_rate_id, received_on=data["received_on"],
+                         bank_reference=reference, ledger_entry_id=posted.entry.id, psc_usd=posted.psc_usd,
+                         recorded_by_id=actor.id)
+    db.session.add(refund)
+    db.session.flush()
+    audit.record("grant.refund", grant, actor=actor,
+                 summary=f"Refund of {refund.currency} {refund.amount} (USD {refund.usd}) from grant {grant.number}, "
+                         f"bank reference {reference}, ledger entry {posted.entry.id}",
+                 changes={"refund_id": [None, refund.id], "usd": [None, str(refund.usd)],
+                          "psc_usd": [None, str(posted.psc_usd)]})
+    return refund

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from fund import ledger
 from fund.db import db
 from fund.errors import Conflict, FundError
-from fund.models import APPLICANT, FINANCE_OFFICER, FUND_MANAGER, User
+from fund.models import ADMIN, APPLICANT, FINANCE_OFFICER, FUND_MANAGER, User
 from fund.rates import translate as _
 from grants.awards.models import (
     FINAL,
@@ -251,6 +251,8 @@ DISBURSEMENT_WORKFLOW = Workflow("disbursement", DISBURSEMENT_STATES, [
     Transition("cancel", frozenset({"scheduled", "requested", "approved"}), "cancelled", _FO | _FM,
                _l("Cancel")),
     Transition("fail", frozenset({"approved", "paid"}), "failed", _FO, _l("Mark as failed"), needs_message=True),
+    # A disbursement entry reversed from the ledger browser (finance officers and admins reverse entries).
+    Transition("reverse", frozenset({"paid"}), "failed", _FO | frozenset({ADMIN}), _l("Reversed in the ledger")),
 ], history=_history("disbursement"))
 
 

@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from fund import ledger, rates
 from fund.db import db, utcnow
-from fund.models import FINANCE_OFFICER, FUND_MANAGER, User
+from fund.models import User
 from grants import operations as grant_ops
 from grants.awards import operations as ops
-from grants.awards.models import Disbursement, Grant, GrantReport
+from grants.awards.models import Grant
 from tests.grants import factories as gf
 
 _seq = itertools.count(1)
@@ -63,14 +63,16 @@ def recommended_application(applicant: User | None = None, **answers):
     return application
 
 
-def make_grant(amount: str = "50000.00", *, applicant: User | None = None, cash: str | None = "500000.00",
+def make_grant(amount: str | None = None, *, applicant: User | None = None, cash: str | None = "500000.00",
                schedule=None, **answers) -> Grant:
-    """A grant "pending_signature" created by create_grant (the application approved as the Board does)."""
+    """A grant "pending_signature" created by create_grant (the application approved as the Board does), for
+    ``amount`` or, by default, the amount the application requested (USD 38,500.00)."""
     if cash:
         fund_cash(cash)
     application = recommended_application(applicant, **answers)
     fm = gf.manager()
-    grant = ops.create_grant(application, Decimal(amount), actor=fm, schedule=schedule)
+    amount = Decimal(amount) if amount is not None else application.requested_amount
+    grant = ops.create_grant(application, amount, actor=fm, schedule=schedule)
     grant_ops.transition(application, "approve", fm)
     return grant
 

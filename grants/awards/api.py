@@ -1,0 +1,347 @@
+"""JSON API of grants awarded: grants, the agreement, tranches, disbursements, reports, refunds and closure.
+
+Every handler loads its objects, checks the object rule before the body is validated (``@guarded``: another
+organisation's grant or report is a 404), calls one operation and returns. Money is a decimal string with its
+currency beside it; lists are paginated.
+"""
+
+from __future__ import annotations
+
+from flask import request
+from flask_login import current_user
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from fund import ledger
+from fund.db import db
+from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
+from fund.permissions import access
+from fund.schemas import page_envelope, paged
+from fund.uploads import check_upload
+from grants.api import guarded
+from grants.awards import operations
+from grants.awards.models import Disbursement, Grant, GrantReport
+from grants.awards.presenters import disbursement_dict, grant_dict, grant_list_dict, refund_dict, report_dict
+from grants.awards.schemas import (
+    DisbursementEditIn,
+    DisbursementIn,
+    DisbursementOut,
+    DisbursementQuery,
+    GrantOut,
+    GrantQuery,
+    MessageIn,
+    OptionalMessageIn,
+    PaymentIn,
+    RefundIn,
+    RefundOut,
+    ReportFields,
+    ReportIn,
+    ReportOut,
+    TranchesIn,
+)
+from grants.downloads import translate_upload_errors
+
+blp = Blueprint("grants_awards_api", __name__, url_prefix="/api/v1",
+                description="Grants: agreements, tranches, disbursements, reports, refunds and closure")
+
+GRANT_READERS = (APPLICANT, FUND_MANAGER, FINANCE_OFFICER, ADMIN, AUDITOR)
+STAFF_READERS = (FUND_MANAGER, FINANCE_OFFICER, ADMIN, AUDITOR)
+
+
+def _grant(grant_id: int) -> Grant:
+    return db.session.get(Grant, grant_id)  # permission checked by @guarded
+
+
+def _grant_out(grant: Grant) -> dict:
+    return grant_dict(db.session.get(Grant, grant.id))
+
+
+# Grants -------------------------------------------------------------------------------------------------------
+
+@blp.route("/grants")
+@access(*GRANT_READERS)
+@blp.arguments(GrantQuery, location="query")
+@blp.response(200, paged(GrantOut))
+def list_grants(args):
+    """Grants, newest first: an organisation's users see their own organisation's grants only."""
+    query = select(Grant).order_by(Grant.id.desc())
+    if not current_user.has_any_role(*STAFF_READERS):
+        query = query.where(Grant.organisation_id == current_user.organisation_id)
+    elif args.get("organisation_id"):
+        query = query.where(Grant.organisation_id == args["organisation_id"])
+    if args.get("status"):
+        query = query.where(Grant.status == args["status"])
+    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
+    envelope = page_envelope(page)
+    figures = ledger.grants_figures(g.id for g in envelope["items"])
+    envelope["items"] = [grant_list_dict(g, figures[g.id]) for g in envelope["items"]]
+    return envelope
+
+
+@blp.route("/grants/<int:grant_id>")
+@access(*GRANT_READERS)
+@guarded(Grant, "grant_id")
+@blp.response(200, GrantOut)
+def get_grant(grant_id):
+    """A grant with its tranches (approved and paid against each), budget, reports and disbursements; paid,
+    refunded and remaining (undisbursed commitment) come from the ledger."""
+    return grant_dict(_grant(grant_id))
+
+
+@blp.route("/grants/<int:grant_id>/agreement", methods=["POST"])
+@access(APPLICANT)
+@guarded(Grant, "grant_id", edit=True)
+@blp.response(200, GrantOut)
+def upload_agreement(grant_id):
+    """Upload the agreement signed by the organisation (multipart ``file``: PDF, JPEG or PNG scan, recognised
+    from the content)."""
+    grant = _grant(grant_id)
+    with translate_upload_errors():
+        upload = check_upload(request.files.get("file"))
+    operations.upload_signed_agreement(grant, upload, current_user)
+    return _grant_out(grant)
+
+
+@blp.route("/grants/<int:grant_id>/countersign", methods=["POST"])
+@access(FUND_MANAGER)
+@guarded(Grant, "grant_id", edit=True)
+@blp.response(200, GrantOut)
+def countersign(grant_id):
+    """Countersign: the grant becomes active (409 until the signed copy is uploaded); the commitment is posted
+    if it was not."""
+    return _grant_out(operations.countersign(_grant(grant_id), current_user))
+
+
+@blp.route("/grants/<int:grant_id>/suspend", methods=["POST"])
+@access(FUND_MANAGER)
+@guarded(Grant, "grant_id", edit=True)
+@blp.arguments(MessageIn)
+@blp.response(200, GrantOut)
+def suspend(data, grant_id):
+    """Suspend an active grant (nothing can be approved or paid until it is resumed)."""
+    return _grant_out(operations.suspend(_grant(grant_id), current_user, data["message"]))
+
+
+@blp.route("/grants/<int:grant_id>/resume", methods=["POST"])
+@access(FUND_MANAGER)
+@guarded(Grant, "grant_id", edit=True)
+@blp.response(200, GrantOut)
+def resume(grant_id):
+    return _grant_out(operations.resume(_grant(grant_id), current_user))
+
+
+@blp.route("/grants/<int:grant_id>/terminate", methods=["POST"])
+@access(FUND_MANAGER)
+@guarded(Grant, "grant_id", edit=True)
+@blp.arguments(MessageIn)
+@blp.response(200, GrantOut)
+def terminate(data, grant_id):
+    """Terminate: open disbursements are cancelled and the undisbursed commitment released."""
+    return _grant_out(operations.terminate(_grant(grant_id), current_user, data["message"]))
+
+
+@blp.route("/grants/<int:grant_id>/tranches", methods=["PUT"])
+@access(FUND_MANAGER)
+@guarded(Grant, "grant_id", edit=True)
+@blp.arguments(TranchesIn)
+@blp.response(200, GrantOut)
+def set_tranches(data, grant_id):
+    """Replace the tranche schedule (percentages adding up to 100, each with its condition) before any payment
+    is requested; amounts are split by largest remainder and sum exactly to the award."""
+    schedule = [(t["percent"], t["condition"]) for t in data["tranches"]]
+    return _grant_out(operations.set_tranches(_grant(grant_id), schedule, current_user))
+
+
+@blp.route("/grants/<int:grant_id>/close", methods=["POST"])
+@access(FUND_MANAGER)
+@guarded(Grant, "grant_id", edit=True)
+@blp.response(200, GrantOut)
+def close(grant_id):
+    """Close: the final report is accepted and payments net of refunds equal its expenditure (409 otherwise);
+    the undisbursed commitment is released."""
+    return _grant_out(operations.close(_grant(grant_id), current_user))
+
+
+@blp.route("/grants/<int:grant_id>/refunds", methods=["POST"])
+@access(FINANCE_OFFICER)
+@guarded(Grant, "grant_id", edit=True)
+@blp.arguments(RefundIn)
+@blp.response(201, RefundOut)
+def record_refund(data, grant_id):
+    """Record unspent money refunded by the grantee, in any currency (converted at the UN rate of the month it
+    was received)."""
+    return refund_dict(operations.record_refund(_grant(grant_id), data, current_user))
+
+
+# Disbursements ------------------------------------------------------------------------------------------------
+
+@blp.route("/grants/<int:grant_id>/disbursements", methods=["POST"])
+@access(FINANCE_OFFICER)
+@guarded(Grant, "grant_id", edit=True)
+@blp.arguments(DisbursementIn)
+@blp.response(201, DisbursementOut)
+def request_disbursement(data, grant_id):
+    """Request the payment of (part of) a tranche; another finance officer must approve it."""
+    d = operations.request_disbursement(_grant(grant_id), data["tranche"], data["amount"], current_user,
+                                        note=data.get("note"))
+    return disbursement_dict(d)
+
+
+@blp.route("/disbursements")
+@access(*STAFF_READERS)
+@blp.arguments(DisbursementQuery, location="query")
+@blp.response(200, paged(DisbursementOut))
+def list_disbursements(args):
+    """Disbursements, oldest first (``status=requested`` is the approval queue)."""
+    query = select(Disbursement).order_by(Disbursement.id)
+    if args.get("status"):
+        query = query.where(Disbursement.status == args["status"])
+    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
+    envelope = page_envelope(page)
+    envelope["items"] = [disbursement_dict(d) for d in envelope["items"]]
+    return envelope
+
+
+def _disbursement(disbursement_id: int) -> Disbursement:
+    return db.session.get(Disbursement, disbursement_id)  # permission checked by @guarded
+
+
+@blp.route("/disbursements/<int:disbursement_id>", methods=["PATCH"])
+@access(FINANCE_OFFICER)
+@guarded(Disbursement, "disbursement_id", edit=True)
+@blp.arguments(DisbursementEditIn)
+@blp.response(200, DisbursementOut)
+def edit_disbursement(data, disbursement_id):
+    """Change a requested or approved disbursement; any approval is void and a different finance officer must
+    approve it again."""
+    d = operations.edit_disbursement(_disbursement(disbursement_id), data["amount"], current_user,
+                                     note=data.get("note"))
+    return disbursement_dict(d)
+
+
+@blp.route("/disbursements/<int:disbursement_id>/approve", methods=["POST"])
+@access(FINANCE_OFFICER)
+@guarded(Disbursement, "disbursement_id", edit=True)
+@blp.response(200, DisbursementOut)
+def approve_disbursement(disbursement_id):
+    """Approve another officer's request. 403 for your own request; 409 when the tranche's condition is not
+    met, paid + approved would exceed the award or the tranche, cash is short or the grant is not active."""
+    return disbursement_dict(operations.approve_disbursement(_disbursement(disbursement_id), current_user))
+
+
+@blp.route("/disbursements/<int:disbursement_id>/pay", methods=["POST"])
+@access(FINANCE_OFFICER)
+@guarded(Disbursement, "disbursement_id", edit=True)
+@blp.arguments(PaymentIn)
+@blp.response(200, DisbursementOut)
+def pay_disbursement(data, disbursement_id):
+    """Record an approved disbursement as paid (payment reference and value date); posts to the ledger
+    (grants payable -> cash) and charges programme support costs."""
+    d = operations.pay_disbursement(_disbursement(disbursement_id), data["payment_reference"], data["paid_on"],
+                                    current_user)
+    return disbursement_dict(d)
+
+
+@blp.route("/disbursements/<int:disbursement_id>/cancel", methods=["POST"])
+@access(FINANCE_OFFICER)
+@guarded(Disbursement, "disbursement_id", edit=True)
+@blp.arguments(OptionalMessageIn, required=False)
+@blp.response(200, DisbursementOut)
+def cancel_disbursement(data, disbursement_id):
+    d = operations.cancel_disbursement(_disbursement(disbursement_id), current_user, (data or {}).get("message"))
+    return disbursement_dict(d)
+
+
+@blp.route("/disbursements/<int:disbursement_id>/fail", methods=["POST"])
+@access(FINANCE_OFFICER)
+@guarded(Disbursement, "disbursement_id", edit=True)
+@blp.arguments(MessageIn)
+@blp.response(200, DisbursementOut)
+def fail_disbursement(data, disbursement_id):
+    """Mark an approved or paid disbursement as failed (a paid one is reversed in the ledger)."""
+    return disbursement_dict(operations.fail_disbursement(_disbursement(disbursement_id), current_user,
+                                                          data["message"]))
+
+
+# Reports ------------------------------------------------------------------------------------------------------
+
+def _report(report_id: int) -> GrantReport:
+    return db.session.get(GrantReport, report_id)  # permission checked by @guarded
+
+
+def _report_out(report: GrantReport) -> dict:
+    return report_dict(db.session.get(Grant, report.grant_id), report)
+
+
+@blp.route("/grants/<int:grant_id>/reports", methods=["POST"])
+@access(APPLICANT)
+@guarded(Grant, "grant_id", edit=True)
+@blp.arguments(ReportIn)
+@blp.response(201, ReportOut)
+def save_report(data, grant_id):
+    """Write the interim or final report (``kind``): narrative, results and financial report, in one go or in
+    parts. Results must agree across breakdowns (422 naming the one that does not; nothing is saved)."""
+    grant = _grant(grant_id)
+    kind = data.pop("kind")
+    return _report_out(operations.save_report(grant, kind, data, current_user))
+
+
+@blp.route("/reports/<int:report_id>")
+@access(*GRANT_READERS)
+@guarded(GrantReport, "report_id")
+@blp.response(200, ReportOut)
+def get_report(report_id):
+    return _report_out(_report(report_id))
+
+
+@blp.route("/reports/<int:report_id>", methods=["PATCH"])
+@access(APPLICANT)
+@guarded(GrantReport, "report_id", edit=True)
+@blp.arguments(ReportFields)
+@blp.response(200, ReportOut)
+def update_report(data, report_id):
+    report = _report(report_id)
+    grant = db.session.get(Grant, report.grant_id)
+    return _report_out(operations.save_report(grant, report.kind, data, current_user))
+
+
+@blp.route("/reports/<int:report_id>/audit-report", methods=["POST"])
+@access(APPLICANT)
+@guarded(GrantReport, "report_id", edit=True)
+@blp.response(200, ReportOut)
+def upload_audit_report(report_id):
+    """Attach an audit report (multipart ``file``), optional."""
+    report = _report(report_id)
+    with translate_upload_errors():
+        upload = check_upload(request.files.get("file"))
+    operations.attach_audit_report(report, upload, current_user)
+    return _report_out(report)
+
+
+@blp.route("/reports/<int:report_id>/submit", methods=["POST"])
+@access(APPLICANT)
+@guarded(GrantReport, "report_id", edit=True)
+@blp.response(200, ReportOut)
+def submit_report(report_id):
+    """Submit a complete report (422 listing what is missing)."""
+    return _report_out(operations.submit_report(_report(report_id), current_user))
+
+
+@blp.route("/reports/<int:report_id>/accept", methods=["POST"])
+@access(FUND_MANAGER)
+@guarded(GrantReport, "report_id", edit=True)
+@blp.arguments(OptionalMessageIn, required=False)
+@blp.response(200, ReportOut)
+def accept_report(data, report_id):
+    """Accept: the interim report releases the tranches waiting for it; the final report opens closure."""
+    return _report_out(operations.accept_report(_report(report_id), current_user, (data or {}).get("message")))
+
+
+@blp.route("/reports/<int:report_id>/return", methods=["POST"])
+@access(FUND_MANAGER)
+@guarded(GrantReport, "report_id", edit=True)
+@blp.arguments(MessageIn)
+@blp.response(200, ReportOut)
+def return_report(data, report_id):
+    """Return the report to the organisation with comments."""
+    return _report_out(operations.return_report(_report(report_id), current_user, data["message"]))

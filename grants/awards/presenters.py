@@ -1,0 +1,182 @@
+"""Plain data about grants for the API, the pages and the agreement PDF (no ORM objects in PDF contexts)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from fund import ledger
+from fund.db import utcnow
+from fund.rates import quantum
+from grants.awards.models import (
+    FINAL,
+    FINAL_ACCEPTED,
+    INTERIM,
+    INTERIM_ACCEPTED,
+    SIGNATURE,
+    Disbursement,
+    Grant,
+    GrantRefund,
+    GrantReport,
+    Tranche,
+)
+from grants.awards.reports import cell_key, expected_spending, split_cell
+from grants.awards.workflow import CONDITION_LABELS, DISBURSEMENT_STATES, GRANT_STATES, REPORT_STATES
+
+ZERO = Decimal("0.00")
+
+
+def today() -> dt.date:
+    return utcnow().date()
+
+
+def tranche_rows(grant: Grant, met: dict[str, bool] | None = None) -> list[dict]:
+    """Each tranche with what has been approved and paid against it, and a status for people to read."""
+    if met is None:
+        met = conditions_met(grant)
+    rows = []
+    for t in grant.tranches:
+        ds = [d for d in grant.disbursements if d.tranche_id == t.id]
+        paid = sum((d.amount for d in ds if d.status == "paid"), ZERO)
+        approved = sum((d.amount for d in ds if d.status == "approved"), ZERO)
+        requested = sum((d.amount for d in ds if d.status == "requested"), ZERO)
+        is_met = met[t.condition]
+        if paid >= t.amount:
+            status = "paid"
+        elif paid > 0:
+            status = "partly_paid"
+        elif approved > 0:
+            status = "approved"
+        elif requested > 0:
+            status = "requested"
+        elif grant.status in ("closed", "terminated"):
+            status = "cancelled"
+        else:
+            status = "scheduled" if is_met else "waiting"
+        last_paid = max((d.paid_on for d in ds if d.status == "paid" and d.paid_on), default=None)
+        rows.append({"id": t.id, "number": t.number, "amount": t.amount, "currency": grant.currency,
+                     "condition": t.condition, "condition_label": str(CONDITION_LABELS[t.condition]),
+                     "condition_met": is_met, "expected_on": t.expected_on, "approved": approved, "paid": paid,
+                     "requested": requested, "status": status, "paid_on": last_paid})
+    return rows
+
+
+def conditions_met(grant: Grant) -> dict[str, bool]:
+    """For display, from the loaded grant (guards read the database under the fund lock instead)."""
+    interim, final = grant.report(INTERIM), grant.report(FINAL)
+    return {SIGNATURE: grant.status in ("active", "suspended", "closed"),
+            INTERIM_ACCEPTED: interim is not None and interim.status == "accepted",
+            FINAL_ACCEPTED: final is not None and final.status == "accepted"}
+
+
+TRANCHE_STATUS_LABELS = {
+    "paid": DISBURSEMENT_STATES["paid"],
+    "approved": DISBURSEMENT_STATES["approved"],
+    "requested": DISBURSEMENT_STATES["requested"],
+    "scheduled": DISBURSEMENT_STATES["scheduled"],
+    "cancelled": DISBURSEMENT_STATES["cancelled"],
+}
+
+
+def report_summary(report: GrantReport) -> dict:
+    return {"id": report.id, "kind": report.kind, "status": report.status,
+            "status_label": str(REPORT_STATES.get(report.status, report.status)),
+            "period_start": report.period_start, "period_end": report.period_end, "due_on": report.due_on,
+            "overdue": is_overdue(report), "due_soon": is_due_soon(report)}
+
+
+def is_overdue(report: GrantReport, on: dt.date | None = None) -> bool:
+    return report.status in ("due", "returned") and (on or today()) > report.due_on
+
+
+def is_due_soon(report: GrantReport, on: dt.date | None = None, days: int = 14) -> bool:
+    on = on or today()
+    return report.status in ("due", "returned") and on <= report.due_on <= on + dt.timedelta(days=days)
+
+
+def disbursement_dict(d: Disbursement) -> dict:
+    return {"id": d.id, "grant_id": d.grant_id, "tranche": d.tranche.number, "amount": d.amount,
+            "currency": d.currency, "status": d.status,
+            "status_label": str(DISBURSEMENT_STATES.get(d.status, d.status)),
+            "requested_by_id": d.requested_by_id, "requested_at": d.requested_at, "edited_by_id": d.edited_by_id,
+            "approved_by_id": d.approved_by_id, "approved_at": d.approved_at,
+            "payment_reference": d.payment_reference, "paid_on": d.paid_on, "ledger_entry_id": d.ledger_entry_id,
+            "psc_usd": d.psc_usd, "note": d.note}
+
+
+def grant_dict(grant: Grant, figures: ledger.GrantFigures | None = None) -> dict:
+    f = figures or ledger.grant_figures(grant.id)
+    return {
+        "id": grant.id, "number": grant.number, "status": grant.status,
+        "status_label": str(GRANT_STATES.get(grant.status, grant.status)),
+        "organisation_id": grant.organisation_id, "organisation": grant.organisation.name,
+        "application_id": grant.application_id, "title": grant.title, "currency": grant.currency,
+        "amount": grant.amount, "start_date": grant.start_date, "end_date": grant.end_date,
+        "committed": f.committed, "paid": f.paid, "refunded": f.refunded, "remaining": f.remaining,
+        "expenditure": f.expenditure, "psc": f.psc,
+        "tranches": tranche_rows(grant),
+        "budget_lines": [{"id": b.id, "category": b.category, "description": b.description, "amount": b.amount,
+                          "currency": grant.currency} for b in grant.budget_lines],
+        "reports": [report_summary(r) for r in grant.reports],
+        "disbursements": [disbursement_dict(d) for d in grant.disbursements],
+        "signed_document_id": grant.signed_document_id, "signed_at": grant.signed_at,
+        "countersigned_at": grant.countersigned_at, "closed_at": grant.closed_at,
+    }
+
+
+def grant_list_dict(grant: Grant, figures: ledger.GrantFigures) -> dict:
+    data = grant_dict(grant, figures)
+    data.pop("disbursements")
+    return data
+
+
+def results_dict(report: GrantReport) -> dict | None:
+    if report.total_assisted is None:
+        return None
+    cells = report.breakdown("sex_age")
+    return {
+        "sex_age": [{"sex": split_cell(k)[0], "age_band": split_cell(k)[1], "count": n} for k, n in cells.items()],
+        "form": report.breakdown("form"), "assistance": report.breakdown("assistance"),
+        "country": report.breakdown("country"),
+    }
+
+
+def expense_rows(grant: Grant, report: GrantReport) -> list[dict]:
+    spent = {e.budget_line_id: e for e in report.expenses}
+    rows = []
+    for line in grant.budget_lines:
+        e = spent.get(line.id)
+        rows.append({"budget_line_id": line.id, "category": line.category, "description": line.description,
+                     "budget": line.amount, "expected": expected_spending(grant, report, line.amount),
+                     "spent": e.spent if e else None, "explanation": e.explanation if e else None})
+    return rows
+
+
+def report_dict(grant: Grant, report: GrantReport) -> dict:
+    data = report_summary(report)
+    data.update({
+        "grant_id": report.grant_id, "activities": report.activities,
+        "results_narrative": report.results_narrative, "challenges": report.challenges,
+        "lessons": report.lessons, "consultation": report.consultation, "total_assisted": report.total_assisted,
+        "results": results_dict(report),
+        "expenditure_lines": [r for r in expense_rows(grant, report) if r["spent"] is not None],
+        "currency": report.currency, "expenditure": report.expenditure, "received": report.received,
+        "unspent": report.unspent, "audit_document_id": report.audit_document_id,
+        "submitted_at": report.submitted_at, "reviewed_at": report.reviewed_at,
+    })
+    return data
+
+
+def refund_dict(refund: GrantRefund) -> dict:
+    return {"id": refund.id, "grant_id": refund.grant_id, "currency": refund.currency,
+            "amount": refund.amount.quantize(quantum(refund.currency)), "usd": refund.usd,
+            "exchange_rate_id": refund.exchange_rate_id, "received_on": refund.received_on,
+            "bank_reference": refund.bank_reference, "ledger_entry_id": refund.ledger_entry_id,
+            "psc_usd": refund.psc_usd}
+
+
+def tranche_for(grant: Grant, number: int) -> Tranche | None:
+    return next((t for t in grant.tranches if t.number == number), None)
+
+
+__all__ = ["cell_key", "grant_dict", "report_dict", "disbursement_dict", "refund_dict", "tranche_rows"]

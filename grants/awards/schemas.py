@@ -1,0 +1,310 @@
+"""marshmallow schemas of grants awarded: input (forms and API) and output (API)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
+
+from fund.rates import validate_money
+from fund.results import AGE_BANDS, SEXES
+from fund.schemas import Amount, InSchema, PageQuery
+from grants.awards.models import CONDITIONS, REPORT_KINDS
+from grants.awards.workflow import DISBURSEMENT_STATES, GRANT_STATES, REPORT_STATES
+
+_TEXT = 20000
+
+
+def _usd_places(value: Decimal) -> None:
+    if value != value.quantize(Decimal("0.01")):
+        raise ValidationError(str(_l("At most 2 decimal places.")))
+
+
+class _Form(InSchema):
+    """Portal forms carry a CSRF token."""
+
+    csrf_token = fields.String(load_only=True)
+
+
+# Disbursements ------------------------------------------------------------------------------------------------
+
+class DisbursementIn(_Form):
+    tranche = fields.Integer(required=True, strict=False, validate=validate.Range(min=1, max=50))
+    amount = Amount(required=True)
+    note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+    @validates("amount")
+    def _places(self, value, **kwargs):
+        _usd_places(value)
+
+
+class DisbursementEditIn(_Form):
+    amount = Amount(required=True)
+    note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+    @validates("amount")
+    def _places(self, value, **kwargs):
+        _usd_places(value)
+
+
+class PaymentIn(_Form):
+    payment_reference = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    paid_on = fields.Date(required=True)
+
+    @validates("payment_reference")
+    def _not_blank(self, value, **kwargs):
+        if not value.strip():
+            raise ValidationError(str(_l("Give the payment reference.")))
+
+    @validates("paid_on")
+    def _not_future(self, value, **kwargs):
+        if value > dt.date.today() + dt.timedelta(days=1):
+            raise ValidationError(str(_l("The value date cannot be in the future.")))
+
+
+class MessageIn(_Form):
+    message = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class OptionalMessageIn(_Form):
+    message = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+
+
+# Refunds ------------------------------------------------------------------------------------------------------
+
+class RefundIn(_Form):
+    amount = Amount(required=True)
+    currency = fields.String(required=True, validate=validate.Length(min=3, max=3))
+    received_on = fields.Date(required=True)
+    bank_reference = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+    @validates("received_on")
+    def _not_future(self, value, **kwargs):
+        if value > dt.date.today() + dt.timedelta(days=1):
+            raise ValidationError(str(_l("The date cannot be in the future.")))
+
+    @validates_schema
+    def _money(self, data, **kwargs):
+        validate_money(data)
+
+
+# Tranche schedule ---------------------------------------------------------------------------------------------
+
+class TrancheIn(InSchema):
+    percent = Amount(required=True)
+    condition = fields.String(required=True, validate=validate.OneOf(CONDITIONS))
+
+
+class TranchesIn(_Form):
+    tranches = fields.List(fields.Nested(TrancheIn), required=True, validate=validate.Length(min=1, max=10))
+
+    @validates("tranches")
+    def _hundred(self, value, **kwargs):
+        if sum((t["percent"] for t in value), Decimal(0)) != 100:
+            raise ValidationError(str(_l("The percentages must add up to 100.")))
+
+
+# Reports ------------------------------------------------------------------------------------------------------
+
+class CellIn(InSchema):
+    sex = fields.String(required=True, validate=validate.OneOf(SEXES))
+    age_band = fields.String(required=True, validate=validate.OneOf(AGE_BANDS))
+    count = fields.Integer(required=True, strict=False, validate=validate.Range(min=0, max=10_000_000))
+
+
+def _counts() -> fields.Dict:
+    return fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=48)),
+                       values=fields.Integer(strict=False, validate=validate.Range(min=0, max=10_000_000)))
+
+
+class ResultsIn(InSchema):
+    """Victims assisted in the period, by sex and age band (cells), and by form of exploitation, main type of
+    assistance and country (category -> count; "not_recorded" where it was not recorded)."""
+
+    sex_age = fields.List(fields.Nested(CellIn), required=True, validate=validate.Length(max=100))
+    form = _counts()
+    assistance = _counts()
+    country = _counts()
+
+    @post_load
+    def _cells(self, data, **kwargs):
+        cells: dict[str, int] = {}
+        for cell in data.get("sex_age", []):
+            key = f"{cell['sex']}|{cell['age_band']}"
+            if key in cells:
+                raise ValidationError({"sex_age": [str(_l("Each sex and age band may be given once."))]})
+            cells[key] = cell["count"]
+        data["sex_age"] = cells
+        return data
+
+
+class ExpenseIn(InSchema):
+    budget_line_id = fields.Integer(required=True, strict=False)
+    spent = Amount(required=True, positive=False)
+    explanation = fields.String(allow_none=True, validate=validate.Length(max=5000))
+
+    @validates("spent")
+    def _spent(self, value, **kwargs):
+        if value < 0:
+            raise ValidationError(str(_l("Must not be negative.")))
+        _usd_places(value)
+
+
+class ReportFields(_Form):
+    activities = fields.String(allow_none=True, validate=validate.Length(max=_TEXT))
+    results_narrative = fields.String(allow_none=True, validate=validate.Length(max=_TEXT))
+    challenges = fields.String(allow_none=True, validate=validate.Length(max=_TEXT))
+    lessons = fields.String(allow_none=True, validate=validate.Length(max=_TEXT))
+    consultation = fields.String(allow_none=True, validate=validate.Length(max=_TEXT))
+    results = fields.Nested(ResultsIn)
+    expenditure = fields.List(fields.Nested(ExpenseIn), validate=validate.Length(max=200))
+
+
+class ReportIn(ReportFields):
+    kind = fields.String(required=True, validate=validate.OneOf(REPORT_KINDS))
+
+
+# Queries ------------------------------------------------------------------------------------------------------
+
+class GrantQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(list(GRANT_STATES)))
+    organisation_id = fields.Integer()
+
+
+class DisbursementQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(list(DISBURSEMENT_STATES)))
+
+
+# Output -------------------------------------------------------------------------------------------------------
+
+class TrancheOut(Schema):
+    number = fields.Integer()
+    amount = Amount()
+    currency = fields.String()
+    condition = fields.String()
+    condition_met = fields.Boolean()
+    expected_on = fields.Date()
+    approved = Amount()
+    paid = Amount()
+    status = fields.String()
+
+
+class GrantBudgetLineOut(Schema):
+    id = fields.Integer()
+    category = fields.String()
+    description = fields.String()
+    amount = Amount()
+    currency = fields.String()
+
+
+class ReportSummaryOut(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    status = fields.String(validate=validate.OneOf(list(REPORT_STATES)))
+    period_start = fields.Date()
+    period_end = fields.Date()
+    due_on = fields.Date()
+    overdue = fields.Boolean()
+
+
+class DisbursementOut(Schema):
+    id = fields.Integer()
+    grant_id = fields.Integer()
+    tranche = fields.Integer()
+    amount = Amount()
+    currency = fields.String()
+    status = fields.String(validate=validate.OneOf(list(DISBURSEMENT_STATES)))
+    requested_by_id = fields.Integer(allow_none=True)
+    requested_at = fields.DateTime(allow_none=True)
+    edited_by_id = fields.Integer(allow_none=True)
+    approved_by_id = fields.Integer(allow_none=True)
+    approved_at = fields.DateTime(allow_none=True)
+    payment_reference = fields.String(allow_none=True)
+    paid_on = fields.Date(allow_none=True)
+    ledger_entry_id = fields.Integer(allow_none=True)
+    psc_usd = Amount(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class GrantOut(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    status = fields.String(validate=validate.OneOf(list(GRANT_STATES)))
+    organisation_id = fields.Integer()
+    organisation = fields.String()
+    application_id = fields.Integer()
+    title = fields.String()
+    currency = fields.String()
+    amount = Amount()
+    start_date = fields.Date()
+    end_date = fields.Date()
+    committed = Amount(metadata={"description": "Commitment in the ledger, net of releases."})
+    paid = Amount(metadata={"description": "Disbursed to the grantee (ledger)."})
+    refunded = Amount(metadata={"description": "Refunded by the grantee, in USD (ledger)."})
+    remaining = Amount(metadata={"description": "Commitment not yet disbursed (ledger)."})
+    expenditure = Amount(metadata={"description": "Paid net of refunds (ledger)."})
+    psc = Amount(metadata={"description": "Programme support costs charged (ledger)."})
+    tranches = fields.List(fields.Nested(TrancheOut))
+    budget_lines = fields.List(fields.Nested(GrantBudgetLineOut))
+    reports = fields.List(fields.Nested(ReportSummaryOut))
+    disbursements = fields.List(fields.Nested(DisbursementOut))
+    signed_document_id = fields.Integer(allow_none=True)
+    signed_at = fields.DateTime(allow_none=True)
+    countersigned_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class CellOut(Schema):
+    sex = fields.String()
+    age_band = fields.String()
+    count = fields.Integer()
+
+
+class ResultsOut(Schema):
+    sex_age = fields.List(fields.Nested(CellOut))
+    form = fields.Dict(keys=fields.String(), values=fields.Integer())
+    assistance = fields.Dict(keys=fields.String(), values=fields.Integer())
+    country = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class ExpenseOut(Schema):
+    budget_line_id = fields.Integer()
+    description = fields.String()
+    budget = Amount()
+    expected = Amount()
+    spent = Amount()
+    explanation = fields.String(allow_none=True)
+
+
+class ReportOut(ReportSummaryOut):
+    grant_id = fields.Integer()
+    activities = fields.String(allow_none=True)
+    results_narrative = fields.String(allow_none=True)
+    challenges = fields.String(allow_none=True)
+    lessons = fields.String(allow_none=True)
+    consultation = fields.String(allow_none=True)
+    total_assisted = fields.Integer(allow_none=True)
+    results = fields.Nested(ResultsOut, allow_none=True)
+    expenditure_lines = fields.List(fields.Nested(ExpenseOut))
+    currency = fields.String()
+    expenditure = Amount(allow_none=True)
+    received = Amount(allow_none=True)
+    unspent = Amount(allow_none=True)
+    audit_document_id = fields.Integer(allow_none=True)
+    submitted_at = fields.DateTime(allow_none=True)
+    reviewed_at = fields.DateTime(allow_none=True)
+
+
+class RefundOut(Schema):
+    id = fields.Integer()
+    grant_id = fields.Integer()
+    amount = Amount()
+    currency = fields.String()
+    usd = Amount()
+    exchange_rate_id = fields.Integer(allow_none=True)
+    received_on = fields.Date()
+    bank_reference = fields.String()
+    ledger_entry_id = fields.Integer()
+    psc_usd = Amount()

@@ -1,0 +1,40 @@
+"""Jinja globals of the grants-awarded pages: translated labels of statuses and conditions."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+from grants.awards.workflow import (
+    CONDITION_LABELS,
+    DISBURSEMENT_STATES,
+    DISBURSEMENT_WORKFLOW,
+    GRANT_STATES,
+    REPORT_STATES,
+)
+
+TRANCHE_STATUS = {
+    "paid": _l("Paid"),
+    "partly_paid": _l("Partly paid"),
+    "approved": _l("Approved"),
+    "requested": _l("Requested"),
+    "scheduled": _l("Ready to request"),
+    "waiting": _l("Waiting for its condition"),
+    "cancelled": _l("Cancelled"),
+}
+REPORT_KIND_LABELS = {"interim": _l("Interim report"), "final": _l("Final report")}
+
+
+def _label(table: dict):
+    return lambda code: str(table.get(code, code)) if code else ""
+
+
+def init_templating(app: Flask) -> None:
+    env = app.jinja_env
+    env.globals["grant_status"] = _label(GRANT_STATES)
+    env.globals["disbursement_status"] = _label(DISBURSEMENT_STATES)
+    env.globals["report_status"] = _label(REPORT_STATES)
+    env.globals["tranche_status"] = _label(TRANCHE_STATUS)
+    env.globals["tranche_condition"] = _label(CONDITION_LABELS)
+    env.globals["report_kind"] = _label(REPORT_KIND_LABELS)
+    env.globals["disbursement_trigger"] = lambda trigger: str(DISBURSEMENT_WORKFLOW[trigger].label)
