@@ -3,7 +3,8 @@
 An applicant sees and changes only what belongs to their own organisation; the fund's managers see every
 organisation, application and document; finance officers see organisations (their full bank details through
 an audited view); admins and auditors see everything (fund.permissions) and auditors change nothing.
-Reviewers will see the applications assigned to them (the review feature adds that rule here).
+Reviewers see the applications assigned to them, and their documents, once they have declared no conflict of
+interest (grants.review.permissions.reviewer_may_read).
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ def is_org_admin(user: User, organisation_id: int) -> bool:
     ).first() is not None
 
 
+def reviewer_may_read(user: User, application_id: int | None) -> bool:
+    from grants.review.permissions import reviewer_may_read as assigned_without_conflict
+
+    return assigned_without_conflict(user, application_id)
+
+
 def can_see_bank_details(user: User) -> bool:
     return user.has_any_role(FINANCE_OFFICER)
 
@@ -55,12 +62,13 @@ rule(
 )
 rule(
     Application,
-    view=lambda u, a: member_of(u, a.organisation_id) or u.has_any_role(FUND_MANAGER),
+    view=lambda u, a: member_of(u, a.organisation_id) or u.has_any_role(FUND_MANAGER) or reviewer_may_read(u, a.id),
     edit=lambda u, a: member_of(u, a.organisation_id),
 )
 rule(
     Document,
-    view=lambda u, d: member_of(u, d.organisation_id) or u.has_any_role(FUND_MANAGER),
+    view=lambda u, d: (member_of(u, d.organisation_id) or u.has_any_role(FUND_MANAGER)
+                       or reviewer_may_read(u, d.application_id)),
     edit=_document_editable,
 )
 rule(

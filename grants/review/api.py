@@ -1,0 +1,192 @@
+"""JSON API of the selection: screening, reviewer assignment, the reviewer's own reviews (declaration, scores,
+submission), the ranking of a call, and the Board's decisions.
+
+The object rule is checked before the body is validated (``guarded``), so another reviewer's review, or an
+application a reviewer may not read, is always a 403/404, never a 422.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from fund.db import db
+from fund.errors import FundError
+from fund.models import ADMIN, AUDITOR, FUND_MANAGER, REVIEWER
+from fund.permissions import access, ensure_edit, ensure_view
+from fund.schemas import page_envelope, paged
+from grants.api import guarded
+from grants.models import Application, Call
+from grants.review import operations, ranking
+from grants.review.models import COI_PENDING, Review
+from grants.review.presenters import (
+    assignments_dict,
+    decision_dict,
+    ranking_row_dict,
+    review_dict,
+    screening_dict,
+)
+from grants.review.schemas import (
+    AssignmentsOut,
+    ConflictIn,
+    DecisionIn,
+    DecisionOut,
+    RankingOut,
+    RankingQuery,
+    ReviewersIn,
+    ReviewIn,
+    ReviewOut,
+    ReviewQuery,
+    ScreeningIn,
+    ScreeningOut,
+)
+from grants.review.screening import facts
+
+blp = Blueprint("grants_review_api", __name__, url_prefix="/api/v1",
+                description="Screening, reviews with conflict-of-interest declarations, Board decisions")
+
+RANKING_READERS = (FUND_MANAGER, ADMIN, AUDITOR)
+
+
+def own_review(*, scoring: bool = False):
+    """Load the review named by ``review_id`` and check it before the body is validated: another reviewer's
+    review or a recused one is a 404; scoring before the declaration is a 403."""
+
+    def decorator(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            review = ensure_view(db.session.get(Review, kwargs["review_id"]))
+            if review.reviewer_id != current_user.id:
+                raise FundError(_("This is not your review."), status=404, code="not_found")
+            if scoring and review.coi == COI_PENDING:
+                raise FundError(_("Declare whether you have a conflict of interest first."), status=403,
+                                code="declaration_required")
+            if scoring:
+                ensure_edit(review)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+# Screening ----------------------------------------------------------------------------------------------------
+
+@blp.route("/applications/<int:application_id>/screening", methods=["POST"])
+@access(FUND_MANAGER)
+@guarded(Application, "application_id")
+@blp.arguments(ScreeningIn)
+@blp.response(200, ScreeningOut)
+def screen_application(data, application_id):
+    """Record the eligibility checklist (all seven items: ``pass``, ``fail`` or ``needs_info``, with a note) and
+    optionally the outcome: ``eligible``, ``ineligible`` or ``returned`` (the last two with a ``message`` to
+    the organisation). Possible sanctions matches are returned; passing that item then needs a note."""
+    application = db.session.get(Application, application_id)  # permission checked by @guarded
+    screening = operations.save_screening(application, data, current_user)
+    return screening_dict(application, screening, facts(application))
+
+
+# Reviewers ----------------------------------------------------------------------------------------------------
+
+@blp.route("/applications/<int:application_id>/reviewers", methods=["POST"])
+@access(FUND_MANAGER)
+@guarded(Application, "application_id")
+@blp.arguments(ReviewersIn)
+@blp.response(200, AssignmentsOut)
+def assign_reviewers(data, application_id):
+    """Assign reviewers (``user_ids`` of users with the reviewer role; those already assigned are kept). With
+    the call's minimum number of reviewers the application moves to "under review"."""
+    application = db.session.get(Application, application_id)  # permission checked by @guarded
+    reviews = operations.assign_reviewers(application, data["user_ids"], current_user)
+    return assignments_dict(application, reviews)
+
+
+@blp.route("/reviews")
+@access(REVIEWER)
+@blp.arguments(ReviewQuery, location="query")
+@blp.response(200, paged(ReviewOut))
+def list_reviews(args):
+    """The caller's own review assignments. Application content appears once no conflict is declared."""
+    query = select(Review).where(Review.reviewer_id == current_user.id).order_by(Review.id.desc())
+    if args.get("status"):
+        query = query.where(Review.status == args["status"])
+    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
+    envelope = page_envelope(page)
+    envelope["items"] = [review_dict(r) for r in envelope["items"]]
+    return envelope
+
+
+@blp.route("/reviews/<int:review_id>/conflict", methods=["POST"])
+@access(REVIEWER)
+@own_review()
+@blp.arguments(ConflictIn)
+@blp.response(200, ReviewOut)
+def declare_conflict(data, review_id):
+    """Declare ``{"conflict": false}`` (the application opens) or ``{"conflict": true, "reason": "..."}``
+    (recused: the application, its documents and the scoring stay closed)."""
+    review = db.session.get(Review, review_id)  # permission checked by @own_review
+    operations.declare_conflict(review, data["conflict"], data.get("reason"), current_user)
+    return review_dict(review)
+
+
+@blp.route("/reviews/<int:review_id>", methods=["PUT"])
+@access(REVIEWER)
+@own_review(scoring=True)
+@blp.arguments(ReviewIn)
+@blp.response(200, ReviewOut)
+def save_review(data, review_id):
+    """Save scores (``{criterion_id: 1..5}``), ``comments`` (``{criterion_id: text}``), the ``recommendation``
+    (fund, fund_with_changes, reserve, do_not_fund) and a ``general_comment``; until the review is submitted."""
+    review = db.session.get(Review, review_id)  # permission checked by @own_review
+    operations.save_review(review, data, current_user)
+    return review_dict(review)
+
+
+@blp.route("/reviews/<int:review_id>/submit", methods=["POST"])
+@access(REVIEWER)
+@own_review(scoring=True)
+@blp.response(200, ReviewOut)
+def submit_review(review_id):
+    """Submit the review (every criterion scored and commented, a recommendation): it is then locked."""
+    review = db.session.get(Review, review_id)  # permission checked by @own_review
+    operations.submit_review(review, current_user)
+    return review_dict(review)
+
+
+# Ranking and decisions ----------------------------------------------------------------------------------------
+
+@blp.route("/calls/<int:call_id>/ranking")
+@access(*RANKING_READERS)
+@blp.arguments(RankingQuery, location="query")
+@blp.response(200, RankingOut)
+def call_ranking(args, call_id):
+    """The applications of a call ranked by weighted score (mean of the submitted reviews' weighted scores),
+    with criterion means and disagreement flags; ``sort``, ``direction``, ``status``, ``disagreement``,
+    ``min_score`` and ``q`` as in the portal's ranking table."""
+    call = ensure_view(db.session.get(Call, call_id))
+    rows = ranking.filter_and_sort(ranking.call_ranking(call), status=args["status"],
+                                   disagreement=args["disagreement"], min_score=args["min_score"], q=args["q"],
+                                   sort=args["sort"], direction=args["direction"])
+    start = (args["page"] - 1) * args["per_page"]
+    total = len(rows)
+    return {"call_id": call.id, "items": [ranking_row_dict(r) for r in rows[start:start + args["per_page"]]],
+            "meta": {"page": args["page"], "per_page": args["per_page"], "total": total,
+                     "pages": (total + args["per_page"] - 1) // args["per_page"]}}
+
+
+@blp.route("/applications/<int:application_id>/decision", methods=["POST"])
+@access(FUND_MANAGER)
+@guarded(Application, "application_id")
+@blp.arguments(DecisionIn)
+@blp.response(201, DecisionOut)
+def decide(data, application_id):
+    """Record the Board's decision: ``approved`` with ``amount`` (creates the grant "pending signature" and
+    commits the money; 409 when it exceeds the available balance), ``reserve``, or ``rejected`` with
+    ``reason``. Approving a reserve-list application before a better-ranked one needs ``reason``."""
+    application = db.session.get(Application, application_id)  # permission checked by @guarded
+    decision = operations.decide(application, data, current_user)
+    return decision_dict(decision, application)

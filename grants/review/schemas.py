@@ -1,0 +1,261 @@
+"""marshmallow schemas of screening, reviews and decisions: input (forms and API) and output (API)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from fund.schemas import Amount, InSchema, PageQuery, QuerySchema
+from grants.review.models import (
+    DECISION_OUTCOMES,
+    ITEM_RESULTS,
+    RECOMMENDATIONS,
+    SCREENING_ITEMS,
+    SCREENING_OUTCOMES,
+)
+from grants.workflow import APPLICATION_STATES
+
+TEXT = validate.Length(max=5000)
+
+
+# Screening ----------------------------------------------------------------------------------------------------
+
+class ScreeningItemIn(InSchema):
+    result = fields.String(required=True, validate=validate.OneOf(ITEM_RESULTS))
+    note = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+
+class ScreeningIn(InSchema):
+    """Every item of the checklist, and optionally the outcome (with the message to the organisation when the
+    application is declared ineligible or returned for information)."""
+
+    items = fields.Dict(keys=fields.String(validate=validate.OneOf(SCREENING_ITEMS)),
+                        values=fields.Nested(ScreeningItemIn), required=True)
+    outcome = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(SCREENING_OUTCOMES))
+    message = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+    @validates_schema
+    def _all_items(self, data, **kwargs):
+        missing = [code for code in SCREENING_ITEMS if code not in data.get("items", {})]
+        if missing:
+            raise ValidationError({code: [str(_l("Choose pass, fail or needs information."))] for code in missing},
+                                  field_name="items")
+
+
+class ScreeningItemOut(Schema):
+    code = fields.String()
+    label = fields.String()
+    result = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    suggested = fields.String(allow_none=True)
+    suggestion_note = fields.String(allow_none=True)
+
+
+class SanctionsMatchOut(Schema):
+    field = fields.String()
+    candidate = fields.String()
+    listed_name = fields.String()
+    entry_name = fields.String()
+    reference_number = fields.String()
+    kind = fields.String()
+    alias = fields.Boolean()
+    exact = fields.Boolean()
+
+
+class ScreeningOut(Schema):
+    application_id = fields.Integer()
+    application_status = fields.String()
+    outcome = fields.String(allow_none=True)
+    message = fields.String(allow_none=True)
+    items = fields.List(fields.Nested(ScreeningItemOut))
+    sanctions_list_imported = fields.Boolean()
+    sanctions_matches = fields.List(fields.Nested(SanctionsMatchOut))
+    updated_at = fields.DateTime(allow_none=True)
+
+
+# Reviewers and reviews ----------------------------------------------------------------------------------------
+
+class ReviewersIn(InSchema):
+    user_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=20))
+
+
+class AssignmentOut(Schema):
+    id = fields.Integer()
+    reviewer_id = fields.Integer()
+    reviewer_name = fields.String(allow_none=True)
+    reviewer_email = fields.String()
+    status = fields.String()
+    conflict_of_interest = fields.String()
+    conflict_reason = fields.String(allow_none=True)
+    declared_at = fields.DateTime(allow_none=True)
+    submitted_at = fields.DateTime(allow_none=True)
+
+
+class AssignmentsOut(Schema):
+    application_id = fields.Integer()
+    application_status = fields.String()
+    min_reviewers = fields.Integer()
+    reviewers = fields.List(fields.Nested(AssignmentOut))
+
+
+class ConflictIn(InSchema):
+    conflict = fields.Boolean(required=True)
+    reason = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+    @validates_schema
+    def _reason(self, data, **kwargs):
+        if data.get("conflict") and not (data.get("reason") or "").strip():
+            raise ValidationError(str(_l("Say what the conflict of interest is.")), field_name="reason")
+
+
+class ReviewIn(InSchema):
+    """Any of: scores and comments per criterion id, the recommendation, a general comment."""
+
+    scores = fields.Dict(keys=fields.Integer(), values=fields.Integer(strict=True, allow_none=True,
+                                                                     validate=validate.Range(min=1, max=5)))
+    comments = fields.Dict(keys=fields.Integer(), values=fields.String(allow_none=True, validate=TEXT))
+    recommendation = fields.String(allow_none=True, validate=validate.OneOf(RECOMMENDATIONS))
+    general_comment = fields.String(allow_none=True, validate=TEXT)
+
+
+class ReviewScoreOut(Schema):
+    criterion_id = fields.Integer()
+    name_en = fields.String()
+    name_fr = fields.String()
+    weight = fields.Integer()
+    score = fields.Integer(allow_none=True)
+    comment = fields.String(allow_none=True)
+
+
+class ReviewApplicationOut(Schema):
+    id = fields.Integer()
+    reference = fields.String(allow_none=True)
+    organisation = fields.String()
+    country = fields.String()
+    call_id = fields.Integer()
+    call_title = fields.String()
+    project_title = fields.String(allow_none=True)
+    summary = fields.String(allow_none=True)
+    requested_amount = Amount()
+    currency = fields.String()
+
+
+class ReviewOut(Schema):
+    """A reviewer's own review. Application content and scores appear only after they declared no conflict;
+    other reviewers' scores never appear."""
+
+    id = fields.Integer()
+    application = fields.Nested(ReviewApplicationOut)
+    status = fields.String()
+    conflict_of_interest = fields.String()
+    declared_at = fields.DateTime(allow_none=True)
+    scores = fields.List(fields.Nested(ReviewScoreOut), allow_none=True)
+    recommendation = fields.String(allow_none=True)
+    general_comment = fields.String(allow_none=True)
+    weighted_score = fields.Decimal(as_string=True, allow_none=True)
+    missing = fields.List(fields.String(), allow_none=True)
+    saved_at = fields.DateTime(allow_none=True)
+    submitted_at = fields.DateTime(allow_none=True)
+
+
+class ReviewQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(["assigned", "draft", "submitted", "recused"]))
+
+
+# Ranking ------------------------------------------------------------------------------------------------------
+
+SORTS = ("rank", "score", "reference", "organisation", "requested", "status", "reviews")
+
+
+class RankingQuery(PageQuery):
+    """The ranking table's parameters (the portal page takes the same ones)."""
+
+    sort = fields.String(load_default="rank", validate=validate.OneOf(SORTS))
+    direction = fields.String(load_default="asc", validate=validate.OneOf(["asc", "desc"]))
+    status = fields.String(load_default=None, validate=validate.OneOf(list(APPLICATION_STATES)))
+    disagreement = fields.Boolean(load_default=False)
+    min_score = fields.Decimal(load_default=None, validate=validate.Range(min=1, max=5))
+    q = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class RankingCriterionOut(Schema):
+    criterion_id = fields.Integer()
+    name_en = fields.String()
+    name_fr = fields.String()
+    weight = fields.Integer()
+    mean = fields.Decimal(as_string=True, allow_none=True)
+    low = fields.Integer(allow_none=True)
+    high = fields.Integer(allow_none=True)
+    disagreement = fields.Boolean()
+
+
+class RankingRowOut(Schema):
+    rank = fields.Integer(allow_none=True)
+    application_id = fields.Integer()
+    reference = fields.String(allow_none=True)
+    organisation = fields.String()
+    project_title = fields.String(allow_none=True)
+    requested_amount = Amount()
+    currency = fields.String()
+    status = fields.String()
+    score = fields.Decimal(as_string=True, allow_none=True)
+    reviewer_scores = fields.List(fields.Decimal(as_string=True))
+    reviews_submitted = fields.Integer()
+    reviewers_assigned = fields.Integer()
+    reviewers_recused = fields.Integer()
+    disagreement = fields.Boolean()
+    criteria = fields.List(fields.Nested(RankingCriterionOut))
+
+
+class RankingOut(Schema):
+    call_id = fields.Integer()
+    items = fields.List(fields.Nested(RankingRowOut))
+    meta = fields.Dict()
+
+
+# Decisions ----------------------------------------------------------------------------------------------------
+
+class DecisionIn(InSchema):
+    """approved (with ``amount``), reserve, or rejected (with ``reason``). ``reason`` also records why a
+    reserve-list application is approved before a better-ranked one."""
+
+    outcome = fields.String(required=True, validate=validate.OneOf(DECISION_OUTCOMES))
+    amount = Amount(load_default=None, allow_none=True)
+    reason = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+    @validates_schema
+    def _needs(self, data, **kwargs):
+        if data.get("outcome") == "approved":
+            if data.get("amount") is None:
+                raise ValidationError(str(_l("Give the amount approved.")), field_name="amount")
+            if data["amount"] != data["amount"].quantize(Decimal("0.01")):
+                raise ValidationError(str(_l("At most 2 decimal places.")), field_name="amount")
+        elif data.get("amount") is not None:
+            raise ValidationError(str(_l("An amount is given only with an approval.")), field_name="amount")
+        if data.get("outcome") == "rejected" and not (data.get("reason") or "").strip():
+            raise ValidationError(str(_l("Give the reason for the rejection.")), field_name="reason")
+
+
+class DecisionOut(Schema):
+    id = fields.Integer()
+    application_id = fields.Integer()
+    application_status = fields.String()
+    outcome = fields.String()
+    amount = Amount(allow_none=True)
+    currency = fields.String()
+    reason = fields.String(allow_none=True)
+    out_of_order_reason = fields.String(allow_none=True)
+    score = fields.Decimal(as_string=True, allow_none=True)
+    grant_id = fields.Integer(allow_none=True)
+    decided_at = fields.DateTime()
+
+
+class MinReviewersIn(InSchema):
+    min_reviewers = fields.Integer(required=True, validate=validate.Range(min=1, max=10))
+    csrf_token = fields.String()
+
+
+class CallFilterQuery(QuerySchema):
+    call_id = fields.Integer(load_default=None)
