@@ -443,16 +443,18 @@ def _report_page(report: GrantReport, errors: dict | None = None, status: int = 
     return html, status
 
 
-@bp.route("/reports/<int:report_id>", methods=["GET", "POST"])
+@bp.route("/reports/<int:report_id>")
 @access(*GRANT_READERS)
 def report(report_id: int):
-    """A report: read by the fund and the organisation; written by the organisation while due or returned."""
-    rep = ensure_view(db.session.get(GrantReport, report_id))
-    if request.method == "GET":
-        return _report_page(rep)
-    if not current_user.has_any_role(APPLICANT):
-        abort(403)
-    ensure_edit(rep)
+    """A report: read by the fund and the organisation; the form for the organisation while due or returned."""
+    return _report_page(ensure_view(db.session.get(GrantReport, report_id)))
+
+
+@bp.route("/reports/<int:report_id>", methods=["POST"])
+@access(APPLICANT)
+def save_report(report_id: int):
+    """Save the report form (any part of it); results that disagree are refused and nothing is saved."""
+    rep = ensure_edit(db.session.get(GrantReport, report_id))
     data = _report_form_data()
     grant = db.session.get(Grant, rep.grant_id)
     try:

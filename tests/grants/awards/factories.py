@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from decimal import Decimal
+from unittest import mock
 
 from sqlalchemy import select
 
@@ -46,8 +47,14 @@ def fund_cash(amount: str = "500000.00") -> None:
                                       value_date=today())
 
 
+def _quick_acknowledgement(template: str, context: dict, **kwargs) -> bytes:
+    return gf.PDF_BYTES
+
+
 def recommended_application(applicant: User | None = None, **answers):
-    """An application submitted, screened and recommended, through the application workflow."""
+    """An application submitted, screened and recommended, through the application workflow. (The PDF
+    acknowledgement of submission is stubbed: these tests are about what follows, and WeasyPrint takes a
+    second per document.)"""
     if applicant is None:
         from fund import operations as fund_ops
 
@@ -56,7 +63,8 @@ def recommended_application(applicant: User | None = None, **answers):
     application = gf.make_application(applicant)
     if answers:
         grant_ops.update_application(application, answers, applicant)
-    grant_ops.submit_application(application, applicant)
+    with mock.patch("grants.operations.render_pdf", _quick_acknowledgement):
+        grant_ops.submit_application(application, applicant)
     fm = gf.manager()
     for trigger in ("declare_eligible", "start_review", "recommend"):
         grant_ops.transition(application, trigger, fm)
