@@ -76,4 +76,4 @@ def agreement_context(grant: Grant, lang: str) -> dict:
 
 def render_agreement(grant: Grant, lang: str) -> bytes:
     """The agreement PDF in ``lang`` (call inside ``force_locale(lang)``)."""
-    return render_pdf("pdf/grant_agreement.html", agreement_context(grant, lang))
+    return render_pdf("grants/pdf/grant_agreement.html", agreement_context(grant, lang))

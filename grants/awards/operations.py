@@ -181,6 +181,12 @@ def _set_tranches(grant: Grant, schedule: Sequence[tuple[Decimal, str]]) -> None
     db.session.flush()
 
 
+def _status_label(status: str) -> str:
+    from grants.awards.workflow import GRANT_STATES
+
+    return str(GRANT_STATES.get(status, status))
+
+
 # Locks and shared helpers -------------------------------------------------------------------------------------
 
 def _relock(obj):
@@ -342,7 +348,8 @@ def set_tranches(grant: Grant, schedule: Sequence[tuple[Decimal, str]], actor: U
     """Change the tranche schedule (percentages of the award and conditions) before any payment is requested."""
     _relock(grant)
     if grant.status not in ("pending_signature", "active"):
-        raise Conflict(_("The tranches of a %(status)s grant cannot be changed.", status=grant.status))
+        raise Conflict(_("The tranches of a grant that is “%(status)s” cannot be changed.",
+                         status=_status_label(grant.status)))
     started = db.session.execute(select(Disbursement.id).where(
         Disbursement.grant_id == grant.id, Disbursement.status.not_in(("scheduled", "cancelled")))).first()
     if started is not None:
@@ -376,8 +383,8 @@ def request_disbursement(grant: Grant, tranche_number: int, amount: Decimal, act
     amount = _usd(amount, "amount")
     _relock(grant)
     if grant.status != "active":
-        raise Conflict(_("Payments are requested for active grants only (this one is %(status)s).",
-                         status=grant.status), code="grant_not_active")
+        raise Conflict(_("Payments are requested for active grants only (this one is “%(status)s”).",
+                         status=_status_label(grant.status)), code="grant_not_active")
     tranche = tranche_of(grant, tranche_number)
     paid = committed_amounts(grant.id, tranche_id=tranche.id, statuses=("paid",))
     if amount > tranche.amount - paid:
@@ -629,7 +636,7 @@ def record_refund(grant: Grant, data: dict, actor: User):
     _relock(grant)
     if grant.status not in ("active", "suspended", "terminated"):
         raise Conflict(_("Refunds are recorded against an active, suspended or terminated grant (this one is "
-                         "%(status)s).", status=grant.status), code="grant_not_open")
+                         "“%(status)s”).", status=_status_label(grant.status)), code="grant_not_open")
     reference = data["bank_reference"].strip()
     posted = ledger.record_grant_refund(
         grant.id, data["amount"], data["currency"], value_date=data["received_on"], actor=actor,

@@ -26,6 +26,7 @@ from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
 from fund.permissions import access, can_edit, ensure_edit, ensure_view
 from fund.rates import currency_choices
 from fund.results import AGE_BANDS, SEXES
+from fund.templating import money
 from fund.uploads import check_upload
 from grants.awards import operations
 from grants.awards.forecast import cash_forecast
@@ -315,7 +316,7 @@ def pay_disbursement(disbursement_id: int):
                                      fields={f"pay-{d.id}-{k}": v for k, v in exc.messages.items()}))
     except FundError as exc:
         return _refused(d, exc)
-    flash(_("The payment of %(amount)s has been recorded.", amount=f"{d.amount} {d.currency}"), "success")
+    flash(_("The payment of %(amount)s has been recorded.", amount=money(d.amount, d.currency)), "success")
     return redirect(_back(d))
 
 
