@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from grants.review.workflow import REVIEW_STATES as REVIEW_STATUS_LABELS  # noqa: F401  (one list of states)
+
 ITEM_LABELS = {
     "registered_nonprofit": _l("Registered non-profit for at least one year"),
     "applies_directly": _l("Applies directly, not as an intermediary"),
@@ -23,5 +25,3 @@ RECOMMENDATION_LABELS = {"fund": _l("Fund"), "fund_with_changes": _l("Fund with 
 DECISION_LABELS = {"approved": _l("Approved"), "reserve": _l("Reserve list"), "rejected": _l("Rejected")}
 COI_LABELS = {"pending": _l("Not declared yet"), "none": _l("No conflict"),
               "conflict": _l("Conflict declared: recused")}
-REVIEW_STATUS_LABELS = {"assigned": _l("To do"), "draft": _l("Saved, not submitted"),
-                        "submitted": _l("Submitted"), "recused": _l("Recused")}

@@ -43,6 +43,7 @@ from grants.review.models import (
     ScreeningItem,
 )
 from grants.review.ranking import application_score, call_ranking
+from grants.review.workflow import REVIEW_WORKFLOW
 from grants.workflow import APPLICATION_WORKFLOW
 
 DEFAULT_MIN_REVIEWERS = 2
@@ -253,20 +254,16 @@ def declare_conflict(review: Review, conflict: bool, reason: str | None, actor: 
     if conflict and not reason:
         raise FundError(_("Say what the conflict of interest is."),
                         fields={"reason": [_("Say what the conflict of interest is.")]})
-    old = [review.coi, review.status]
-    review.coi = COI_CONFLICT if conflict else COI_NONE
-    review.coi_reason = reason if conflict else None
-    review.coi_declared_at = utcnow()
     if conflict:
-        review.status = "recused"
-    db.session.flush()
-    audit.record("review.conflict_declared" if conflict else "review.no_conflict_declared", review, actor=actor,
-                 summary=(f"Reviewer {actor.email} declared a conflict of interest on application "
-                          f"{review.application_id} and is recused" if conflict else
-                          f"Reviewer {actor.email} declared no conflict of interest on application "
-                          f"{review.application_id}"),
-                 changes={"coi": [old[0], review.coi], "status": [old[1], review.status],
-                          "reason": [None, reason]})
+        review.coi, review.coi_reason, review.coi_declared_at = COI_CONFLICT, reason, utcnow()
+        # The transition's audit event ("review.declare_conflict") records the reason as its message.
+        REVIEW_WORKFLOW.fire(review, "declare_conflict", actor, message=reason)
+    else:
+        review.coi, review.coi_declared_at = COI_NONE, utcnow()
+        db.session.flush()
+        audit.record("review.declare_no_conflict", review, actor=actor,
+                     summary=f"Reviewer {actor.email} declared no conflict of interest on application "
+                             f"{review.application_id}", changes={"coi": [COI_PENDING, COI_NONE]})
     return review
 
 
@@ -311,7 +308,8 @@ def save_review(review: Review, data: dict, actor: User) -> dict:
                 changes[key] = [getattr(review, key), value]
                 setattr(review, key, value)
     if changes:
-        review.status = "draft"
+        if review.status == "assigned":
+            REVIEW_WORKFLOW.fire(review, "start", actor)
         review.saved_at = utcnow()
         db.session.flush()
         audit.record("review.save", review, actor=actor,
@@ -339,13 +337,8 @@ def submit_review(review: Review, actor: User) -> Review:
     problems = review_problems(review)
     if problems:
         raise FundError(_("The review is not complete."), fields=problems, code="review_incomplete")
-    review.status = "submitted"
     review.submitted_at = utcnow()
-    db.session.flush()
-    audit.record("review.submit", review, actor=actor,
-                 summary=f"Review {review.id} of application {review.application_id} submitted",
-                 changes={"status": ["draft", "submitted"], "recommendation": [None, review.recommendation],
-                          "scores": [None, {str(s.criterion_id): s.score for s in review.scores}]})
+    REVIEW_WORKFLOW.fire(review, "submit", actor)
     return review
 
 

@@ -31,23 +31,34 @@ from fund import audit
 from fund.db import db
 from grants.review.models import SanctionsEntry, SanctionsImport, SanctionsName
 
-_APOSTROPHES = dict.fromkeys(map(ord, "'’‘ʼ`´"), None)
+_APOSTROPHES = "'’‘ʼ`´"
+_DROP_APOSTROPHES = dict.fromkeys(map(ord, _APOSTROPHES), None)
 _PUNCTUATION = re.compile(r"[\W_]+", re.UNICODE)
 
 
-def tokens(name: str | None) -> list[str]:
-    """The words of a name, without case, accents or punctuation, sorted."""
+def tokens(name: str | None, *, split_apostrophes: bool = False) -> list[str]:
+    """The words of a name, without case, accents or punctuation, sorted. Apostrophes join the letters around
+    them ("Qa'ida" -> "qaida"), or separate words with ``split_apostrophes`` ("d'Espoir" -> "d espoir")."""
     if not name:
         return []
     text = unicodedata.normalize("NFKD", name)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.translate(_APOSTROPHES).casefold()
-    return sorted(t for t in _PUNCTUATION.split(text) if t)
+    if not split_apostrophes:
+        text = text.translate(_DROP_APOSTROPHES)
+    return sorted(t for t in _PUNCTUATION.split(text.casefold()) if t)
 
 
 def key(name: str | None) -> str:
     """The matching key of a name: ``"Ğülşen  AL-Rashid"`` and ``"al rashid, gulsen"`` give ``"al gulsen rashid"``."""
     return " ".join(tokens(name))
+
+
+def keys(name: str | None) -> set[str]:
+    """Every key of a name: with apostrophes joining letters and, if it has any, separating words."""
+    found = {key(name)}
+    if name and any(ch in name for ch in _APOSTROPHES):
+        found.add(" ".join(tokens(name, split_apostrophes=True)))
+    return {k for k in found if k}
 
 
 class SanctionsFileError(ValueError):
@@ -152,11 +163,11 @@ def import_list(data: bytes, source: str, *, actor=None,
                                name=parsed.name[:500])
         seen = set()
         for alias, text in ((False, parsed.name), *((True, a) for a in parsed.aliases)):
-            k = key(text)[:500]
-            if k in seen:
-                continue
-            seen.add(k)
-            entry.names.append(SanctionsName(name=text[:500], is_alias=alias, key=k))
+            for k in sorted(keys(text)):
+                if k[:500] in seen:
+                    continue
+                seen.add(k[:500])
+                entry.names.append(SanctionsName(name=text[:500], is_alias=alias, key=k[:500]))
         names += len(entry.names)
         db.session.add(entry)
     imp = SanctionsImport(source=source[:255], sha256=hashlib.sha256(data).hexdigest(), generated=generated,
@@ -199,17 +210,17 @@ def _partial(ours: set[str], listed: set[str]) -> bool:
 
 def find_matches(names: dict[str, str | None]) -> list[Match]:
     """Possible matches of our names (``{field: name}``) against the list, exact ones first."""
-    wanted = {f: (key(n), set(tokens(n))) for f, n in names.items() if key(n)}
+    wanted = {f: keys(n) for f, n in names.items() if keys(n)}
     if not wanted:
         return []
     rows = db.session.execute(select(SanctionsName.id, SanctionsName.key)).all()
     hits: dict[int, list[tuple[str, bool]]] = {}
     for name_id, listed_key in rows:
         listed_tokens = set(listed_key.split())
-        for f, (k, toks) in wanted.items():
-            if k == listed_key:
+        for f, ours in wanted.items():
+            if listed_key in ours:
                 hits.setdefault(name_id, []).append((f, True))
-            elif _partial(toks, listed_tokens):
+            elif any(_partial(set(k.split()), listed_tokens) for k in ours):
                 hits.setdefault(name_id, []).append((f, False))
     if not hits:
         return []
@@ -225,6 +236,6 @@ def find_matches(names: dict[str, str | None]) -> list[Match]:
 
 
 def organisation_names(org) -> dict[str, str | None]:
-    """The names of an applicant organisation that are screened: its name, acronym-free; the account holder;
-    the contact person."""
+    """The names of an applicant organisation that are screened: its name, the bank account's holder and the
+    contact person."""
     return {"name": org.name, "bank_account_holder": org.bank_account_holder, "contact_name": org.contact_name}

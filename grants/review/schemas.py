@@ -23,7 +23,8 @@ TEXT = validate.Length(max=5000)
 # Screening ----------------------------------------------------------------------------------------------------
 
 class ScreeningItemIn(InSchema):
-    result = fields.String(required=True, validate=validate.OneOf(ITEM_RESULTS))
+    result = fields.String(required=True, validate=validate.OneOf(ITEM_RESULTS),
+                           error_messages={"required": "Choose pass, fail or needs information."})
     note = fields.String(load_default=None, allow_none=True, validate=TEXT)
 
 
@@ -40,8 +41,8 @@ class ScreeningIn(InSchema):
     def _all_items(self, data, **kwargs):
         missing = [code for code in SCREENING_ITEMS if code not in data.get("items", {})]
         if missing:
-            raise ValidationError({code: [str(_l("Choose pass, fail or needs information."))] for code in missing},
-                                  field_name="items")
+            message = str(_l("Choose pass, fail or needs information."))
+            raise ValidationError({code: {"result": [message]} for code in missing}, field_name="items")
 
 
 class ScreeningItemOut(Schema):

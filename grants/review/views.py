@@ -197,7 +197,8 @@ def save_screening(application_id: int):
     raw = {"items": {code: {"result": form.get(f"{code}-result") or None, "note": form.get(f"{code}-note") or None}
                      for code in SCREENING_ITEMS},
            "outcome": form.get("outcome") or None, "message": form.get("message") or None}
-    raw["items"] = {code: {k: v for k, v in item.items() if v is not None} for code, item in raw["items"].items()}
+    raw["items"] = {code: {k: v for k, v in item.items() if v is not None} for code, item in raw["items"].items()
+                    if item["result"]}
     try:
         data = ScreeningIn().load(raw)
         operations.save_screening(application, data, current_user)

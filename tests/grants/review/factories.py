@@ -87,5 +87,8 @@ def under_review(applicant: User | None = None, call: Call | None = None, *, rev
 
 def fund_cash(amount: str) -> None:
     """Money received in the fund (an unpledged contribution in USD)."""
+    from fund import rates
+
+    rates.seed_currencies()  # the currency table is emptied between tests
     ledger.post_contribution_received(donor_id=1, amount=Decimal(amount), currency="USD",
                                       value_date=dt.date.today())

@@ -13,7 +13,9 @@ from fund.audit import AuditEvent
 from fund.db import db
 from fund.mail import OutboxMessage
 from grants.awards.models import Grant
+from grants.models import Application
 from grants.review.models import Decision
+from tests.grants import factories as f
 from tests.grants.review import factories as rf
 
 REQUESTED = Decimal("38500.00")  # the budget of tests.grants.factories.complete_answers()
@@ -60,3 +62,132 @@ def test_approval_creates_the_grant_and_commits_the_money(app, api_as, within):
         assert ledger.unbalanced_entries() == []
         actions = db.session.execute(select(AuditEvent.action)).scalars().all()
         assert {"application.recommend", "application.approve", "grant.create", "decision.approved"} <= set(actions)
+
+
+def test_a_refused_approval_leaves_nothing_written(app, api_as, within):
+    def setup():
+        rf.fund_cash("30000.00")  # 35,000 + 13 % programme support costs do not fit
+        return reviewed()
+
+    app_id = within(setup)
+    fm = api_as("fund_manager")
+    with app.app_context():
+        before = counts()
+    for body, status, field in (
+        ({"outcome": "approved"}, 422, "amount"),
+        ({"outcome": "approved", "amount": "38500.01"}, 422, "amount"),  # more than requested
+        ({"outcome": "approved", "amount": "15000.00"}, 422, "amount"),  # below the call's minimum
+        ({"outcome": "approved", "amount": "1000.005"}, 422, "amount"),
+        ({"outcome": "rejected"}, 422, "reason"),
+        ({"outcome": "approved", "amount": "35000.00"}, 409, "amount"),  # more than the fund has available
+    ):
+        resp = fm.post(f"/api/v1/applications/{app_id}/decision", json=body)
+        assert resp.status_code == status, (body, resp.json)
+        assert field in resp.json["error"]["fields"], (body, resp.json)
+    assert "exceeds the available balance" in resp.json["error"]["message"]
+    with app.app_context():
+        assert counts() == before
+        assert db.session.get(Application, app_id).status == "under_review"
+        assert ledger.fund_position().committed == Decimal("0.00")
+
+
+def test_the_board_decides_only_once_the_reviews_are_in(app, api_as, within, make_user):
+    me, other = make_user("reviewer"), make_user("reviewer")
+    app_id = within(lambda: rf.under_review(reviewers=[me, other], scores=[[4, 4]]).id)  # one of two submitted
+    resp = api_as("fund_manager").post(f"/api/v1/applications/{app_id}/decision", json={"outcome": "reserve"})
+    assert resp.status_code == 409 and resp.json["error"]["code"] == "reviews_incomplete"
+    assert "1 of the 2 reviews needed" in resp.json["error"]["message"]
+
+
+def test_rejection_tells_the_organisation_without_reviewers_or_scores(app, api_as, login_as, within):
+    app_id = within(reviewed)
+    fm = api_as("fund_manager")
+    resp = fm.post(f"/api/v1/applications/{app_id}/decision",
+                   json={"outcome": "rejected", "reason": "The project duplicates an existing programme."})
+    assert resp.status_code == 201 and resp.json["application_status"] == "rejected"
+    with app.app_context():
+        application = db.session.get(Application, app_id)
+        from fund.models import User
+
+        applicant = db.session.get(User, application.created_by_id)
+        mail = db.session.execute(select(OutboxMessage).where(OutboxMessage.kind == "grants:decision_rejected")
+                                  ).scalars().all()
+    assert mail and all("The project duplicates an existing programme." in m.body_text for m in mail)
+    portal = login_as(applicant)
+    pages = [portal.get("/grants/portal").get_data(as_text=True),
+             portal.get(f"/grants/applications/{app_id}").get_data(as_text=True),
+             api_as(applicant).get(f"/api/v1/applications/{app_id}").get_data(as_text=True),
+             api_as(applicant).get("/api/v1/applications").get_data(as_text=True),
+             *[m.subject + m.body_text for m in mail]]
+    assert "Not selected:" in pages[0] and "The project duplicates an existing programme." in pages[0]
+    for text in pages:
+        for secret in ("Secret-Reviewer", "Hidden-Scorer", "reviewer-", "4.10", "Comment on Relevance"):
+            assert secret not in text, secret
+
+
+def test_reserve_list_approvals_go_in_rank_order_unless_the_reason_is_recorded(app, api_as, within, make_user):
+    reviewers = [make_user("reviewer"), make_user("reviewer")]
+
+    def setup():
+        call = f.make_call()
+        ids = [rf.under_review(call=call, reviewers=reviewers, scores=[[s, s], [s, s]], name=n).id
+               for n, s in (("First Ranked", 5), ("Second Ranked", 4), ("Third Ranked", 3))]
+        return ids
+
+    first, second, third = within(setup)
+    fm = api_as("fund_manager")
+    for app_id in (first, second, third):
+        assert fm.post(f"/api/v1/applications/{app_id}/decision", json={"outcome": "reserve"}).status_code == 201
+    within(lambda: rf.fund_cash("200000.00"))  # money arrives
+    resp = fm.post(f"/api/v1/applications/{second}/decision", json={"outcome": "approved", "amount": "30000.00"})
+    assert resp.status_code == 422 and resp.json["error"]["code"] == "reserve_order"
+    assert "VTF-" in resp.json["error"]["fields"]["reason"][0]  # names the better-ranked application
+    resp = fm.post(f"/api/v1/applications/{second}/decision",
+                   json={"outcome": "approved", "amount": "30000.00",
+                         "reason": "The first-ranked organisation has not yet opened its bank account."})
+    assert resp.status_code == 201, resp.json
+    assert resp.json["out_of_order_reason"] == "The first-ranked organisation has not yet opened its bank account."
+    resp = fm.post(f"/api/v1/applications/{first}/decision", json={"outcome": "approved", "amount": "30000.00"})
+    assert resp.status_code == 201 and resp.json["out_of_order_reason"] is None
+    resp = fm.post(f"/api/v1/applications/{third}/decision", json={"outcome": "approved", "amount": "30000.00"})
+    assert resp.status_code == 201
+    with app.app_context():
+        event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "decision.approved")
+                                   .order_by(AuditEvent.id)).scalars().first()
+        assert event.changes["out_of_order_reason"][1].startswith("The first-ranked organisation")
+        assert db.session.execute(select(func.count()).select_from(Grant)).scalar_one() == 3
+
+
+def test_the_portal_decision_form_says_when_the_fund_cannot_afford_it(app, login_as, within):
+    app_id = within(reviewed)  # no money in the fund at all
+    fm = login_as("fund_manager")
+    url = f"/grants/applications/{app_id}/decision"
+    page = fm.get(url).get_data(as_text=True)
+    assert "4.10" in page and "Record the Board's decision" in page
+    resp = fm.submit(url, {"outcome": "approved", "amount": "35 000.00"})
+    assert resp.status_code == 409
+    html = resp.get_data(as_text=True)
+    assert 'id="amount-error"' in html and "At most USD" in html
+    resp = fm.submit(url, {"outcome": "reserve"})
+    assert resp.status_code == 302
+    with app.app_context():
+        assert db.session.get(Application, app_id).status == "reserve"
+
+
+def test_the_decision_sheet_is_printable_and_a_pdf(app, api_as, login_as, within):
+    def setup():
+        rf.fund_cash("100000.00")
+        return reviewed()
+
+    app_id = within(setup)
+    api_as("fund_manager").post(f"/api/v1/applications/{app_id}/decision",
+                                json={"outcome": "approved", "amount": "35000.00"})
+    with app.app_context():
+        application = db.session.get(Application, app_id)
+        call_id, reference = application.call_id, application.reference
+    fm = login_as("fund_manager")
+    html = fm.get(f"/grants/selection/calls/{call_id}/decisions").get_data(as_text=True)
+    assert reference in html and "35,000.00 USD" in html and "Approved" in html and "4.10" in html
+    assert "Secret-Reviewer" not in html
+    resp = fm.get(f"/grants/selection/calls/{call_id}/decisions.pdf")
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf" and resp.data.startswith(b"%PDF-")
