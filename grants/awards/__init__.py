@@ -12,12 +12,14 @@ def init_app(app) -> None:
     from flask_babel import lazy_gettext as _l
 
     from fund import results
+    from fund.demo import DEMO_LOADERS
     from fund.extensions import api, csrf
     from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
     from fund.views import DASHBOARD_LINKS, dashboard_link
     from grants.awards import models, operations, permissions  # noqa: F401  (models, rules, ledger hooks)
     from grants.awards.api import blp as api_blp
     from grants.awards.cli import reminders_cli
+    from grants.awards.demo import load_demo
     from grants.awards.directory import AwardsDirectory
     from grants.awards.templating import init_templating
     from grants.awards.views import bp
@@ -28,6 +30,8 @@ def init_app(app) -> None:
     app.cli.add_command(reminders_cli)
     init_templating(app)
     results.register(AwardsDirectory())
+    if load_demo not in DEMO_LOADERS:
+        DEMO_LOADERS.append(load_demo)
     if not any(endpoint.startswith("grants_awards.") for _roles, endpoint, _label in DASHBOARD_LINKS):
         dashboard_link({APPLICANT}, "grants_awards.grantee_home", _l("Your grants: payments and reports"))
         dashboard_link({FUND_MANAGER, FINANCE_OFFICER, ADMIN, AUDITOR}, "grants_awards.grants", _l("Grants"))

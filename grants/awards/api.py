@@ -23,6 +23,7 @@ from grants.awards import operations
 from grants.awards.models import Disbursement, Grant, GrantReport
 from grants.awards.presenters import disbursement_dict, grant_dict, grant_list_dict, refund_dict, report_dict
 from grants.awards.schemas import (
+    BudgetIn,
     DisbursementEditIn,
     DisbursementIn,
     DisbursementOut,
@@ -53,6 +54,8 @@ def _grant(grant_id: int) -> Grant:
 
 
 def _grant_out(grant: Grant) -> dict:
+    db.session.flush()
+    db.session.expire(grant)
     return grant_dict(db.session.get(Grant, grant.id))
 
 
@@ -150,6 +153,17 @@ def set_tranches(data, grant_id):
     is requested; amounts are split by largest remainder and sum exactly to the award."""
     schedule = [(t["percent"], t["condition"]) for t in data["tranches"]]
     return _grant_out(operations.set_tranches(_grant(grant_id), schedule, current_user))
+
+
+@blp.route("/grants/<int:grant_id>/budget", methods=["PUT"])
+@access(FUND_MANAGER)
+@guarded(Grant, "grant_id", edit=True)
+@blp.arguments(BudgetIn)
+@blp.response(200, GrantOut)
+def revise_budget(data, grant_id):
+    """Revise the approved budget by agreement (all lines: ``id`` for a line kept, none for a new one); it must
+    add up to the award, and a line with reported expenditure cannot be removed."""
+    return _grant_out(operations.revise_budget(_grant(grant_id), data["lines"], current_user))
 
 
 @blp.route("/grants/<int:grant_id>/close", methods=["POST"])

@@ -363,6 +363,52 @@ def set_tranches(grant: Grant, schedule: Sequence[tuple[Decimal, str]], actor: U
     return grant
 
 
+def revise_budget(grant: Grant, lines: list[dict], actor: User) -> Grant:
+    """Revise the approved budget by agreement: lines kept (by ``id``), changed, added or removed; the revised
+    budget adds up to the award. A line with reported expenditure cannot be removed."""
+    from grants.awards.models import ReportExpense
+
+    _lock_row(grant)
+    if grant.status not in ("pending_signature", "active", "suspended"):
+        raise Conflict(_("The budget of a grant that is “%(status)s” cannot be revised.",
+                         status=_status_label(grant.status)), code="grant_not_open")
+    total = sum((line["amount"] for line in lines), ZERO)
+    if total != grant.amount:
+        message = _("The revised budget adds up to USD %(total)s; it must add up to the award, USD %(award)s.",
+                    total=total, award=grant.amount)
+        raise FundError(message, fields={"lines": [message]})
+    existing = {b.id: b for b in grant.budget_lines}
+    kept = [line["id"] for line in lines if line.get("id") is not None]
+    unknown = sorted(set(kept) - set(existing))
+    if unknown or len(kept) != len(set(kept)):
+        message = _("Lines %(ids)s are not lines of this grant's budget (or are given twice).",
+                    ids=", ".join(str(i) for i in unknown) or "-")
+        raise FundError(message, fields={"lines": [message]})
+    removed = set(existing) - set(kept)
+    reported = set(db.session.execute(select(ReportExpense.budget_line_id).where(
+        ReportExpense.budget_line_id.in_(removed))).scalars()) if removed else set()
+    if reported:
+        raise Conflict(_("Budget lines with reported expenditure cannot be removed: %(lines)s.",
+                         lines=", ".join(existing[i].description for i in sorted(reported))),
+                       code="line_reported")
+    old = [[b.id, b.category, b.description, str(b.amount)] for b in grant.budget_lines]
+    for line_id in removed:
+        grant.budget_lines.remove(existing[line_id])
+    db.session.flush()
+    for position, line in enumerate(lines, start=1):
+        row = existing[line["id"]] if line.get("id") is not None else GrantBudgetLine()
+        row.position, row.category, row.description, row.amount = (position, line["category"],
+                                                                   line["description"], line["amount"])
+        if line.get("id") is None:
+            grant.budget_lines.append(row)
+    db.session.flush()
+    db.session.expire(grant, ["budget_lines"])
+    new = [[b.id, b.category, b.description, str(b.amount)] for b in grant.budget_lines]
+    audit.record("grant.budget_revised", grant, actor=actor, summary=f"Budget of grant {grant.number} revised",
+                 changes={"budget_lines": [old, new]})
+    return grant
+
+
 # Disbursements ------------------------------------------------------------------------------------------------
 
 def tranche_of(grant: Grant, number: int) -> Tranche:

@@ -13,6 +13,7 @@ from fund.results import AGE_BANDS, SEXES
 from fund.schemas import Amount, InSchema, PageQuery
 from grants.awards.models import CONDITIONS, REPORT_KINDS
 from grants.awards.workflow import DISBURSEMENT_STATES, GRANT_STATES, REPORT_STATES
+from grants.taxonomies import BUDGET_CATEGORIES
 
 _TEXT = 20000
 
@@ -104,6 +105,25 @@ class TranchesIn(_Form):
     def _hundred(self, value, **kwargs):
         if sum((t["percent"] for t in value), Decimal(0)) != 100:
             raise ValidationError(str(_l("The percentages must add up to 100.")))
+
+
+# Budget revision ----------------------------------------------------------------------------------------------
+
+class GrantBudgetLineIn(InSchema):
+    id = fields.Integer(load_default=None, allow_none=True, strict=False)
+    category = fields.String(required=True, validate=validate.OneOf(list(BUDGET_CATEGORIES)))
+    description = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    amount = Amount(required=True, positive=False)
+
+    @validates("amount")
+    def _amount(self, value, **kwargs):
+        if value < 0:
+            raise ValidationError(str(_l("Must not be negative.")))
+        _usd_places(value)
+
+
+class BudgetIn(_Form):
+    lines = fields.List(fields.Nested(GrantBudgetLineIn), required=True, validate=validate.Length(min=1, max=100))
 
 
 # Reports ------------------------------------------------------------------------------------------------------

@@ -128,6 +128,8 @@ ROUTES: dict = {
     ("grants_awards_api.set_tranches", "PUT"): Route(FM, args=pending_grant, body={"tranches": [
         {"percent": "100", "condition": "signature"}]}),
     ("grants_awards_api.close", "POST"): Route(FM, args=active_grant),
+    ("grants_awards_api.revise_budget", "PUT"): Route(FM, args=active_grant, body={"lines": [
+        {"category": "personnel", "description": "All", "amount": "38500.00"}]}),
     ("grants_awards_api.record_refund", "POST"): Route(FO, args=active_grant, body=REFUND),
     ("grants_awards_api.request_disbursement", "POST"): Route(FO, args=active_grant, body={"tranche": 1,
                                                                                            "amount": "10.00"}),

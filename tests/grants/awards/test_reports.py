@@ -153,3 +153,33 @@ def test_the_final_report_waits_for_the_accepted_interim(app, world):
     assert w.ngo.post(f"/api/v1/reports/{reports['final']}/submit").status_code == 200
     resp = w.fm.post(f"/api/v1/reports/{reports['final']}/accept")
     assert resp.status_code == 409 and "interim report" in resp.get_json()["error"]["message"]
+
+
+def test_the_budget_is_revised_by_agreement_within_the_award(app, world):
+    w, grant, reports = _setup(world)
+    lines = {b["category"]: b for b in grant["budget_lines"]}
+    revised = [{"id": lines["personnel"]["id"], "category": "personnel", "description": "Case workers",
+                "amount": "21600.00"},
+               {"id": lines["shelter"]["id"], "category": "shelter", "description": "Shelter", "amount": "12400.00"},
+               {"id": lines["indirect"]["id"], "category": "indirect", "description": "Administration",
+                "amount": "2500.00"},
+               {"category": "training", "description": "Vocational training", "amount": "2000.00"}]
+    wrong = [dict(line) for line in revised]
+    wrong[3]["amount"] = "2000.01"
+    resp = w.fm.put(f"/api/v1/grants/{w.grant_id}/budget", json={"lines": wrong})
+    assert resp.status_code == 422 and "38500.00" in resp.get_json()["error"]["fields"]["lines"][0]
+    resp = w.fm.put(f"/api/v1/grants/{w.grant_id}/budget", json={"lines": revised})
+    assert resp.status_code == 200, resp.get_json()
+    assert [(b["category"], b["amount"]) for b in resp.get_json()["budget_lines"]] == [
+        ("personnel", "21600.00"), ("shelter", "12400.00"), ("indirect", "2500.00"), ("training", "2000.00")]
+    assert w.ngo.put(f"/api/v1/grants/{w.grant_id}/budget", json={"lines": revised}).status_code == 403
+
+    # Once expenditure is reported on a line, it stays.
+    grant = w.ngo.get(f"/api/v1/grants/{w.grant_id}").get_json()
+    body = {"kind": "interim", "expenditure": [{"budget_line_id": grant["budget_lines"][1]["id"],
+                                                "spent": "6200.00"}]}
+    assert w.ngo.post(f"/api/v1/grants/{w.grant_id}/reports", json=body).status_code == 201
+    without_shelter = [line for line in revised if line["category"] != "shelter"]
+    without_shelter[0]["amount"] = "34000.00"
+    resp = w.fm.put(f"/api/v1/grants/{w.grant_id}/budget", json={"lines": without_shelter})
+    assert resp.status_code == 409 and "Shelter" in resp.get_json()["error"]["message"]
