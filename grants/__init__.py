@@ -21,10 +21,6 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(api_blp)
     csrf.exempt(api_blp)
 
-    from grants.review import init_app as init_review
-
-    init_review(app)
-
     if not any(endpoint.startswith("grants.") for _roles, endpoint, _label in DASHBOARD_LINKS):
         dashboard_link({APPLICANT}, "grants.applicant_home", _l("Your organisation and applications"))
         dashboard_link({APPLICANT}, "grants.calls", _l("Calls for proposals"))
@@ -34,4 +30,8 @@ def init_app(app: Flask) -> None:
                        _l("Applicant organisations"))
     if load_demo not in DEMO_LOADERS:
         DEMO_LOADERS.append(load_demo)
+
+    from grants.review import init_app as init_review
+
+    init_review(app)  # after the calls' demo data, which the selection's demo data uses
     init_awards(app)

@@ -43,11 +43,13 @@ def sanctions_import(file: Path) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from fund.demo import DEMO_LOADERS
     from fund.extensions import api, csrf
     from fund.models import ADMIN, AUDITOR, FUND_MANAGER, REVIEWER
     from fund.views import DASHBOARD_LINKS, dashboard_link
     from grants.review import models, permissions  # noqa: F401  (register the models and permission rules)
     from grants.review.api import blp as api_blp
+    from grants.review.demo import load_demo
     from grants.review.views import bp
 
     app.register_blueprint(bp)
@@ -61,6 +63,8 @@ def init_app(app: Flask) -> None:
                        _l("Selection: screening, reviews and Board decisions"))
         dashboard_link({FUND_MANAGER, ADMIN, AUDITOR}, "grants_review.screening_queue", _l("Screening queue"))
         dashboard_link({REVIEWER}, "grants_review.inbox", _l("Applications to review"))
+    if load_demo not in DEMO_LOADERS:
+        DEMO_LOADERS.append(load_demo)
 
 
 def _board_decisions(applications) -> dict:
