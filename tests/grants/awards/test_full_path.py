@@ -90,27 +90,64 @@ def test_approval_to_closure_with_a_refund_reconciles_with_the_ledger(app, world
 
     closed = w.fm.post(f"/api/v1/grants/{gid}/close")
     assert closed.status_code == 200, closed.get_json()
-    grant = closed.get_json()
-    assert grant["status"] == "closed"
+    assert closed.get_json()["status"] == "closed"
 
-    # The grant's amounts are the ledger's.
+    # A second grant, to another organisation, is terminated after its first tranche and a partial refund.
+    other = _second_grant(app, w)
+    d = w.fo.post(f"/api/v1/grants/{other}/disbursements", json={"tranche": 1, "amount": "26950.00"}).get_json()
+    assert w.fo2.post(f"/api/v1/disbursements/{d['id']}/approve").status_code == 200
+    assert w.fo.post(f"/api/v1/disbursements/{d['id']}/pay",
+                     json={"payment_reference": "BANK-0003", "paid_on": TODAY().isoformat()}).status_code == 200
+    assert w.fo.post(f"/api/v1/grants/{other}/refunds", json={
+        "amount": "1000.00", "currency": "USD", "received_on": TODAY().isoformat(), "bank_reference": "RF-78"}
+    ).status_code == 201
+    terminated = w.fm.post(f"/api/v1/grants/{other}/terminate", json={"message": "The project stopped."})
+    assert terminated.get_json()["status"] == "terminated"
+    assert [x["status"] for x in terminated.get_json()["disbursements"]] == ["paid", "cancelled"]
+
+    # Each grant's amounts are the ledger's.
+    for grant_id in (gid, other):
+        shown = w.fm.get(f"/api/v1/grants/{grant_id}").get_json()
+        f = figures(app, grant_id)
+        assert (D(shown["paid"]), D(shown["refunded"]), D(shown["remaining"])) == (f.paid, f.refunded, f.remaining)
+        with app.app_context():
+            g = db.session.get(Grant, grant_id)
+            assert sum(x.amount for x in g.disbursements if x.status == "paid") == f.paid
+            refunds = db.session.execute(db.select(GrantRefund).where(GrantRefund.grant_id == grant_id)).scalars()
+            assert sum(r.usd for r in refunds) == f.refunded
+            assert f.expenditure == f.paid - f.refunded and f.psc == (f.expenditure * D("0.13")).quantize(D("0.01"))
+    f2 = figures(app, other)
+    assert (f2.paid, f2.refunded, f2.remaining, f2.committed) == (D("26950.00"), D("1000.00"), D("0.00"),
+                                                                  D("26950.00"))
     f = figures(app, gid)
-    assert (D(grant["paid"]), D(grant["refunded"]), D(grant["remaining"])) == (f.paid, f.refunded, f.remaining)
     assert (f.paid, f.refunded, f.remaining, f.expenditure) == (D("38500.00"), D("2000.00"), D("0.00"),
                                                                 D("36500.00"))
     assert f.psc == D("4745.00")  # 13 % of the expenditure net of the refund
     assert f.psc_reserved == D("0.00")
     with app.app_context():
-        g = db.session.get(Grant, gid)
-        paid_rows = sum(d.amount for d in g.disbursements if d.status == "paid")
-        refunds = db.session.execute(db.select(GrantRefund).where(GrantRefund.grant_id == gid)).scalars().all()
-        assert paid_rows == f.paid
-        assert sum(r.usd for r in refunds) == f.refunded
-        assert g.report("final").expenditure == f.expenditure
+        assert db.session.get(Grant, gid).report("final").expenditure == f.expenditure
         position = ledger.fund_position()
         assert ledger.unbalanced_entries() == []
-    # The fund: 200,000 received, 38,500 out, 4,745 PSC, 2,000 back; nothing left committed.
-    assert position.cash == D("200000.00") - D("38500.00") - D("4745.00") + D("2000.00")
-    assert (position.disbursed, position.psc, position.refunded) == (D("38500.00"), D("4745.00"), D("2000.00"))
+    # The fund: 200,000 received; 38,500 + 26,950 out; PSC 4,745 + 3,373.50; 2,000 + 1,000 back; nothing left
+    # committed once one grant is closed and the other terminated.
+    assert (position.disbursed, position.psc, position.refunded) == (D("65450.00"), D("8118.50"), D("3000.00"))
+    assert position.cash == D("200000.00") - D("65450.00") - D("8118.50") + D("3000.00")
     assert position.committed == D("0.00")
     assert position.available == position.cash
+
+
+def _second_grant(app, w) -> int:
+    """Another organisation's grant, approved, signed and countersigned through the operations."""
+    from fund.models import User
+    from fund.uploads import check_bytes
+    from grants.awards import operations as ops
+
+    with app.test_request_context():
+        grant = af.make_grant(applicant=db.session.get(User, w.other_applicant.id), cash=None)
+        ops.upload_signed_agreement(grant, check_bytes(af.gf.PDF_BYTES, "signed.pdf"),
+                                    db.session.get(User, w.other_applicant.id))
+        ops.countersign(grant, db.session.get(User, w.manager.id))
+        db.session.commit()
+        grant_id = grant.id
+        db.session.remove()
+    return grant_id
