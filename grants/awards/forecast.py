@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from fund import ledger
 from fund.db import db, utcnow
+from fund.money import round_money
 from grants.awards.models import Disbursement, Grant, Tranche
 
 ZERO = Decimal("0.00")
@@ -74,7 +75,7 @@ def cash_forecast(horizon: int = 12, today: dt.date | None = None) -> Forecast:
             continue
         month = max(_month(tranche.expected_on), start)
         bucket = by_month.get(month, later)
-        psc = ledger._round_usd(rate * outstanding)
+        psc = round_money(rate * outstanding, "USD")
         bucket.tranches.append({"grant_id": grant_id, "number": number, "tranche": tranche.number,
                                 "condition": tranche.condition, "expected_on": tranche.expected_on,
                                 "amount": outstanding, "psc": psc})

@@ -22,6 +22,7 @@ from fund import audit, ledger
 from fund.db import db, utcnow
 from fund.errors import Conflict, FundError
 from fund.models import User
+from fund.money import MoneyError, to_decimal
 from fund.rates import translate as _
 from grants.awards.models import (
     FINAL,
@@ -87,8 +88,8 @@ def _next_number(year: int) -> str:
 
 def _usd(value, field: str = "amount_usd") -> Decimal:
     try:
-        amount = Decimal(value)
-    except Exception as exc:  # noqa: BLE001  (any non-number)
+        amount = to_decimal(value)
+    except MoneyError as exc:
         raise FundError(_("Not a valid amount."), fields={field: [_("Not a valid amount.")]}) from exc
     if amount <= 0:
         raise FundError(_("The amount must be greater than zero."), fields={field: [_("Must be greater than zero.")]})

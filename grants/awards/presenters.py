@@ -18,9 +18,8 @@ from grants.awards.models import (
     Grant,
     GrantRefund,
     GrantReport,
-    Tranche,
 )
-from grants.awards.reports import cell_key, expected_spending, split_cell
+from grants.awards.reports import expected_spending, split_cell
 from grants.awards.workflow import CONDITION_LABELS, DISBURSEMENT_STATES, GRANT_STATES, REPORT_STATES
 
 ZERO = Decimal("0.00")
@@ -67,15 +66,6 @@ def conditions_met(grant: Grant) -> dict[str, bool]:
     return {SIGNATURE: grant.status in ("active", "suspended", "closed"),
             INTERIM_ACCEPTED: interim is not None and interim.status == "accepted",
             FINAL_ACCEPTED: final is not None and final.status == "accepted"}
-
-
-TRANCHE_STATUS_LABELS = {
-    "paid": DISBURSEMENT_STATES["paid"],
-    "approved": DISBURSEMENT_STATES["approved"],
-    "requested": DISBURSEMENT_STATES["requested"],
-    "scheduled": DISBURSEMENT_STATES["scheduled"],
-    "cancelled": DISBURSEMENT_STATES["cancelled"],
-}
 
 
 def report_summary(report: GrantReport) -> dict:
@@ -175,8 +165,3 @@ def refund_dict(refund: GrantRefund) -> dict:
             "psc_usd": refund.psc_usd}
 
 
-def tranche_for(grant: Grant, number: int) -> Tranche | None:
-    return next((t for t in grant.tranches if t.number == number), None)
-
-
-__all__ = ["cell_key", "grant_dict", "report_dict", "disbursement_dict", "refund_dict", "tranche_rows"]

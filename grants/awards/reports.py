@@ -13,11 +13,23 @@ import datetime as dt
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
+from fund.db import db
 from fund.errors import FundError
 from fund.rates import translate as _
 from fund.results import AGE_BANDS, SEXES
-from grants.awards.models import BY_ASSISTANCE, BY_COUNTRY, BY_FORM, NOT_RECORDED, SEX_AGE, Grant, GrantReport
+from grants.awards.models import (
+    BY_ASSISTANCE,
+    BY_COUNTRY,
+    BY_FORM,
+    NOT_RECORDED,
+    SEX_AGE,
+    Grant,
+    GrantBudgetLine,
+    GrantReport,
+    ReportExpense,
+)
 from grants.taxonomies import ASSISTANCE_TYPES, FORMS_OF_EXPLOITATION, country_codes
 
 #: The tolerance beyond which a budget line's expenditure must be explained (a fraction of its budget).
@@ -144,11 +156,6 @@ def missing(report: GrantReport) -> list[str]:
             found.append(_("Narrative: “%(part)s” is empty.", part=str(NARRATIVE_LABELS[name])))
     if report.total_assisted is None:
         found.append(_("Give the results: victims assisted in each breakdown."))
-    from sqlalchemy import select
-
-    from fund.db import db
-    from grants.awards.models import GrantBudgetLine, ReportExpense
-
     lines = set(db.session.execute(select(GrantBudgetLine.id).where(
         GrantBudgetLine.grant_id == report.grant_id)).scalars())
     reported = set(db.session.execute(select(ReportExpense.budget_line_id).where(

@@ -20,6 +20,7 @@ from fund import ledger
 from fund.db import db
 from fund.errors import Conflict, FundError
 from fund.models import ADMIN, APPLICANT, FINANCE_OFFICER, FUND_MANAGER, User
+from fund.money import round_money
 from fund.rates import translate as _
 from grants.awards.models import (
     FINAL,
@@ -223,7 +224,7 @@ def _within_award(d: Disbursement, actor, data) -> list[str]:
 def _cash_for_approval(d: Disbursement, actor, data) -> list[str]:
     """Cash covers every approved, unpaid disbursement of the fund, this one, and their PSC."""
     waiting = approved_unpaid_fundwide(exclude=d.id) + d.amount
-    need = waiting + ledger._round_usd(ledger.psc_rate() * waiting)
+    need = waiting + round_money(ledger.psc_rate() * waiting, "USD")
     cash = ledger.fund_position().cash
     if need > cash:
         raise Conflict(_("Cash of USD %(cash)s cannot cover the approved disbursements with this one "

@@ -139,19 +139,28 @@ def test_paid_and_approved_never_exceed_the_tranche_or_the_award(app, world):
     assert too_much.status_code == 409 and "amount" in too_much.get_json()["error"]["fields"]
 
 
-def test_cash_must_cover_the_payment(app, world):
+def test_approval_needs_the_cash(app, world):
     from fund import ledger
 
-    w = world(cash="44000.00")  # enough to commit 38,500 and its PSC (5,005), not to pay out twice
+    w = world(cash="44000.00")  # enough to commit 38,500 and the PSC it will attract (5,005)
     sign_and_countersign(w)
-    with app.app_context():
-        ledger.fund_position()  # the fund: 44,000 cash, 43,505 committed
     d = _request(w, amount="26950.00")
+    with app.app_context():  # the contribution turns out to be a bank error and is reversed: no cash left
+        entry = db.session.execute(select(ledger.JournalEntry.id).where(
+            ledger.JournalEntry.kind == ledger.CONTRIBUTION)).scalar_one()
+        ledger.reverse_entry(entry, reason="Bank error")
+        db.session.commit()
+    refused = w.fo2.post(f"/api/v1/disbursements/{d}/approve")
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "cash_insufficient"
+    assert "30453.50" in refused.get_json()["error"]["message"]  # 26,950 and 13 % PSC
+    assert _state(app, d)[0] == "requested"
+    with app.app_context():
+        af.fund_cash("44000.00")
+        db.session.commit()
     assert w.fo2.post(f"/api/v1/disbursements/{d}/approve").status_code == 200
     assert w.fo.post(f"/api/v1/disbursements/{d}/pay", json=PAY).status_code == 200
     with app.app_context():
-        cash = ledger.fund_position().cash
-    assert cash == D("44000.00") - D("26950.00") - D("3503.50")
+        assert ledger.fund_position().cash == D("44000.00") - D("26950.00") - D("3503.50")
 
 
 def test_a_failed_payment_is_reversed_in_the_ledger(app, world):
