@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fund.db import UTCDateTime, db, utcnow
@@ -91,9 +91,11 @@ PLEDGE_TRANSITIONS: dict[str, Transition] = {
     # A finance officer confirms an announced pledge once the agreement is signed (booked as receivable).
     "confirm": Transition(frozenset({ANNOUNCED}), frozenset({CONFIRMED}), WRITERS,
                           "a rate exists for the confirmation month"),
-    # Money received: against an announced pledge it confirms it first (the money proves the agreement).
-    "receive": Transition(frozenset({ANNOUNCED, CONFIRMED, PARTIALLY_PAID}), frozenset({PARTIALLY_PAID, PAID}),
-                          WRITERS, "the payment is in the pledge's currency and at most its outstanding amount"),
+    # Money received: against an announced pledge it confirms it first (the money proves the agreement). A
+    # payment that settles a pledge of which a part was written off leaves it written off (not paid in full).
+    "receive": Transition(frozenset({ANNOUNCED, CONFIRMED, PARTIALLY_PAID}),
+                          frozenset({PARTIALLY_PAID, PAID, WRITTEN_OFF}), WRITERS,
+                          "the payment is in the pledge's currency and at most its outstanding amount"),
     "write_off": Transition(frozenset({CONFIRMED, PARTIALLY_PAID}),
                             frozenset({CONFIRMED, PARTIALLY_PAID, WRITTEN_OFF}), WRITERS,
                             "the amount is at most the outstanding amount"),
@@ -221,3 +223,85 @@ class Contribution(db.Model):
     @property
     def reversed(self) -> bool:
         return self.ledger_entry.reversed_by is not None
+
+
+# Issued statements ------------------------------------------------------------------------------------------
+
+
+class StatementCounter(db.Model):
+    """The last statement number given in a year (locked while a statement is issued, so numbers never repeat
+    and two requests cannot both issue the same donor's statement for a period)."""
+
+    __tablename__ = "statement_counter"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IssuedStatement(db.Model):
+    """A donor statement as issued: the PDF is stored (``storage_key``) with its SHA-256 and never re-rendered.
+
+    Immutable: only voiding writes to it again (once: ``voided_at``, ``voided_by_id``, ``void_reason``); a
+    corrected statement is a new one. ``totals`` keeps the totals printed on it, for the public verification page.
+    """
+
+    __tablename__ = "issued_statement"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: VTF-ST-<year of the period's end>-<sequence>, e.g. VTF-ST-2027-0007.
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    donor_id: Mapped[int] = mapped_column(ForeignKey("donor.id"), index=True)
+    period_from: Mapped[dt.date] = mapped_column(Date)
+    period_to: Mapped[dt.date] = mapped_column(Date)
+    language: Mapped[str] = mapped_column(String(2))
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    #: The donor's name and anonymity as printed.
+    donor_name: Mapped[str] = mapped_column(String(200))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    #: Random and unguessable (80 bits), printed as text and QR code; the key of /verify/<code>.
+    verification_code: Mapped[str] = mapped_column(String(32), unique=True)
+    totals: Mapped[dict] = mapped_column(JSON)
+    voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    void_reason: Mapped[str | None] = mapped_column(Text)
+
+    donor: Mapped[Donor] = relationship(lazy="joined")
+
+    @property
+    def voided(self) -> bool:
+        return self.voided_at is not None
+
+    @property
+    def public_name(self) -> str | None:
+        """The donor's name for public pages, or None when the donor is (or was, at issue) anonymous."""
+        if self.anonymous or self.donor.anonymous:
+            return None
+        return self.donor_name
+
+    def __repr__(self) -> str:
+        return f"<IssuedStatement {self.number}>"
+
+
+VOID_FIELDS = frozenset({"voided_at", "voided_by_id", "void_reason"})
+
+
+@event.listens_for(IssuedStatement, "before_update")
+def _issued_statements_are_immutable(mapper, connection, target: IssuedStatement) -> None:
+    state = inspect(target)
+    for attr in mapper.column_attrs:
+        history = state.attrs[attr.key].history
+        if not history.has_changes():
+            continue
+        if attr.key not in VOID_FIELDS:
+            raise ValueError(f"issued statement {target.number}: {attr.key} cannot change (void and issue anew)")
+        if history.deleted and history.deleted[0] is not None:
+            raise ValueError(f"issued statement {target.number} is already void")
+
+
+@event.listens_for(IssuedStatement, "before_delete")
+def _issued_statements_are_kept(mapper, connection, target: IssuedStatement) -> None:
+    raise ValueError(f"issued statement {target.number} cannot be deleted (void it)")

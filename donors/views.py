@@ -110,7 +110,8 @@ def _detail(donor: Donor, errors: dict, failed_pledge: int | None, status: int =
         select(Pledge).where(Pledge.donor_id == donor.id).order_by(Pledge.pledged_on.desc(), Pledge.id.desc())
     ).scalars().all()
     summaries = operations.summarise(list(pledges))
-    contributions = db.paginate(operations.contributions_query(donor.id), per_page=100, error_out=False)
+    contributions = db.paginate(operations.contributions_query(donor.id), page=request.args.get("page", 1, type=int),
+                                per_page=100, error_out=False)
     html = render_template("donors/detail.html", donor=donor, summaries=[summaries[p.id] for p in pledges],
                            figures=ledger.donors_figures([donor.id])[donor.id], contributions=contributions,
                            errors=errors, failed_pledge=failed_pledge, open_statuses=OPEN,

@@ -316,3 +316,13 @@ def test_lists_are_paginated(app, fo):
         make_donor(fo, f"Donor {i}")
     page = fo.get("/api/v1/donors?per_page=2").json
     assert len(page["items"]) == 2 and page["meta"]["total"] == 3 and page["meta"]["pages"] == 2
+
+
+def test_paying_the_rest_of_a_partly_written_off_pledge_closes_it_written_off(app, fo):
+    donor = make_donor(fo)
+    p = pledge(fo, donor["id"], "100.00", "USD", status="confirmed")
+    fo.post(f"/api/v1/pledges/{p['id']}/write-off", json={"amount": "10.00", "reason": "bank charges"})
+    resp = pay(fo, donor["id"], "90.00", "USD", "REST-1", p["id"])
+    assert resp.status_code == 201, resp.json
+    got = fo.get(f"/api/v1/pledges/{p['id']}").json
+    assert got["status"] == "written_off" and got["outstanding"] == "0.00" and got["received"] == "90.00"

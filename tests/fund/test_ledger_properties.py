@@ -7,6 +7,7 @@ pledge says, PSC is PSC_RATE x expenditure per grant, and a second reversal of a
 from __future__ import annotations
 
 import datetime as dt
+import os
 from decimal import ROUND_HALF_UP, Decimal
 
 from hypothesis import HealthCheck, settings
@@ -338,5 +339,6 @@ class Money(RuleBasedStateMachine):
 def test_money_keeps_its_invariants(app):
     Money.app = app
     run_state_machine_as_test(Money, settings=settings(
-        max_examples=40, stateful_step_count=30, deadline=None, database=None,
+        # MONEY_EXAMPLES=500 explores further (minutes); the default keeps the suite fast.
+        max_examples=int(os.environ.get("MONEY_EXAMPLES", "40")), stateful_step_count=30, deadline=None, database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]))

@@ -73,3 +73,9 @@ def test_reversing_from_the_portal(app, login_as, entries):
         event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "ledger.reverse")).scalar_one()
         assert "recorded against the wrong donor" in event.summary and event.actor == client.user.email
         assert ledger.fund_position().received == Decimal("1000.00")
+
+
+def test_every_account_and_kind_has_a_translated_name():
+    from fund.finance_views import ACCOUNT_LABELS, KIND_LABELS
+
+    assert set(ACCOUNT_LABELS) == set(ledger.ACCOUNTS) and set(KIND_LABELS) == set(ledger.KINDS)
