@@ -7,15 +7,20 @@ template cannot wander through relationships), and :func:`render_pdf` renders a 
 WeasyPrint's default URL fetcher reads any local file and any network URL, and ``<link rel=attachment>``
 embeds what it fetched in the PDF. Here every resource goes through :class:`StaticOnlyFetcher`, which serves
 only files inside the application's own ``fund/static`` directory and refuses every other ``file:`` path,
-every network URL, ``data:`` URLs and so every attachment. Templates refer to assets relatively
+every network URL and every ``data:`` URL except an inline PNG image (a QR code drawn by the application: a PNG
+cannot refer to anything else). Attachments are dropped from the rendered document before it is written, so
+nothing, not even a bundled asset, is ever embedded as a file. Templates refer to assets relatively
 (``<link rel="stylesheet" href="pdf/pdf.css">``): the document's base URL is the static directory.
 
 Rendering runs in a child process (``python -m fund.pdf``: HTML on standard input, PDF on standard output) that
-is killed after ``PDF_RENDER_TIMEOUT`` seconds (default 30), so a pathological document cannot hold a worker.
+is killed after ``PDF_RENDER_TIMEOUT`` seconds (default 30) and whose address space is limited to
+``PDF_RENDER_MEMORY_MB`` (default 1024), so a pathological document can hold neither a worker nor the machine.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import decimal
 import os
@@ -39,6 +44,12 @@ _CONTENT_TYPES = {
     ".woff": "font/woff",
     ".woff2": "font/woff2",
 }
+
+
+#: The largest inline PNG (``data:image/png;base64,...``) served, decoded.
+MAX_INLINE_PNG = 256 * 1024
+_PNG_PREFIX = "data:image/png;base64,"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class PdfError(RuntimeError):
@@ -80,6 +91,20 @@ def static_path_for(url: str, root: Path = STATIC_ROOT) -> Path | None:
     return path
 
 
+def inline_png(url: str) -> bytes | None:
+    """The image of a ``data:image/png;base64,`` URL (at most :data:`MAX_INLINE_PNG` bytes, a real PNG), or
+    None for any other URL."""
+    if not url.startswith(_PNG_PREFIX) or len(url) > len(_PNG_PREFIX) + MAX_INLINE_PNG * 4 // 3 + 4:
+        return None
+    try:
+        data = base64.b64decode(url[len(_PNG_PREFIX):], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if not data.startswith(_PNG_SIGNATURE) or len(data) > MAX_INLINE_PNG:
+        return None
+    return data
+
+
 def _fetcher_class():
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -92,6 +117,9 @@ def _fetcher_class():
             self.refused: list[str] = []
 
         def fetch(self, url, headers=None):
+            png = inline_png(url)
+            if png is not None:
+                return URLFetcherResponse(url[:64], body=png, headers={"Content-Type": "image/png"})
             path = static_path_for(url, self.root)
             if path is None:
                 self.refused.append(url[:200])
@@ -109,39 +137,75 @@ def StaticOnlyFetcher(root: Path = STATIC_ROOT):  # noqa: N802  (a factory stand
 
 
 def html_to_pdf(html: str, root: Path = STATIC_ROOT) -> bytes:
-    """Render HTML to PDF in this process (no time limit; :func:`render_pdf` adds one)."""
+    """Render HTML to PDF in this process (no time or memory limit; :func:`render_pdf` adds them). Attachments
+    (``<link rel=attachment>``, ``<a rel=attachment>``) are dropped before the PDF is written."""
     from weasyprint import HTML
 
     fetcher = StaticOnlyFetcher(root)
-    return HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).write_pdf()
+    document = HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher).render()
+    document.metadata.attachments = []
+    for page in document.pages:
+        page.links = [link for link in page.links if link[0] != "attachment"]
+    return document.write_pdf()
 
 
-def html_to_pdf_bounded(html: str, timeout: float, root: Path = STATIC_ROOT) -> bytes:
-    """Render in a child process (``python -m fund.pdf``); kill it and raise :class:`PdfError` after
-    ``timeout`` seconds."""
+DEFAULT_MEMORY_MB = 1024
+
+
+def html_to_pdf_bounded(html: str, timeout: float, root: Path = STATIC_ROOT,
+                        memory_mb: int | None = DEFAULT_MEMORY_MB) -> bytes:
+    """Render in a child process (``python -m fund.pdf``) whose address space is limited to ``memory_mb`` MiB;
+    kill it and raise :class:`PdfError` after ``timeout`` seconds, or when it runs out of memory."""
+    env = {**os.environ, "FUND_PDF_MEMORY_MB": str(memory_mb or 0)}
     try:
         done = subprocess.run(
             [sys.executable, "-m", "fund.pdf", str(root)],
-            input=html.encode("utf-8"), capture_output=True, timeout=timeout, check=False,
+            input=html.encode("utf-8"), capture_output=True, timeout=timeout, check=False, env=env,
         )
     except subprocess.TimeoutExpired as exc:
         raise PdfError(f"PDF rendering took longer than {timeout:g} s and was stopped") from exc
     if done.returncode != 0 or not done.stdout.startswith(b"%PDF-"):
-        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+        stderr = done.stderr.decode("utf-8", "replace")
+        if "MemoryError" in stderr or done.returncode == -9:
+            raise PdfError(f"PDF rendering needed more than {memory_mb} MiB and was stopped")
+        detail = stderr.strip().splitlines()[-1:] or ["no output"]
         raise PdfError(f"PDF rendering failed: {detail[0][:300]}")
     return done.stdout
 
 
-def render_pdf(template: str, context: dict, *, timeout: float | None = None) -> bytes:
-    """Render ``template`` with the plain-data ``context`` to PDF bytes, within the configured time limit."""
+def render_html(template: str, context: dict) -> str:
+    """The HTML of ``template`` with the plain-data ``context`` (refused unless plain), before PDF rendering."""
     check_plain(context)
-    html = render_template(template, **context)
-    if timeout is None:
-        timeout = float(current_app.config.get("PDF_RENDER_TIMEOUT", os.environ.get("PDF_RENDER_TIMEOUT", 30)))
-    return html_to_pdf_bounded(html, timeout)
+    return render_template(template, **context)
+
+
+def pdf_limits() -> tuple[float, int]:
+    """(seconds, MiB) allowed to one rendering: ``PDF_RENDER_TIMEOUT`` and ``PDF_RENDER_MEMORY_MB``."""
+    config = current_app.config
+    timeout = float(config.get("PDF_RENDER_TIMEOUT", os.environ.get("PDF_RENDER_TIMEOUT", 30)))
+    memory = int(config.get("PDF_RENDER_MEMORY_MB", os.environ.get("PDF_RENDER_MEMORY_MB", DEFAULT_MEMORY_MB)))
+    return timeout, memory
+
+
+def render_pdf(template: str, context: dict, *, timeout: float | None = None) -> bytes:
+    """Render ``template`` with the plain-data ``context`` to PDF bytes, within the configured time and memory
+    limits."""
+    html = render_html(template, context)
+    default_timeout, memory = pdf_limits()
+    return html_to_pdf_bounded(html, default_timeout if timeout is None else timeout, memory_mb=memory)
+
+
+def _limit_memory() -> None:
+    megabytes = int(os.environ.get("FUND_PDF_MEMORY_MB") or 0)
+    if megabytes > 0:
+        import resource
+
+        limit = megabytes * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def _main() -> None:
+    _limit_memory()
     root = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else STATIC_ROOT
     html = sys.stdin.buffer.read().decode("utf-8")
     sys.stdout.buffer.write(html_to_pdf(html, root))

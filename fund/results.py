@@ -85,3 +85,289 @@ def register(directory: GrantDirectory) -> None:
 
 def directory() -> GrantDirectory:
     return _directory
+
+
+# Small-cell suppression -----------------------------------------------------------------------------------------
+#
+# Donor and public outputs never show a count from 1 to 4: it shows as "<5" (primary suppression). A table with
+# totals could give such a count away (total 23, the other cell 20: the hidden one is 3), so more entries are
+# withheld, shown as "x" (complementary suppression), until no hidden value can be worked out.
+#
+# The method. A table is a set of entries (cells and totals) and of additive lines: "these members add up to that
+# total" (rows, columns, margins, and every breakdown of the same people sharing one grand total). Starting from
+# the primary cells, :func:`suppress` repeats until none of these attacks succeeds, each time withholding one more
+# entry, the smallest non-zero shown entry of a line concerned (a cell before a total; ties in the order given):
+#
+# 1. a line with exactly one hidden entry gives it away by subtraction;
+# 2. exact linear algebra: the published entries and all the lines, solved together (Gauss-Jordan elimination
+#    over the rationals), determine a hidden entry;
+# 3. bounds: a reader who knows the method knows that "<5" is 1 to 4 and that a withheld non-zero entry is at
+#    least 5 (every count from 1 to 4 is already primary); propagating these bounds through the lines pins a
+#    hidden entry to one value (e.g. "<5" + "x" = 6 gives away 1 and 5).
+#
+# Zeros are shown (there is nobody to protect) and never chosen as complements while a non-zero entry can be.
+# The result is deterministic, so the same figures are suppressed the same way in the portal, the statement and
+# its CSV and JSON. It protects one table at a time: a reader comparing outputs for overlapping periods or
+# groups of grants is not modelled.
+
+THRESHOLD = 5
+SMALL = "<5"
+WITHHELD = "x"
+
+
+@dataclass(frozen=True)
+class Line:
+    """``members`` add up to ``total`` (keys of the table's entries)."""
+
+    members: tuple
+    total: object
+
+
+@dataclass
+class Suppressed:
+    """The outcome of :func:`suppress`: the true values, and which entries are hidden and why."""
+
+    values: dict
+    primary: frozenset
+    complementary: frozenset
+
+    def shown(self, key) -> int | str:
+        """The entry as published: its count, "<5" (primary) or "x" (withheld)."""
+        if key in self.primary:
+            return SMALL
+        if key in self.complementary:
+            return WITHHELD
+        return self.values[key]
+
+    @property
+    def hidden(self) -> frozenset:
+        return self.primary | self.complementary
+
+    def published(self) -> dict:
+        return {key: self.shown(key) for key in self.values}
+
+
+def _rref_determined(unknowns: list, rows: list[dict]) -> set:
+    """The unknowns fixed by the linear system ``rows`` (each {unknown: coefficient}): those whose unit vector
+    lies in the row space, i.e. a row of the reduced row echelon form has that single non-zero entry."""
+    from fractions import Fraction
+
+    index = {u: i for i, u in enumerate(unknowns)}
+    matrix = []
+    for row in rows:
+        vector = [Fraction(0)] * len(unknowns)
+        for unknown, coefficient in row.items():
+            vector[index[unknown]] += coefficient
+        if any(vector):
+            matrix.append(vector)
+    pivot_row = 0
+    for col in range(len(unknowns)):
+        pivot = next((r for r in range(pivot_row, len(matrix)) if matrix[r][col] != 0), None)
+        if pivot is None:
+            continue
+        matrix[pivot_row], matrix[pivot] = matrix[pivot], matrix[pivot_row]
+        lead = matrix[pivot_row][col]
+        matrix[pivot_row] = [v / lead for v in matrix[pivot_row]]
+        for r in range(len(matrix)):
+            if r != pivot_row and matrix[r][col] != 0:
+                factor = matrix[r][col]
+                matrix[r] = [a - factor * b for a, b in zip(matrix[r], matrix[pivot_row], strict=True)]
+        pivot_row += 1
+        if pivot_row == len(matrix):
+            break
+    determined = set()
+    for row in matrix[:pivot_row]:
+        nonzero = [i for i, v in enumerate(row) if v != 0]
+        if len(nonzero) == 1:
+            determined.add(unknowns[nonzero[0]])
+    return determined
+
+
+def _equations(values: dict, lines: list[Line], hidden: set) -> list[tuple[dict, int]]:
+    """Each line with a hidden entry as {hidden key: +1 member / -1 total} = the constant the reader computes."""
+    equations = []
+    for line in lines:
+        coefficients: dict = {}
+        constant = 0
+        for key in line.members:
+            if key in hidden:
+                coefficients[key] = coefficients.get(key, 0) + 1
+            else:
+                constant -= values[key]
+        if line.total in hidden:
+            coefficients[line.total] = coefficients.get(line.total, 0) - 1
+        else:
+            constant += values[line.total]
+        coefficients = {k: c for k, c in coefficients.items() if c}
+        if coefficients:
+            equations.append((coefficients, constant))
+    return equations
+
+
+def reader_bounds(values: dict, primary: set, complementary: set, threshold: int = THRESHOLD) -> dict:
+    """What a reader who knows the method knows of each hidden entry before using the totals: [lo, hi], hi None
+    for unbounded."""
+    bounds = {key: (1, threshold - 1) for key in primary}
+    for key in complementary:
+        bounds[key] = (threshold, None) if values[key] >= threshold else (0, None)
+    return bounds
+
+
+def propagate_bounds(equations: list[tuple[dict, int]], bounds: dict, rounds: int = 200) -> dict:
+    """Tighten the reader's bounds through the equations (interval constraint propagation) until nothing changes.
+    Sound: the true values always stay within the bounds returned."""
+    bounds = dict(bounds)
+    for _round in range(rounds):
+        changed = False
+        for coefficients, constant in equations:
+            for key, a in coefficients.items():
+                lo_rest, hi_rest = 0, 0  # bounds of sum(a_j * x_j) over the other unknowns
+                for other, b in coefficients.items():
+                    if other == key:
+                        continue
+                    lo, hi = bounds[other]
+                    if b > 0:
+                        lo_rest += b * lo
+                        hi_rest = None if hi_rest is None or hi is None else hi_rest + b * hi
+                    else:
+                        lo_rest = None if lo_rest is None or hi is None else lo_rest + b * hi
+                        hi_rest = hi_rest if hi_rest is None else hi_rest + b * lo
+                # a * x = constant - rest
+                lo_ax = None if hi_rest is None else constant - hi_rest
+                hi_ax = None if lo_rest is None else constant - lo_rest
+                if a < 0:
+                    lo_ax, hi_ax = (None if hi_ax is None else -hi_ax), (None if lo_ax is None else -lo_ax)
+                lo, hi = bounds[key]
+                new_lo = lo if lo_ax is None else max(lo, lo_ax)
+                new_hi = hi_ax if hi is None else (hi if hi_ax is None else min(hi, hi_ax))
+                if (new_lo, new_hi) != (lo, hi):
+                    bounds[key] = (new_lo, new_hi)
+                    changed = True
+        if not changed:
+            break
+    return bounds
+
+
+def disclosed(values: dict, lines: list[Line], primary: set, complementary: set,
+              threshold: int = THRESHOLD) -> set:
+    """Hidden entries that a reader can work out from what is published (the three attacks of the method)."""
+    hidden = set(primary) | set(complementary)
+    if not hidden:
+        return set()
+    found = set()
+    for line in lines:
+        entries = {*line.members, line.total}
+        inside = entries & hidden
+        if len(inside) == 1:
+            found |= inside
+    equations = _equations(values, lines, hidden)
+    found |= _rref_determined(sorted(hidden, key=repr), [c for c, _k in equations])
+    bounds = propagate_bounds(equations, reader_bounds(values, primary, complementary, threshold))
+    found |= {key for key, (lo, hi) in bounds.items() if hi is not None and lo == hi}
+    return found
+
+
+def suppress(values: dict, lines: Iterable, threshold: int = THRESHOLD) -> Suppressed:
+    """Suppress the small counts of a table (``values``: key -> count, ``lines``: :class:`Line` or (members,
+    total) pairs that must add up) so that none can be worked out; see the method above. Raises ValueError when
+    a line does not add up."""
+    values = dict(values)
+    lines = [line if isinstance(line, Line) else Line(tuple(line[0]), line[1]) for line in lines]
+    for line in lines:
+        if sum(values[k] for k in line.members) != values[line.total]:
+            raise ValueError(f"{line.members} do not add up to {line.total}")
+    if any(v < 0 for v in values.values()):
+        raise ValueError("counts are zero or more")
+    order = {key: i for i, key in enumerate(values)}
+    totals = {line.total for line in lines}
+    primary = {key for key, v in values.items() if 0 < v < threshold}
+    complementary: set = set()
+
+    def rank(key):
+        return (values[key] == 0, values[key], key in totals, order[key])
+
+    while True:
+        exposed = disclosed(values, lines, primary, complementary, threshold)
+        if not exposed:
+            break
+        hidden = primary | complementary
+        target = min(exposed, key=lambda k: order[k])
+        concerned = [line for line in lines if target in (*line.members, line.total)] or lines
+        candidates = {k for line in concerned for k in (*line.members, line.total)} - hidden
+        if not candidates:  # nothing left beside it: widen to the whole table
+            candidates = set(values) - hidden
+        if not candidates:
+            break
+        complementary.add(min(candidates, key=rank))
+    return Suppressed(values, frozenset(primary), frozenset(complementary))
+
+
+@dataclass
+class SuppressedResults:
+    """Results of several grants, suppressed together (every breakdown counts the same people, so they share one
+    grand total and are protected as one table). Values are counts, "<5" or "x"."""
+
+    total: int | str
+    grants: dict[int, int | str]
+    sex_age: dict[tuple[str, str], int | str]
+    sexes: dict[str, int | str]
+    ages: dict[str, int | str]
+    by_form: dict[str, int | str]
+    by_assistance: dict[str, int | str]
+    by_country: dict[str, int | str]
+    table: Suppressed
+
+
+def suppress_results(per_grant: dict[int, Results], threshold: int = THRESHOLD) -> SuppressedResults:
+    """Add up the results of ``per_grant`` and suppress them as one table: each grant's total, victims by sex x
+    age band (with the totals by sex and by age band), by form of exploitation, by type of assistance and by
+    country (categories with nobody are left out of the last three)."""
+    combined = Results()
+    for r in per_grant.values():
+        combined.add(r)
+    values: dict = {}
+    lines: list[Line] = []
+    total = ("total",)
+    grant_keys = [("grant", g) for g in sorted(per_grant)]
+    for key in grant_keys:
+        values[key] = per_grant[key[1]].total
+    values[total] = sum(values[k] for k in grant_keys)
+    if grant_keys:
+        lines.append(Line(tuple(grant_keys), total))
+    sexes = [s for s in SEXES] + sorted({s for s, _a in combined.by_sex_age} - set(SEXES))
+    ages = [a for a in AGE_BANDS] + sorted({a for _s, a in combined.by_sex_age} - set(AGE_BANDS))
+    for s in sexes:
+        for a in ages:
+            values[("sex_age", s, a)] = combined.by_sex_age.get((s, a), 0)
+    for s in sexes:
+        values[("sex", s)] = sum(values[("sex_age", s, a)] for a in ages)
+        lines.append(Line(tuple(("sex_age", s, a) for a in ages), ("sex", s)))
+    for a in ages:
+        values[("age", a)] = sum(values[("sex_age", s, a)] for s in sexes)
+        lines.append(Line(tuple(("sex_age", s, a) for s in sexes), ("age", a)))
+    for margin in ("sex", "age"):
+        keys = tuple(k for k in values if k[0] == margin)
+        own_total = total if sum(values[k] for k in keys) == values[total] else (f"{margin}_total",)
+        values.setdefault(own_total, sum(values[k] for k in keys))
+        lines.append(Line(keys, own_total))
+    for name, counts in (("form", combined.by_form), ("assistance", combined.by_assistance),
+                         ("country", combined.by_country)):
+        keys = tuple((name, code) for code in sorted(counts) if counts[code])
+        for key in keys:
+            values[key] = counts[key[1]]
+        subtotal = sum(values[k] for k in keys)
+        own_total = total if subtotal == values[total] else (f"{name}_total",)
+        values.setdefault(own_total, subtotal)
+        if keys:
+            lines.append(Line(keys, own_total))
+    table = suppress(values, lines, threshold)
+    shown = table.shown
+
+    def pick(prefix: str) -> dict:
+        return {k[1]: shown(k) for k in values if k[0] == prefix}
+
+    return SuppressedResults(
+        total=shown(total), grants={k[1]: shown(k) for k in grant_keys},
+        sex_age={(k[1], k[2]): shown(k) for k in values if k[0] == "sex_age"},
+        sexes=pick("sex"), ages=pick("age"), by_form=pick("form"), by_assistance=pick("assistance"),
+        by_country=pick("country"), table=table)
