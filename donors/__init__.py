@@ -7,20 +7,25 @@ from flask_babel import lazy_gettext as _l
 def init_app(app: Flask) -> None:
     from donors import models, operations, permissions  # noqa: F401  (models, reversal hooks, permission rules)
     from donors.api import blp as api_blp
+    from donors.cli import statements_cli
     from donors.demo import load_demo
-    from donors.views import bp
+    from donors.views import bp, verify_bp
     from fund.demo import DEMO_LOADERS
     from fund.extensions import api, csrf
     from fund.models import ADMIN, AUDITOR, DONOR, FINANCE_OFFICER, FUND_MANAGER
     from fund.views import DASHBOARD_LINKS, dashboard_link
 
     app.register_blueprint(bp)
+    app.register_blueprint(verify_bp)
     api.register_blueprint(api_blp)
     csrf.exempt(api_blp)
+    app.cli.add_command(statements_cli)
 
     if not any(endpoint.startswith("donors.") for _roles, endpoint, _label in DASHBOARD_LINKS):
         dashboard_link({FINANCE_OFFICER, FUND_MANAGER, ADMIN, AUDITOR}, "donors.index", _l("Donors and pledges"))
         dashboard_link({FINANCE_OFFICER, ADMIN}, "donors.new_contribution", _l("Record a contribution"))
         dashboard_link({DONOR}, "donors.index", _l("Our pledges and contributions"))
+        dashboard_link({FINANCE_OFFICER, FUND_MANAGER, ADMIN, AUDITOR, DONOR}, "donors.statements_index",
+                       _l("Donor statements"))
     if load_demo not in DEMO_LOADERS:
         DEMO_LOADERS.append(load_demo)

@@ -5,14 +5,16 @@ Finance officers and admins write; fund managers and auditors read; a donor user
 
 from __future__ import annotations
 
-from flask import abort
+import functools
+
+from flask import abort, url_for
 from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
-from donors import operations
-from donors.models import Contribution, Donor, Pledge
-from donors.permissions import READ, WRITE
+from donors import operations, statements
+from donors.models import Contribution, Donor, IssuedStatement, Pledge
+from donors.permissions import ISSUE, READ, WRITE
 from donors.schemas import (
     CancelIn,
     ConfirmIn,
@@ -24,6 +26,10 @@ from donors.schemas import (
     DonorQuery,
     PledgeIn,
     PledgeOut,
+    StatementIn,
+    StatementOut,
+    StatementQuery,
+    VoidIn,
     WriteOffIn,
 )
 from fund import ledger
@@ -31,11 +37,12 @@ from fund.db import db
 from fund.errors import FundError
 from fund.idempotency import idempotent
 from fund.models import DONOR
-from fund.permissions import access, ensure_edit, ensure_view
+from fund.permissions import access, can_edit, can_view, ensure_edit, ensure_view
 from fund.rates import translate as _
 from fund.schemas import PageQuery, page_envelope, paged
 
-blp = Blueprint("donors_api", __name__, url_prefix="/api/v1", description="Donors, pledges and contributions")
+blp = Blueprint("donors_api", __name__, url_prefix="/api/v1",
+                description="Donors, pledges, contributions and donor statements")
 
 
 def donor_out(donor: Donor, figures: ledger.DonorFigures | None = None) -> dict:
@@ -220,3 +227,119 @@ def list_contributions(args):
 @blp.response(200, ContributionOut)
 def get_contribution(contribution_id: int):
     return ensure_view(db.session.get(Contribution, contribution_id))
+
+
+# Statements ---------------------------------------------------------------------------------------------------
+
+
+def statement_donor(fn):
+    """Load the donor of the URL before the query or body is validated: 404 if there is none, 403 if it is not
+    the caller's (a donor user reaches its own donor only)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        donor = db.session.get(Donor, kwargs["donor_id"])
+        if donor is None:
+            abort(404)
+        if not can_view(current_user, donor):
+            abort(403)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def issued_statement_guard(*, edit: bool = False):
+    """Load the issued statement of the URL's number first: 404 if unknown, 403 if not the caller's (or, to
+    ``edit``, if the caller may not change it)."""
+
+    def decorator(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            issued = find_statement(kwargs["number"])
+            if issued is None:
+                abort(404)
+            if not can_view(current_user, issued) or (edit and not can_edit(current_user, issued)):
+                abort(403)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def find_statement(number: str) -> IssuedStatement | None:
+    return db.session.execute(select(IssuedStatement).where(IssuedStatement.number == number)).scalar_one_or_none()
+
+
+def statement_out(issued: IssuedStatement) -> dict:
+    return {
+        **{k: getattr(issued, k) for k in ("number", "donor_id", "period_from", "period_to", "language", "issued_at",
+                                          "sha256", "size", "verification_code", "voided_at", "void_reason",
+                                          "totals")},
+        "status": "void" if issued.voided else "valid",
+        "verification_url": statements.external_url("verify.verify", code=issued.verification_code),
+        "download_url": url_for("donors_api.get_issued_statement", number=issued.number, _external=True),
+    }
+
+
+@blp.route("/donors/<int:donor_id>/statement")
+@access(*READ)
+@statement_donor
+@blp.arguments(StatementQuery, location="query")
+def get_statement(args, donor_id: int):
+    """The donor's statement for a period (``from``, ``to`` inclusive) as ``format=pdf`` (default), ``csv`` or
+    ``json``, in ``lang`` (default: the donor's language). Not an issued statement: issue one to get a numbered,
+    verifiable document."""
+    donor = db.session.get(Donor, donor_id)
+    statement = statements.build_statement(donor, args["date_from"], args["date_to"], args["lang"])
+    return statements.as_response(statement, args["format"])
+
+
+@blp.route("/donors/<int:donor_id>/statements", methods=["POST"])
+@access(*ISSUE)
+@statement_donor
+@blp.arguments(StatementIn)
+@blp.response(201, StatementOut)
+def issue_statement(data, donor_id: int):
+    """Issue the donor's statement for ``from``..``to`` (ended) in ``lang`` (default: the donor's language): the
+    PDF is stored with its SHA-256; returns its number and verification code. 409 while a statement that is not
+    void covers the same period in the same language."""
+    donor = db.session.get(Donor, donor_id)
+    issued = operations.issue_statement(donor, {"date_from": data["date_from"], "date_to": data["date_to"],
+                                                "language": data.get("lang")}, actor=current_user)
+    return statement_out(issued)
+
+
+@blp.route("/donors/<int:donor_id>/statements")
+@access(*READ)
+@statement_donor
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, paged(StatementOut))
+def list_statements(args, donor_id: int):
+    """The donor's issued statements, newest first (void ones included)."""
+    page = db.paginate(statements.issued_statements(donor_id), page=args["page"], per_page=args["per_page"],
+                       error_out=False)
+    envelope = page_envelope(page)
+    envelope["items"] = [statement_out(s) for s in page.items]
+    return envelope
+
+
+@blp.route("/statements/<string:number>")
+@access(*READ)
+@issued_statement_guard()
+def get_issued_statement(number: str):
+    """The PDF of an issued statement, exactly as issued (the stored file; its SHA-256 is the ETag)."""
+    issued = find_statement(number)
+    return statements.issued_response(issued, operations.stored_pdf(issued))
+
+
+@blp.route("/statements/<string:number>/void", methods=["POST"])
+@access(*WRITE)
+@issued_statement_guard(edit=True)
+@blp.arguments(VoidIn)
+@blp.response(200, StatementOut)
+def void_statement(data, number: str):
+    """Void an issued statement (finance officers and admins): it stays on file and its verification page says
+    it is void; issue a new one for the period."""
+    issued = find_statement(number)
+    return statement_out(operations.void_statement(issued, reason=data["reason"], actor=current_user))

@@ -9,10 +9,12 @@ amount.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -24,18 +26,22 @@ from donors.models import (
     OPEN,
     PLEDGE_TRANSITIONS,
     STATUS_LABELS,
+    WRITERS,
     WRITTEN_OFF,
     Contribution,
     Donor,
+    IssuedStatement,
     Pledge,
     PledgeInstalment,
+    StatementCounter,
     settled_status,
 )
-from fund import audit, ledger, rates
+from fund import audit, ledger, rates, storage
 from fund.db import db, utcnow
 from fund.errors import FundError
 from fund.ledger import JournalEntry, PledgeFigures
 from fund.money import MoneyError
+from fund.pdf import PdfError
 from fund.rates import translate as _
 
 # Donors -------------------------------------------------------------------------------------------------------
@@ -353,3 +359,150 @@ def contributions_query(donor_id: int | None = None):
         query = query.where(Contribution.donor_id == donor_id)
     return query.order_by(Contribution.received_on.desc(), Contribution.id.desc())
 
+
+
+# Statements ---------------------------------------------------------------------------------------------------
+
+#: Verification codes: 16 characters of an alphabet without look-alikes (80 random bits), in groups of four.
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_verification_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(16))
+    return "-".join(raw[i:i + 4] for i in range(0, 16, 4))
+
+
+def normalise_code(code: str) -> str:
+    """A verification code as typed (any case, spaces, with or without dashes) in its printed form."""
+    raw = "".join(c for c in (code or "").upper() if c in CODE_ALPHABET)[:16]
+    return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
+
+
+def _lock_counter(year: int) -> StatementCounter:
+    """The year's statement counter, locked for the rest of the transaction (created on first use)."""
+    stmt = select(StatementCounter).where(StatementCounter.year == year).with_for_update()
+    counter = db.session.execute(stmt).scalar_one_or_none()
+    if counter is None:
+        if db.session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        db.session.execute(insert(StatementCounter).values(year=year, last=0).on_conflict_do_nothing())
+        counter = db.session.execute(stmt.execution_options(populate_existing=True)).scalar_one()
+    return counter
+
+
+def valid_statement(donor_id: int, date_from: dt.date, date_to: dt.date,
+                    language: str | None = None) -> IssuedStatement | None:
+    """The statement of the donor for exactly this period (and language) that is not void, if any."""
+    query = select(IssuedStatement).where(
+        IssuedStatement.donor_id == donor_id, IssuedStatement.period_from == date_from,
+        IssuedStatement.period_to == date_to, IssuedStatement.voided_at.is_(None))
+    if language is not None:
+        query = query.where(IssuedStatement.language == language)
+    return db.session.execute(query.order_by(IssuedStatement.id).limit(1)).scalar_one_or_none()
+
+
+def issue_statement(donor: Donor, data: dict, *, actor=None) -> IssuedStatement:
+    """Issue the donor's statement for ``data["date_from"]``..``data["date_to"]`` in ``data["language"]`` (default:
+    the donor's language): number it, render it with its verification code and QR code, store the PDF and its
+    SHA-256. Refused (422) for a period not yet ended; (409) while a statement that is not void covers the same
+    period in the same language. Numbers come from the locked yearly counter, so they never repeat or skip."""
+    from donors import statements
+
+    date_from, date_to = data["date_from"], data["date_to"]
+    language = data.get("language") or donor.language
+    if date_from > date_to:
+        _refuse("to", _("The period ends before it starts."))
+    if date_to > utcnow().date():
+        _refuse("to", _("A statement is issued for a period that has ended (up to today at the latest)."))
+    counter = _lock_counter(date_to.year)
+    existing = valid_statement(donor.id, date_from, date_to, language)
+    if existing is not None:
+        message = _("Statement %(number)s already covers this period in this language: void it to issue a new one.",
+                    number=existing.number)
+        raise FundError(message, fields={"from": [message]}, status=409, code="conflict")
+    counter.last += 1
+    number = f"VTF-ST-{date_to.year}-{counter.last:04d}"
+    code = new_verification_code()
+    statement = statements.build_statement(donor, date_from, date_to, language)
+    statement.number, statement.issued_at, statement.verification_code = number, utcnow(), code
+    statement.verification_url = statements.external_url("verify.verify", code=code)
+    try:
+        pdf = statements.render_statement_pdf(statement, preview=False)
+    except PdfError as exc:
+        raise FundError(_("The statement could not be produced; try again later."), status=503,
+                        code="pdf_failed") from exc
+    digest = hashlib.sha256(pdf).hexdigest()
+    key = storage.put_in_transaction(db.session, pdf)
+    totals = statement.totals()
+    issued = IssuedStatement(
+        number=number, donor_id=donor.id, period_from=date_from, period_to=date_to, language=language,
+        issued_at=statement.issued_at, issued_by_id=getattr(actor, "id", None), donor_name=donor.name,
+        anonymous=donor.anonymous, sha256=digest, storage_key=key, size=len(pdf), verification_code=code,
+        totals=totals)
+    db.session.add(issued)
+    db.session.flush()
+    audit.record("statement.issue", issued, actor=actor,
+                 summary=f"Statement {number} of donor {donor.id} for {date_from} to {date_to} ({language}) issued",
+                 changes={"number": [None, number], "period": [None, [date_from, date_to]],
+                          "language": [None, language], "sha256": [None, digest], "size": [None, len(pdf)],
+                          "totals": [None, totals]})
+    return issued
+
+
+def void_statement(issued: IssuedStatement, *, reason: str, actor=None) -> IssuedStatement:
+    """Void an issued statement (once; it is kept, and its verification page then says it is void)."""
+    reason = (reason or "").strip()
+    if not reason:
+        _refuse("reason", _("Give the reason for voiding the statement."))
+    if actor is not None and not actor.has_any_role(*WRITERS):
+        raise FundError(_("Only finance officers and administrators void statements."), status=403,
+                        code="forbidden")
+    now = utcnow()
+    done = db.session.execute(
+        update(IssuedStatement).where(IssuedStatement.id == issued.id, IssuedStatement.voided_at.is_(None))
+        .values(voided_at=now, voided_by_id=getattr(actor, "id", None), void_reason=reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not done:
+        message = _("Statement %(number)s is already void.", number=issued.number)
+        raise FundError(message, fields={"reason": [message]}, status=409, code="conflict")
+    db.session.refresh(issued)
+    audit.record("statement.void", issued, actor=actor, summary=f"Statement {issued.number} voided: {reason}",
+                 changes={"voided_at": [None, now], "void_reason": [None, reason]})
+    return issued
+
+
+def stored_pdf(issued: IssuedStatement) -> bytes:
+    """The PDF as issued, from storage (never re-rendered), checked against its SHA-256."""
+    data = storage.get_storage().get(issued.storage_key)
+    if hashlib.sha256(data).hexdigest() != issued.sha256:
+        raise FundError(_("The stored file of statement %(number)s does not match its fingerprint; the fund has been "
+                          "told.", number=issued.number), status=409, code="integrity")
+    return data
+
+
+def notify_statement(issued: IssuedStatement) -> int:
+    """Queue an e-mail with a link to the statement (never the file) to each active user of the donor, in the
+    user's language. Returns how many were queued."""
+    from flask import render_template
+    from flask_babel import force_locale
+
+    from donors import statements
+    from fund.mail import queue_mail
+    from fund.models import DONOR, User
+
+    link = statements.external_url("donors.issued_statement", number=issued.number)
+    users = db.session.execute(select(User).where(User.donor_id == issued.donor_id, User.active.is_(True))
+                               .order_by(User.id)).scalars().all()
+    count = 0
+    for user in users:
+        if not user.has_any_role(DONOR):
+            continue
+        with force_locale(user.language or issued.language):
+            subject = _("Donor statement %(number)s", number=issued.number)
+            body = render_template("donors/mail/statement_issued.txt", statement=issued, link=link)
+            queue_mail(user.email, str(subject), body=body, kind="donors:statement_issued")
+        count += 1
+    return count

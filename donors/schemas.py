@@ -11,7 +11,7 @@ from donors.models import DONOR_TYPES, EARMARK_TYPES, LANGUAGES, PLEDGE_STATUSES
 from fund.money import MoneyError
 from fund.rates import check_places, validate_money
 from fund.rates import translate as _
-from fund.schemas import Amount, InSchema, PageQuery
+from fund.schemas import Amount, InSchema, PageQuery, QuerySchema
 
 
 def _not_future(day: dt.date) -> None:
@@ -193,3 +193,66 @@ class ContributionOut(Schema):
 class ContributionQuery(PageQuery):
     donor_id = fields.Integer()
     pledge_id = fields.Integer()
+
+
+# Statements ---------------------------------------------------------------------------------------------------
+
+#: The longest period of one statement.
+MAX_STATEMENT_YEARS = 20
+
+
+def _check_period(data: dict) -> None:
+    date_from, date_to = data.get("date_from"), data.get("date_to")
+    if date_from and date_to:
+        if date_from > date_to:
+            raise ValidationError({"to": [_("The period ends before it starts.")]})
+        if (date_to - date_from).days > 366 * MAX_STATEMENT_YEARS:
+            raise ValidationError({"to": [_("A statement covers at most %(years)d years.",
+                                            years=MAX_STATEMENT_YEARS)]})
+
+
+class StatementQuery(QuerySchema):
+    date_from = fields.Date(required=True, data_key="from")
+    date_to = fields.Date(required=True, data_key="to")
+    format = fields.String(load_default="pdf", validate=validate.OneOf(["pdf", "csv", "json"]))
+    lang = fields.String(load_default=None, validate=validate.OneOf(LANGUAGES))
+
+    @validates_schema
+    def period(self, data, **kwargs):
+        _check_period(data)
+
+
+class StatementIn(InSchema):
+    date_from = fields.Date(required=True, data_key="from")
+    date_to = fields.Date(required=True, data_key="to")
+    lang = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(LANGUAGES))
+
+    @validates_schema
+    def period(self, data, **kwargs):
+        _check_period(data)
+        date_to = data.get("date_to")
+        if date_to and date_to > dt.datetime.now(dt.UTC).date():
+            raise ValidationError({"to": [_("A statement is issued for a period that has ended (up to today at the "
+                                            "latest).")]})
+
+
+class VoidIn(_Stripped):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class StatementOut(Schema):
+    number = fields.String()
+    donor_id = fields.Integer()
+    period_from = fields.Date(data_key="from")
+    period_to = fields.Date(data_key="to")
+    language = fields.String()
+    issued_at = fields.DateTime()
+    sha256 = fields.String()
+    size = fields.Integer()
+    verification_code = fields.String()
+    verification_url = fields.String()
+    download_url = fields.String()
+    status = fields.String(validate=validate.OneOf(["valid", "void"]))
+    voided_at = fields.DateTime(allow_none=True)
+    void_reason = fields.String(allow_none=True)
+    totals = fields.Dict()

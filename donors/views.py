@@ -3,23 +3,25 @@ record a donor, a pledge (confirm, cancel, write off) or a contribution. Donor u
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import func, select
 
-from donors import operations
-from donors.models import DONOR_TYPES, EARMARK_TYPES, OPEN, Donor, Pledge
-from donors.permissions import READ, WRITE
-from donors.schemas import CancelIn, ContributionIn, DonorIn, PledgeIn, WriteOffIn
+from donors import operations, statements
+from donors.models import DONOR_TYPES, EARMARK_TYPES, OPEN, Donor, IssuedStatement, Pledge
+from donors.permissions import ISSUE, READ, WRITE
+from donors.schemas import CancelIn, ContributionIn, DonorIn, PledgeIn, StatementIn, StatementQuery, VoidIn, WriteOffIn
 from fund import ledger, rates
-from fund.db import db
+from fund.db import db, utcnow
 from fund.errors import FundError
+from fund.extensions import limiter
 from fund.models import DONOR
-from fund.permissions import access, ensure_edit, ensure_view
+from fund.permissions import access, can_edit, can_view, ensure_edit, ensure_view, public
 
 bp = Blueprint("donors", __name__, url_prefix="/donors")
 
@@ -262,3 +264,172 @@ def new_contribution():
     html = render_template("donors/contribution_form.html", form=form, errors=errors, donors=donors,
                            pledges=[summaries[p.id] for p in open_pledges], currencies=rates.currency_choices())
     return html, (422 if errors else 200)
+
+
+# Statements, use of funds and results --------------------------------------------------------------------------
+
+
+def _statement_donor(donor_id: int) -> Donor:
+    """The donor of the URL: 404 if there is none, 403 if it is not the user's (donor users see their own)."""
+    donor = db.session.get(Donor, donor_id)
+    if donor is None:
+        abort(404)
+    if not can_view(current_user, donor):
+        abort(403)
+    return donor
+
+
+def _issued(number: str, *, edit: bool = False) -> IssuedStatement:
+    issued = db.session.execute(select(IssuedStatement).where(IssuedStatement.number == number)).scalar_one_or_none()
+    if issued is None:
+        abort(404)
+    if not can_view(current_user, issued) or (edit and not can_edit(current_user, issued)):
+        abort(403)
+    return issued
+
+
+def _default_period() -> tuple[dt.date, dt.date]:
+    today = utcnow().date()
+    return dt.date(today.year, 1, 1), today
+
+
+@bp.route("/<int:donor_id>/statement")
+@access(*READ)
+def statement(donor_id: int):
+    """The donor's figures for a period: pledges, payments and outstanding amounts, the use of its money and what
+    those grants achieved; ``format=pdf|csv|json`` downloads the same statement."""
+    donor = _statement_donor(donor_id)
+    start, end = _default_period()
+    fmt = request.args.get("format") or "html"
+    form = {"from": request.args.get("from") or start.isoformat(), "to": request.args.get("to") or end.isoformat(),
+            "lang": request.args.get("lang") or donor.language}
+    try:
+        args = StatementQuery().load({**form, "format": "pdf" if fmt == "html" else fmt})
+    except ValidationError as exc:
+        html = render_template("donors/statement.html", donor=donor, form=form, errors=flat_errors(exc.messages),
+                               s=None)
+        return html, 422
+    built = statements.build_statement(donor, args["date_from"], args["date_to"], args["lang"])
+    if fmt != "html":
+        return statements.as_response(built, args["format"])
+    html = render_template("donors/statement.html", donor=donor, form=form, errors={}, s=built,
+                           data=statements.context(built),
+                           results=statements.results_view(built.results, built.use.grants),
+                           labels=statements.movement_labels(), method=str(statements.METHOD),
+                           results_note=str(statements.RESULTS_NOTE),
+                           can_issue=current_user.has_any_role(*ISSUE))
+    return html, 200
+
+
+def _statements_page(donor: Donor, errors: dict, form: dict, failed: str | None = None, status: int = 200):
+    page = db.paginate(statements.issued_statements(donor.id), page=request.args.get("page", 1, type=int),
+                       per_page=50, error_out=False)
+    start, end = _default_period()
+    last_year = dt.date(end.year - 1, 1, 1), dt.date(end.year - 1, 12, 31)
+    form = form or {"from": last_year[0].isoformat(), "to": last_year[1].isoformat(), "lang": donor.language}
+    html = render_template("donors/statements.html", donor=donor, page=page, errors=errors, form=form,
+                           failed=failed, can_issue=current_user.has_any_role(*ISSUE),
+                           can_void=current_user.has_any_role(*WRITE))
+    return html, status
+
+
+@bp.route("/<int:donor_id>/statements")
+@access(*READ)
+def statements_page(donor_id: int):
+    """The donor's issued statements, and the form to issue one."""
+    return _statements_page(_statement_donor(donor_id), {}, {})
+
+
+@bp.route("/<int:donor_id>/statements", methods=["POST"])
+@access(*ISSUE)
+def issue_statement(donor_id: int):
+    donor = _statement_donor(donor_id)
+    form = {k: v for k, v in _form().items() if k in ("from", "to", "lang")}
+    try:
+        data = StatementIn().load(form)
+        issued = operations.issue_statement(donor, {"date_from": data["date_from"], "date_to": data["date_to"],
+                                                    "language": data.get("lang")}, actor=current_user)
+    except ValidationError as exc:
+        return _statements_page(donor, flat_errors(exc.messages), form, status=422)
+    except FundError as exc:
+        if exc.status in (403, 404):
+            raise
+        db.session.rollback()
+        return _statements_page(db.session.get(Donor, donor_id), flat_errors(exc.fields) or {"from": [exc.message]},
+                                form, status=exc.status)
+    flash(_("Statement %(number)s issued.", number=issued.number), "success")
+    return redirect(url_for("donors.statements_page", donor_id=donor.id))
+
+
+@bp.route("/statements")
+@access(*READ)
+def statements_index():
+    """Every issued statement (staff); a donor user is taken to its own."""
+    if _donor_user():
+        if current_user.donor_id is None:
+            return render_template("donors/no_donor.html")
+        return redirect(url_for("donors.statements_page", donor_id=current_user.donor_id))
+    page = db.paginate(statements.issued_statements(), page=request.args.get("page", 1, type=int), per_page=50,
+                       error_out=False)
+    return render_template("donors/statements_all.html", page=page)
+
+
+@bp.route("/statements/<string:number>")
+@access(*READ)
+def issued_statement(number: str):
+    """The issued statement's PDF, exactly as issued."""
+    issued = _issued(number)
+    return statements.issued_response(issued, operations.stored_pdf(issued))
+
+
+@bp.route("/statements/<string:number>/void", methods=["POST"])
+@access(*WRITE)
+def void_statement(number: str):
+    issued = _issued(number, edit=True)
+    donor_id = issued.donor_id
+    try:
+        data = VoidIn().load({"reason": _form().get("reason", "")})
+        operations.void_statement(issued, reason=data["reason"], actor=current_user)
+    except ValidationError as exc:
+        return _statements_page(db.session.get(Donor, donor_id), flat_errors(exc.messages), {}, failed=number,
+                                status=422)
+    except FundError as exc:
+        if exc.status in (403, 404):
+            raise
+        db.session.rollback()
+        return _statements_page(db.session.get(Donor, donor_id), flat_errors(exc.fields) or {"reason": [exc.message]},
+                                {}, failed=number, status=exc.status)
+    flash(_("Statement %(number)s is void.", number=number), "success")
+    return redirect(url_for("donors.statements_page", donor_id=donor_id))
+
+
+# Public verification of issued statements ---------------------------------------------------------------------
+
+verify_bp = Blueprint("verify", __name__, url_prefix="/verify")
+
+
+@verify_bp.route("/")
+@public
+def verify_form():
+    """A form to type a verification code (for readers of a printed statement)."""
+    code = operations.normalise_code(request.args.get("code", ""))
+    if code:
+        return redirect(url_for("verify.verify", code=code))
+    return render_template("donors/verify.html", issued=None, unknown=False, code="")
+
+
+@verify_bp.route("/<string:code>")
+@public
+@limiter.limit("60 per minute")
+def verify(code: str):
+    """Whether a statement is valid or void, with only its donor's name (or "anonymous donor"), period, totals and
+    the SHA-256 of the issued file. An unknown code says so, and nothing else."""
+    normalised = operations.normalise_code(code)
+    issued = None
+    if len(normalised) == 19:
+        issued = db.session.execute(
+            select(IssuedStatement).where(IssuedStatement.verification_code == normalised)).scalar_one_or_none()
+    if issued is None:
+        return render_template("donors/verify.html", issued=None, unknown=True, code=""), 404
+    return render_template("donors/verify.html", issued=issued, unknown=False, code=normalised,
+                           name=issued.public_name, totals=issued.totals)
