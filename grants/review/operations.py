@@ -449,6 +449,7 @@ def decide(application: Application, data: dict, actor: User) -> Decision:
                            code="insufficient_funds") from exc
         decision.grant_id = grant.id
     elif outcome == "reserve":
+        decision.reason = reason  # optional, for the record
         APPLICATION_WORKFLOW.fire(application, "reserve", actor)
     else:
         if not reason:

@@ -114,7 +114,7 @@ def _dashboard_page(call: Call, errors: dict | None = None, status: int = 200):
         "grants/review/call_dashboard.html", call=call, by_status=by_status, workflow=APPLICATION_WORKFLOW,
         requested=Decimal(requested), shortlisted=Decimal(shortlisted), approved=Decimal(approved),
         position=fund_position(), min_reviewers=operations.min_reviewers(call.id), conflicts=conflicts,
-        pending_reviews=pending_reviews, lang=language(), errors=errors or {},
+        pending_reviews=pending_reviews, lang=language(), errors=errors or {}, reserve=operations.reserve_list(call),
         can_manage=current_user.has_any_role(FUND_MANAGER))
     return html, status
 

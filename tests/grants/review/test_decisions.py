@@ -125,7 +125,8 @@ def test_rejection_tells_the_organisation_without_reviewers_or_scores(app, api_a
             assert secret not in text, secret
 
 
-def test_reserve_list_approvals_go_in_rank_order_unless_the_reason_is_recorded(app, api_as, within, make_user):
+def test_reserve_list_approvals_go_in_rank_order_unless_the_reason_is_recorded(app, api_as, login_as, within,
+                                                                             make_user):
     reviewers = [make_user("reviewer"), make_user("reviewer")]
 
     def setup():
@@ -138,6 +139,11 @@ def test_reserve_list_approvals_go_in_rank_order_unless_the_reason_is_recorded(a
     fm = api_as("fund_manager")
     for app_id in (first, second, third):
         assert fm.post(f"/api/v1/applications/{app_id}/decision", json={"outcome": "reserve"}).status_code == 201
+    with app.app_context():
+        call_id = db.session.get(Application, first).call_id
+    page = login_as(fm.user).get(f"/grants/selection/calls/{call_id}").get_data(as_text=True)
+    names = ("First Ranked", "Second Ranked", "Third Ranked")
+    assert all(n in page for n in names) and sorted(names, key=page.find) == list(names)  # the reserve list
     within(lambda: rf.fund_cash("200000.00"))  # money arrives
     resp = fm.post(f"/api/v1/applications/{second}/decision", json={"outcome": "approved", "amount": "30000.00"})
     assert resp.status_code == 422 and resp.json["error"]["code"] == "reserve_order"
