@@ -38,12 +38,12 @@ def _claim(report_id: int, kind: str, today: dt.date) -> bool:
     """Insert the day's reminder row; False when this report already had one today."""
     table = ReportReminder.__table__
     dialect_insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = db.session.execute(
+    inserted = db.session.execute(
         dialect_insert(table).values(report_id=report_id, kind=kind, sent_on=today, recipients=0,
                                      created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["report_id", "sent_on"])
-    )
-    return result.rowcount == 1
+        .on_conflict_do_nothing(index_elements=["report_id", "sent_on"]).returning(table.c.id)
+    ).first()
+    return inserted is not None
 
 
 def send_reminders(today: dt.date | None = None) -> dict[str, int]:

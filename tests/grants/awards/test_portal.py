@@ -79,6 +79,7 @@ def test_the_report_form_refuses_totals_that_disagree_and_keeps_nothing(app, wor
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
     assert "form of exploitation add up to 9" in html
+    assert "Explain every line more than 10 % away from the budget" in html
     assert 'value="Shelter"' in html or ">Shelter</textarea>" in html  # what was typed is shown again
     with app.app_context():
         report = db.session.get(GrantReport, report_id)
@@ -136,3 +137,7 @@ def test_pages_in_french(app, world, login_as):
     assert "Vos subventions" in html and "À la signature de l&#39;accord" in html
     html = client.get(f"/grants/awards/{w.grant_id}").get_data(as_text=True)
     assert "Accord de subvention" in html and "En attente de signature" in html
+    sign_and_countersign(w)
+    report_id = w.ngo.get(f"/api/v1/grants/{w.grant_id}").get_json()["reports"][0]["id"]
+    html = client.get(f"/grants/awards/reports/{report_id}").get_data(as_text=True)
+    assert "Rapport intermédiaire" in html and "plus de 10 % du budget prévu" in html
