@@ -112,7 +112,8 @@ class SanctionsEntry(db.Model):
 
 
 class SanctionsName(db.Model):
-    """A name of a listed entry (its main name or an alias), with its normalised matching key."""
+    """A name of a listed entry (its main name or an alias), with a normalised matching key. A name with
+    apostrophes has one row per key (apostrophes joining letters, and separating words)."""
 
     __tablename__ = "sanctions_name"
 
@@ -120,7 +121,7 @@ class SanctionsName(db.Model):
     entry_id: Mapped[int] = mapped_column(ForeignKey("sanctions_entry.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(500))
     is_alias: Mapped[bool] = mapped_column(default=False)
-    #: Normalised tokens, sorted and joined by spaces (see grants.review.sanctions.key).
+    #: Normalised tokens, sorted and joined by spaces (see grants.review.sanctions.keys).
     key: Mapped[str] = mapped_column(String(500), index=True)
 
     entry: Mapped[SanctionsEntry] = relationship(back_populates="names", lazy="joined")

@@ -1,11 +1,12 @@
 """The UN Security Council consolidated sanctions list: import (XML or CSV, all or nothing) and name matching.
 
 Matching ignores case, accents (Unicode NFKD, combining marks dropped), punctuation and word order: a name
-becomes its sorted list of tokens (:func:`key`). A name matches a listed name or alias when the keys are equal
-("exact"), or when all the words of one (two words at least) appear in the other ("partial", e.g. an
-organisation called "Al Rashid Trust Pakistan" and the listed entity "AL-RASHID TRUST"). A match is only ever a
-*possible* match: the screening page shows it with the listed name and reference number, and the fund manager
-decides.
+becomes its sorted list of tokens (:func:`key`); a name with apostrophes also gets the key where they separate
+words (:func:`keys`: "Qa'ida" and "Qaida", "d'Espoir" and "d Espoir" both match). A name matches a listed
+name or alias when a key is equal ("exact"), or when all the words of one (two words at least) appear in the
+other ("partial", e.g. an organisation called "Al Rashid Trust Pakistan" and the listed entity "AL-RASHID
+TRUST"). A match is only ever a *possible* match: the screening page shows it with the listed name and reference
+number, and the fund manager decides.
 
 The XML is the list the UN publishes (``CONSOLIDATED_LIST`` with ``INDIVIDUALS/INDIVIDUAL`` and
 ``ENTITIES/ENTITY``, names in ``FIRST_NAME`` .. ``FOURTH_NAME``, aliases in ``*_ALIAS/ALIAS_NAME``, the original
