@@ -2,8 +2,10 @@
 
 ``models`` (the tables), ``workflow`` (the grant, disbursement and report state machines), ``operations``
 (every write, including :func:`operations.create_grant`, which the Board's approval calls), ``api`` and
-``views`` (the JSON API and the portal pages), ``directory`` (what donor outputs read through
-:mod:`fund.results`) and ``reminders`` (the report reminder job).
+``views`` (the JSON API and the portal pages), ``reports`` (the rules of grantee reports), ``presenters``
+(plain data for pages, API and PDF), ``agreement`` (the agreement PDF), ``forecast`` (the cash forecast),
+``directory`` (what donor outputs read through :mod:`fund.results`), ``reminders`` and ``cli`` (the report
+reminder job), ``permissions`` and ``demo``.
 """
 
 

@@ -77,25 +77,25 @@ def _errors_of(exc: FundError) -> dict:
 @access(APPLICANT)
 def grantee_home():
     """The organisation's grants: tranches with their status and dates, reports due and overdue, messages."""
-    grants = []
+    mine: list[Grant] = []
     if current_user.organisation_id:
-        grants = db.session.execute(
+        mine = db.session.execute(
             select(Grant).where(Grant.organisation_id == current_user.organisation_id).order_by(Grant.id.desc())
         ).scalars().all()
-    figures = ledger.grants_figures(g.id for g in grants)
-    reports = [(g, r) for g in grants for r in g.reports if r.status in REPORT_EDITABLE
+    figures = ledger.grants_figures(g.id for g in mine)
+    reports = [(g, r) for g in mine for r in g.reports if r.status in REPORT_EDITABLE
                and g.status in ("active", "suspended")]
     messages = []
-    if grants:
+    if mine:
         messages = db.session.execute(
-            select(GrantEvent).where(GrantEvent.grant_id.in_([g.id for g in grants]),
+            select(GrantEvent).where(GrantEvent.grant_id.in_([g.id for g in mine]),
                                      GrantEvent.message.is_not(None),
                                      GrantEvent.entity.in_(("grant", "report")))
             .order_by(GrantEvent.id.desc()).limit(20)
         ).scalars().all()
-    by_id = {g.id: g for g in grants}
-    return render_template("grants/awards/grantee_home.html", grants=grants, figures=figures,
-                           tranches={g.id: tranche_rows(g) for g in grants}, reports=reports,
+    by_id = {g.id: g for g in mine}
+    return render_template("grants/awards/grantee_home.html", grants=mine, figures=figures,
+                           tranches={g.id: tranche_rows(g) for g in mine}, reports=reports,
                            overdue=is_overdue, due_soon=is_due_soon, messages=messages, by_id=by_id,
                            lang=language())
 
