@@ -55,6 +55,8 @@ METHOD = _l(
     "of its funding window, region or theme only. No more is attributed to a grant than it was paid; what is not "
     "attributed stays in the fund for grants to come. Amounts are rounded to the cent by the largest remainder, so "
     "they add up exactly. Programme support costs are not attributed.")
+WITHDRAWN_NOTE = _l("Too few people were assisted to break these results down without risk of identifying "
+                    "anyone: only the total is shown.")
 RESULTS_NOTE = _l(
     "Results come from the grantee reports the fund accepted whose reporting period ends in the period. People are "
     "counted, never named. A count from 1 to 4 shows as “<5”; “x” marks a figure withheld so that a small count "
@@ -424,6 +426,7 @@ def results_of(grant_ids: list[int], date_from: dt.date, date_to: dt.date) -> di
     suppressed = suppress_results({g: r for g, r in per_grant.items() if g in set(grant_ids)})
     return {
         "reported": sorted(per_grant),
+        "withdrawn": suppressed.withdrawn,
         "total": suppressed.total,
         "grants": suppressed.grants,
         "sex_age": suppressed.sex_age,
@@ -525,6 +528,7 @@ def results_view(results: dict, grants: list[GrantShare]) -> dict:
     numbers = {g.grant_id: g for g in grants}
     return {
         "reported": bool(results["reported"]),
+        "withdrawn": results["withdrawn"],
         "total": results["total"],
         "grants": [{"number": numbers[g].number if g in numbers else f"#{g}",
                     "organisation": numbers[g].organisation if g in numbers else "", "victims": v}
@@ -758,6 +762,7 @@ def pdf_context(statement: Statement, *, preview: bool) -> dict:
     data["labels"] = movement_labels()
     data["method"] = str(METHOD)
     data["results_note"] = str(RESULTS_NOTE)
+    data["withdrawn_note"] = str(WITHDRAWN_NOTE)
     data["payment_header"] = header
     data["payment_blocks"] = blocks
     data["preview"] = preview

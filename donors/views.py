@@ -317,6 +317,7 @@ def statement(donor_id: int):
                            results=statements.results_view(built.results, built.use.grants),
                            labels=statements.movement_labels(), method=str(statements.METHOD),
                            results_note=str(statements.RESULTS_NOTE),
+                           withdrawn_note=str(statements.WITHDRAWN_NOTE),
                            can_issue=current_user.has_any_role(*ISSUE))
     return html, 200
 

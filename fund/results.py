@@ -96,19 +96,25 @@ def directory() -> GrantDirectory:
 # The method. A table is a set of entries (cells and totals) and of additive lines: "these members add up to that
 # total" (rows, columns, margins, and every breakdown of the same people sharing one grand total). Starting from
 # the primary cells, :func:`suppress` repeats until none of these attacks succeeds, each time withholding one more
-# entry, the smallest non-zero shown entry of a line concerned (a cell before a total; ties in the order given):
+# entry, the smallest non-zero shown entry of a line concerned (a cell before a total; ties in the order given).
+# The attacks, cheapest first (:func:`disclosed`):
 #
 # 1. a line with exactly one hidden entry gives it away by subtraction;
 # 2. exact linear algebra: the published entries and all the lines, solved together (Gauss-Jordan elimination
 #    over the rationals), determine a hidden entry;
 # 3. bounds: a reader who knows the method knows that "<5" is 1 to 4 and that a withheld non-zero entry is at
 #    least 5 (every count from 1 to 4 is already primary); propagating these bounds through the lines pins a
-#    hidden entry to one value (e.g. "<5" + "x" = 6 gives away 1 and 5).
+#    hidden entry to one value (e.g. "<5" + "x" = 6 gives away 1 and 5);
+# 4. linear programming, for what bounds through single lines miss: the smallest and largest value each "<5" can
+#    take over all tables that agree with what is published must differ by at least 1 (see below).
 #
-# Zeros are shown (there is nobody to protect) and never chosen as complements while a non-zero entry can be.
-# The result is deterministic, so the same figures are suppressed the same way in the portal, the statement and
-# its CSV and JSON. It protects one table at a time: a reader comparing outputs for overlapping periods or
-# groups of grants is not modelled.
+# Zeros are shown (there is nobody to protect) and never withheld: a reader who sees "x" then knows it is 5 or
+# more, which the bounds attack assumes. The search for an entry to withhold looks first in the lines of every
+# entry found exposed, then in the whole table. When every non-zero entry is hidden and a count can still be
+# worked out (four people, each in a different cell, with a total of "<5": each cell must be 1), the table is
+# withdrawn: only its grand total is published. The result is deterministic, so the same figures are
+# suppressed the same way in the portal, the statement and its CSV and JSON. It protects one table at a time: a
+# reader comparing outputs for overlapping periods or groups of grants is not modelled.
 
 THRESHOLD = 5
 SMALL = "<5"
@@ -130,9 +136,16 @@ class Suppressed:
     values: dict
     primary: frozenset
     complementary: frozenset
+    #: The table could not be protected: only ``kept`` (its grand total) is published, everything else is "x".
+    withdrawn: bool = False
+    kept: frozenset = frozenset()
 
     def shown(self, key) -> int | str:
         """The entry as published: its count, "<5" (primary) or "x" (withheld)."""
+        if self.withdrawn:
+            if key not in self.kept:
+                return WITHHELD
+            return SMALL if key in self.primary else self.values[key]
         if key in self.primary:
             return SMALL
         if key in self.complementary:
@@ -206,7 +219,7 @@ def _equations(values: dict, lines: list[Line], hidden: set) -> list[tuple[dict,
 
 def reader_bounds(values: dict, primary: set, complementary: set, threshold: int = THRESHOLD) -> dict:
     """What a reader who knows the method knows of each hidden entry before using the totals: [lo, hi], hi None
-    for unbounded."""
+    for unbounded ("x" is never a zero, so at least the threshold)."""
     bounds = {key: (1, threshold - 1) for key in primary}
     for key in complementary:
         bounds[key] = (threshold, None) if values[key] >= threshold else (0, None)
@@ -264,6 +277,138 @@ def disclosed(values: dict, lines: list[Line], primary: set, complementary: set,
     found |= _rref_determined(sorted(hidden, key=repr), [c for c, _k in equations])
     bounds = propagate_bounds(equations, reader_bounds(values, primary, complementary, threshold))
     found |= {key for key, (lo, hi) in bounds.items() if hi is not None and lo == hi}
+    if not found:
+        found |= _lp_disclosed(values, equations, bounds, set(primary))
+    return found
+
+
+# The fourth attack: linear programming. Propagating bounds line by line misses deductions that combine several
+# lines (in a table with margins, a withheld row total of at least 5 can pin a "<5" through three other lines).
+# For each "<5", the reader's best bounds are the minimum and maximum of that entry over every table that agrees
+# with what is published (a linear programme: the lines as equations, "<5" in [1, 4], "x" at least 5); the count
+# is safe when they differ by 1 or more (tables of counts with totals have integral optima, so another whole
+# count is then possible). Solved per group of connected lines, by the simplex method (Bland's rule), in floating
+# point with a tolerance, only once the cheaper attacks find nothing.
+
+_EPS = 1e-9
+
+
+def _pivot(rows: list[list[float]], objective: list[float], basis: list[int], row: int, col: int) -> None:
+    pivot = rows[row][col]
+    rows[row] = [v / pivot for v in rows[row]]
+    target = rows[row]
+    for r, other in enumerate(rows):
+        if r != row and abs(other[col]) > _EPS:
+            factor = other[col]
+            rows[r] = [a - factor * b for a, b in zip(other, target, strict=True)]
+    factor = objective[col]
+    if abs(factor) > _EPS:
+        objective[:] = [a - factor * b for a, b in zip(objective, target, strict=True)]
+    basis[row] = col
+
+
+def _maximise(rows: list[list[float]], objective: list[float], basis: list[int], allowed: int) -> float | None:
+    """Maximise over a tableau in canonical form (``objective`` holds reduced costs, its last entry minus the
+    value); only the first ``allowed`` columns may enter. Returns the optimum, or None when unbounded."""
+    for _step in range(10000):
+        entering = next((j for j in range(allowed) if objective[j] > _EPS), None)
+        if entering is None:
+            return -objective[-1]
+        best = None
+        for r, row in enumerate(rows):
+            if row[entering] > _EPS:
+                ratio = row[-1] / row[entering]
+                tie = best is not None and abs(ratio - best[0]) <= _EPS and basis[r] < basis[best[1]]
+                if best is None or ratio < best[0] - _EPS or tie:
+                    best = (ratio, r)
+        if best is None:
+            return None
+        _pivot(rows, objective, basis, best[1], entering)
+    raise RuntimeError("the simplex method did not converge")
+
+
+def _components(equations: list[tuple[dict, int]]) -> list[list[tuple[dict, int]]]:
+    parent: dict = {}
+
+    def find(k):
+        while parent.setdefault(k, k) != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for coefficients, _constant in equations:
+        keys = list(coefficients)
+        for other in keys[1:]:
+            parent[find(other)] = find(keys[0])
+    groups: dict = {}
+    for equation in equations:
+        groups.setdefault(find(next(iter(equation[0]))), []).append(equation)
+    return list(groups.values())
+
+
+def _lp_disclosed(values: dict, equations: list[tuple[dict, int]], bounds: dict, primary: set) -> set:
+    found = set()
+    for group in _components(equations):
+        keys = sorted({k for coefficients, _c in group for k in coefficients}, key=repr)
+        small = [k for k in keys if k in primary]
+        if not small:
+            continue
+        index = {k: i for i, k in enumerate(keys)}
+        n = len(keys)
+        lows = [bounds[k][0] for k in keys]
+        capped = [k for k in keys if bounds[k][1] is not None]
+        width = n + len(capped) + len(group) + 1  # variables, slacks of the caps, artificials, right-hand side
+        rows, basis = [], []
+        for e, (coefficients, constant) in enumerate(group):
+            row = [0.0] * width
+            rhs = float(constant) - sum(a * lows[index[k]] for k, a in coefficients.items())
+            sign = -1.0 if rhs < 0 else 1.0
+            for k, a in coefficients.items():
+                row[index[k]] = sign * a
+            row[n + len(capped) + e] = 1.0
+            row[-1] = sign * rhs
+            rows.append(row)
+            basis.append(n + len(capped) + e)
+        for c, k in enumerate(capped):
+            row = [0.0] * width
+            row[index[k]] = 1.0
+            row[n + c] = 1.0
+            row[-1] = float(bounds[k][1] - bounds[k][0])
+            rows.append(row)
+            basis.append(n + c)
+        # Phase 1: drive the artificials to zero (the true table is feasible, so they reach it).
+        objective = [0.0] * width
+        for r in range(len(group)):
+            objective = [a + b for a, b in zip(objective, rows[r], strict=True)]
+        for r in range(len(group)):
+            objective[n + len(capped) + r] = 0.0
+        _maximise(rows, objective, basis, n + len(capped))
+        for r, b in enumerate(basis):  # artificials still basic (at zero): pivot them out where possible
+            if b >= n + len(capped):
+                col = next((j for j in range(n + len(capped)) if abs(rows[r][j]) > _EPS), None)
+                if col is not None:
+                    _pivot(rows, [0.0] * width, basis, r, col)
+        keep = [r for r, b in enumerate(basis) if b < n + len(capped)]
+        rows = [rows[r][: n + len(capped)] + [rows[r][-1]] for r in keep]
+        basis = [basis[r] for r in keep]
+        for key in small:
+            true = values[key]
+            safe = False
+            for sign in (1.0, -1.0):
+                t_rows = [list(r) for r in rows]
+                t_basis = list(basis)
+                cost = [0.0] * (n + len(capped) + 1)
+                cost[index[key]] = sign
+                objective = list(cost)
+                for r, b in enumerate(t_basis):  # reduced costs for the current basis
+                    if abs(cost[b]) > _EPS:
+                        objective = [a - cost[b] * v for a, v in zip(objective, t_rows[r], strict=True)]
+                best = _maximise(t_rows, objective, t_basis, n + len(capped))
+                if best is None or sign * (best / sign + lows[index[key]]) >= sign * true + 1 - 1e-6:
+                    safe = True
+                    break
+            if not safe:
+                found.add(key)
     return found
 
 
@@ -284,20 +429,21 @@ def suppress(values: dict, lines: Iterable, threshold: int = THRESHOLD) -> Suppr
     complementary: set = set()
 
     def rank(key):
-        return (values[key] == 0, values[key], key in totals, order[key])
+        return (values[key], key in totals, order[key])
 
     while True:
         exposed = disclosed(values, lines, primary, complementary, threshold)
         if not exposed:
             break
         hidden = primary | complementary
-        target = min(exposed, key=lambda k: order[k])
-        concerned = [line for line in lines if target in (*line.members, line.total)] or lines
-        candidates = {k for line in concerned for k in (*line.members, line.total)} - hidden
-        if not candidates:  # nothing left beside it: widen to the whole table
-            candidates = set(values) - hidden
-        if not candidates:
-            break
+        concerned = [line for line in lines if exposed & {*line.members, line.total}]
+        candidates = {k for line in concerned for k in (*line.members, line.total) if values[k] > 0} - hidden
+        if not candidates:  # nothing left in those lines: widen to the whole table
+            candidates = {k for k in values if values[k] > 0} - hidden
+        if not candidates:  # every non-zero entry is hidden already: publish the grand total alone
+            grand = totals - {k for line in lines for k in line.members}
+            return Suppressed(values, frozenset(primary), frozenset(complementary), withdrawn=True,
+                              kept=frozenset(grand))
         complementary.add(min(candidates, key=rank))
     return Suppressed(values, frozenset(primary), frozenset(complementary))
 
@@ -316,6 +462,11 @@ class SuppressedResults:
     by_assistance: dict[str, int | str]
     by_country: dict[str, int | str]
     table: Suppressed
+
+    @property
+    def withdrawn(self) -> bool:
+        """Too few people to break the results down safely: only the total is published."""
+        return self.table.withdrawn
 
 
 def suppress_results(per_grant: dict[int, Results], threshold: int = THRESHOLD) -> SuppressedResults:
