@@ -26,7 +26,7 @@ from fund.db import db, utcnow
 from fund.errors import Conflict, FundError
 from fund.ledger import lock_fund
 from fund.mail import queue_mail
-from fund.models import REVIEWER, User
+from fund.models import FUND_MANAGER, REVIEWER, User
 from grants import operations as grant_ops
 from grants.models import Application, Call
 from grants.review import sanctions
@@ -49,6 +49,11 @@ from grants.workflow import APPLICATION_WORKFLOW
 DEFAULT_MIN_REVIEWERS = 2
 
 
+def _fund_manager(actor: User) -> None:
+    if actor is None or not actor.has_any_role(FUND_MANAGER):
+        raise FundError(_("You are not allowed to do this."), status=403, code="forbidden")
+
+
 def _lock(application: Application) -> Application:
     """Re-read the application under a row lock (PostgreSQL; SQLite transactions are already exclusive)."""
     db.session.execute(select(Application.id).where(Application.id == application.id).with_for_update())
@@ -64,6 +69,7 @@ def min_reviewers(call_id: int) -> int:
 
 
 def set_min_reviewers(call: Call, value: int, actor: User) -> ReviewSettings:
+    _fund_manager(actor)
     settings = db.session.get(ReviewSettings, call.id)
     old = settings.min_reviewers if settings else DEFAULT_MIN_REVIEWERS
     if settings is None:
@@ -110,6 +116,7 @@ def save_screening(application: Application, data: dict, actor: User) -> Screeni
     is given, decide: eligible (every item passes), ineligible (an item fails; the message says why) or
     returned for information (an item needs information; the message says what is needed, and goes to the
     organisation). A possible sanctions match must be looked at: passing that item then needs a note."""
+    _fund_manager(actor)
     _lock(application)
     if application.status != "submitted":
         raise Conflict(_("Only a submitted application is screened; this one is “%(status)s”.",
@@ -172,10 +179,6 @@ def save_screening(application: Application, data: dict, actor: User) -> Screeni
     return screening
 
 
-def import_sanctions(data: bytes, source: str, *, actor: User | None = None, progress=None):
-    return sanctions.import_list(data, source, actor=actor, progress=progress)
-
-
 # Reviewers ----------------------------------------------------------------------------------------------------
 
 ASSIGNABLE = ("eligible", "under_review")
@@ -196,6 +199,7 @@ def assign_reviewers(application: Application, user_ids: list[int], actor: User)
     Reviewers already assigned are left as they are. Once the application has its call's minimum number of
     reviewers (recused ones do not count) it moves to "under review". Each new reviewer is told by e-mail
     (without any content of the application)."""
+    _fund_manager(actor)
     _lock(application)
     if application.status not in ASSIGNABLE:
         raise Conflict(_("Reviewers are assigned to eligible applications; this one is “%(status)s”.",
@@ -409,6 +413,7 @@ def decide(application: Application, data: dict, actor: User) -> Decision:
     reason why (``reason``). The organisation is told by e-mail, without reviewer names or scores."""
     from grants.awards.operations import create_grant
 
+    _fund_manager(actor)
     outcome, reason = data["outcome"], (data.get("reason") or "").strip() or None
     if outcome == "approved":
         lock_fund()  # first, as every operation guarding the fund's money does

@@ -108,3 +108,26 @@ def test_returned_for_information_through_the_portal(app, login_as, within):
         assert mail and "Send the signed PSEA policy." in mail[0].body_text
     queue = fm.get("/grants/selection/screening").get_data(as_text=True)
     assert "No application is waiting for screening." in queue
+
+
+def test_the_operations_check_who_acts(app, make_user, within):
+    import pytest
+
+    from fund.errors import FundError
+    from grants.review import operations
+    from tests.grants import factories as f
+
+    outsider = make_user("finance_officer")
+
+    def attempt():
+        application = rf.submitted()
+        actor = f.user(outsider)
+        for call in (lambda: operations.save_screening(application, {"items": ITEMS}, actor),
+                     lambda: operations.assign_reviewers(application, [], actor),
+                     lambda: operations.set_min_reviewers(application.call, 3, actor),
+                     lambda: operations.decide(application, {"outcome": "reserve"}, actor)):
+            with pytest.raises(FundError) as exc:
+                call()
+            assert exc.value.status == 403
+
+    within(attempt)
