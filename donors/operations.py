@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -43,6 +44,8 @@ from fund.ledger import JournalEntry, PledgeFigures
 from fund.money import MoneyError
 from fund.pdf import PdfError
 from fund.rates import translate as _
+
+log = logging.getLogger("donors")
 
 # Donors -------------------------------------------------------------------------------------------------------
 
@@ -478,8 +481,9 @@ def stored_pdf(issued: IssuedStatement) -> bytes:
     """The PDF as issued, from storage (never re-rendered), checked against its SHA-256."""
     data = storage.get_storage().get(issued.storage_key)
     if hashlib.sha256(data).hexdigest() != issued.sha256:
-        raise FundError(_("The stored file of statement %(number)s does not match its fingerprint; the fund has been "
-                          "told.", number=issued.number), status=409, code="integrity")
+        log.error("stored file of statement %s does not match its SHA-256 %s", issued.number, issued.sha256)
+        raise FundError(_("The stored file of statement %(number)s does not match its fingerprint: contact the fund.",
+                          number=issued.number), status=409, code="integrity")
     return data
 
 

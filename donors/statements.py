@@ -15,10 +15,11 @@ the pledges and *written off* what was written off, all by ledger value date. Pa
 operational rate of their own month; against a pledge the difference from the booking value is the exchange
 difference of the ledger.
 
-Use of funds (:data:`METHOD`): the donor's money received in the period is attributed to grants, unearmarked money
-pro rata to what the fund paid each grant in the period, earmarked money likewise but only among the grants its
-funding window, region or theme applies to; never more than the grants were paid; the rest is held by the fund
-for grants to come. Results are those of accepted grantee reports of the attributed grants whose reporting period
+Use of funds (:data:`METHOD`): the donor's money received in the period is attributed to the grants the fund paid
+in the period, pro rata to what each was paid (net of refunds): earmarked money first, only among the grants its
+funding window, region or theme applies to (:meth:`fund.results.GrantDirectory.grants_matching`), then money
+without an earmark among all of them; never more than a grant was paid; the rest is held by the fund for grants
+to come. Results are those of accepted grantee reports of the attributed grants whose reporting period
 ends in the period, suppressed (:func:`fund.results.suppress_results`).
 """
 
@@ -50,11 +51,12 @@ ZERO = Decimal("0.00")
 #: The attribution method, as printed on the portal page and the statement.
 METHOD = _l(
     "How your money is attributed to grants: the contributions you paid in the period (at the UN operational rate "
-    "of their month) are shared among the grants the fund paid in the same period. Money without an earmark is "
-    "shared in proportion to what each grant was paid; earmarked money is shared the same way among the grants "
-    "of its funding window, region or theme only. No more is attributed to a grant than it was paid; what is not "
-    "attributed stays in the fund for grants to come. Amounts are rounded to the cent by the largest remainder, so "
-    "they add up exactly. Programme support costs are not attributed.")
+    "of their month) are shared among the grants the fund paid in the same period, in proportion to what each "
+    "grant was paid. Earmarked money comes first and goes only to the grants of its funding window, region or "
+    "theme; money without an earmark then goes to all the grants paid, in proportion to what is left of their "
+    "payments. No more is attributed to a grant than it was paid; what is not attributed stays in the fund for "
+    "grants to come. Amounts are rounded to the cent by the largest remainder, so they add up exactly. Programme "
+    "support costs are not attributed.")
 WITHDRAWN_NOTE = _l("Too few people were assisted to break these results down without risk of identifying "
                     "anyone: only the total is shown.")
 RESULTS_NOTE = _l(
@@ -371,16 +373,11 @@ def allocate(amount: Decimal, weights: dict) -> dict:
     return {k: Decimal(v).scaleb(-2).quantize(Decimal("0.01")) for k, v in floors.items()}
 
 
-def _attribute(amount: Decimal, paid: dict[int, Decimal]) -> dict[int, Decimal]:
-    """Attribute ``amount`` to the grants of ``paid`` in proportion to what they were paid, at most that."""
-    amount = max(amount, ZERO)
-    capacity = sum(paid.values(), ZERO)
-    return allocate(min(amount, capacity), paid) if paid else {}
-
-
 def use_of_funds(payments: list[Payment], pledges: dict[int, Pledge], date_from: dt.date,
                  date_to: dt.date) -> UseOfFunds:
-    """The donor's money of the period attributed to grants (see :data:`METHOD`)."""
+    """The donor's money of the period attributed to grants (see :data:`METHOD`): earmarked money first, each
+    earmark among the grants it applies to, then money without an earmark among all the grants paid; each time
+    in proportion to what the grants were paid in the period and not yet attributed, never more."""
     received: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
     for p in payments:
         pledge = pledges.get(p.pledge_id) if p.pledge_id is not None else None
@@ -390,23 +387,27 @@ def use_of_funds(payments: list[Payment], pledges: dict[int, Pledge], date_from:
     use = UseOfFunds(received=sum(received.values(), ZERO))
     if not received:
         return use
-    paid = _grant_payments(date_from, date_to)
+    capacity = _grant_payments(date_from, date_to)
+    paid = dict(capacity)
     unearmarked: dict[int, Decimal] = defaultdict(lambda: ZERO)
     earmarked: dict[int, Decimal] = defaultdict(lambda: ZERO)
     grants = directory()
-    for (etype, evalue), amount in sorted(received.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or "")):
+    # Earmarked money first (it may only go to some grants), then the rest.
+    order = sorted(received, key=lambda k: (k[0] is None, k[0] or "", k[1] or ""))
+    for etype, evalue in order:
+        amount = max(received[(etype, evalue)], ZERO)
         if etype is None:
-            pool = paid
-            shares = _attribute(amount, pool)
+            pool = {g: v for g, v in capacity.items() if v > 0}
             target = unearmarked
         else:
             matching = set(grants.grants_matching(**{EARMARK_PARAMETERS[etype]: evalue}))
-            pool = {g: v for g, v in paid.items() if g in matching}
-            shares = _attribute(amount, pool)
+            pool = {g: v for g, v in capacity.items() if v > 0 and g in matching}
             target = earmarked
+        shares = allocate(min(amount, sum(pool.values(), ZERO)), pool) if pool else {}
         for grant_id, share in shares.items():
             target[grant_id] += share
-        use.earmarks.append(EarmarkShare(etype, evalue, amount, sum(shares.values(), ZERO),
+            capacity[grant_id] -= share
+        use.earmarks.append(EarmarkShare(etype, evalue, received[(etype, evalue)], sum(shares.values(), ZERO),
                                          sum(1 for v in shares.values() if v > 0)))
     ids = sorted(g for g in set(unearmarked) | set(earmarked) if unearmarked[g] + earmarked[g] > 0)
     info = grants.grants(ids)
@@ -726,15 +727,15 @@ def payment_blocks(statement: Statement) -> tuple[str, list[str]]:
     """The payment list as fixed-width text: a header line and blocks of :data:`ROWS_PER_BLOCK` lines."""
     from fund.templating import money
 
-    header = "  ".join([_pad(str(_l("Date")), 10), _pad(str(_l("Reference")), 22), _pad(str(_l("Pledge")), 7),
+    header = "  ".join([_pad(str(_l("Date")), 10), _pad(str(_l("Reference")), 26), _pad(str(_l("Pledge")), 10),
                         _pad(str(_l("Amount")), 21, True), _pad(str(_l("Rate")), 12, True),
                         _pad("USD", 17, True)])
     lines = []
     for p in statement.payments:
         reference = p.reference + (" (" + str(_l("reversal")) + ")" if p.reversal else "")
         lines.append("  ".join([
-            _pad(p.date.isoformat(), 10), _pad(reference, 22),
-            _pad(str(p.pledge_id) if p.pledge_id else "—", 7), _pad(money(p.amount, p.currency), 21, True),
+            _pad(p.date.isoformat(), 10), _pad(reference, 26),
+            _pad(str(p.pledge_id) if p.pledge_id else "—", 10), _pad(money(p.amount, p.currency), 21, True),
             _pad(format_rate(p.rate), 12, True), _pad(money(p.usd, BASE_CURRENCY), 17, True)]))
     blocks = ["\n".join(lines[i:i + ROWS_PER_BLOCK]) for i in range(0, len(lines), ROWS_PER_BLOCK)]
     return header, blocks
