@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, event, inspect
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, event, inspect, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fund.db import UTCDateTime, db, utcnow
@@ -298,8 +298,10 @@ def _issued_statements_are_immutable(mapper, connection, target: IssuedStatement
             continue
         if attr.key not in VOID_FIELDS:
             raise ValueError(f"issued statement {target.number}: {attr.key} cannot change (void and issue anew)")
-        if history.deleted and history.deleted[0] is not None:
-            raise ValueError(f"issued statement {target.number} is already void")
+    voided_at = connection.execute(
+        select(IssuedStatement.voided_at).where(IssuedStatement.id == target.id)).scalar_one_or_none()
+    if voided_at is not None:
+        raise ValueError(f"issued statement {target.number} is already void")
 
 
 @event.listens_for(IssuedStatement, "before_delete")
