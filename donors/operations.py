@@ -491,7 +491,7 @@ def notify_statement(issued: IssuedStatement) -> int:
     """Queue an e-mail with a link to the statement (never the file) to each active user of the donor, in the
     user's language. Returns how many were queued."""
     from flask import render_template
-    from flask_babel import force_locale
+    from flask_babel import force_locale, gettext
 
     from donors import statements
     from fund.mail import queue_mail
@@ -505,7 +505,7 @@ def notify_statement(issued: IssuedStatement) -> int:
         if not user.has_any_role(DONOR):
             continue
         with force_locale(user.language or issued.language):
-            subject = _("Donor statement %(number)s", number=issued.number)
+            subject = gettext("Donor statement %(number)s", number=issued.number)  # in the user's language
             body = render_template("donors/mail/statement_issued.txt", statement=issued, link=link)
             queue_mail(user.email, str(subject), body=body, kind="donors:statement_issued")
         count += 1

@@ -37,7 +37,7 @@ from fractions import Fraction
 from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 
 from donors.models import ANNOUNCED, CANCELLED, Contribution, Donor, IssuedStatement, Pledge
 from fund import ledger
@@ -508,8 +508,8 @@ def donors_with_activity(date_from: dt.date, date_to: dt.date) -> list[int]:
         .join(JournalEntry, Posting.entry_id == JournalEntry.id)
         .where(Posting.donor_id.is_not(None), JournalEntry.value_date <= date_to)
         .group_by(Posting.donor_id)
-        .having(func.count(case((moved, 1))) > 0
-                | (func.coalesce(func.sum(case((open_before, Posting.amount_minor), else_=0)), 0) != 0))
+        .having(or_(func.count(case((moved, 1))) > 0,
+                    func.coalesce(func.sum(case((open_before, Posting.amount_minor), else_=0)), 0) != 0))
     ).scalars().all()
     known = set(db.session.execute(select(Donor.id).where(Donor.id.in_(rows))).scalars()) if rows else set()
     return sorted(d for d in rows if d in known)
