@@ -1,6 +1,6 @@
 """Every route of the application is declared public or covered by the role x route matrix, its declaration
 in the code matches the matrix, and requests from anonymous callers and from every role are answered as the
-matrix says."""
+matrix says. Every HTML page served on the way passes the page checks of tests/html_checks.py."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import tests.matrix
 from fund.db import db
 from fund.models import ROLES
 from fund.permissions import LIBRARY_PUBLIC_ENDPOINTS, declared_access
+from tests.html_checks import page_problems
 from tests.matrix import PUBLIC
 
 
@@ -107,6 +108,10 @@ def test_requests_are_answered_as_the_matrix_says(app, role_clients, api_token):
                 location = resp.headers.get("Location", "")
                 if status >= 500 or status == 0:
                     failures.append(f"{method} {url} as {role}: {status}")
+                elif method == "GET" and status == 200 and resp.mimetype == "text/html" and allowed:
+                    problems = page_problems(resp.get_data(as_text=True))
+                    if problems:
+                        failures.append(f"GET {url} as {role}: {'; '.join(problems)}")
                 elif allowed and (status in (401, 403) or "/account/login" in location):
                     failures.append(f"{method} {url} as {role}: refused ({status}) but the matrix allows it")
                 elif not allowed:
