@@ -196,7 +196,10 @@ def html_to_pdf_bounded(html: str, timeout: float, root: Path = STATIC_ROOT,
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_render_child, args=(sender, html, str(root), memory_mb), daemon=True)
     try:
-        child.start()
+        try:
+            child.start()
+        except (OSError, EOFError, ValueError) as exc:
+            raise PdfError(f"PDF renderer could not be started: {exc}") from exc
         sender.close()
         if not receiver.poll(timeout):
             raise PdfError(f"PDF rendering took longer than {timeout:g} s and was stopped")
@@ -207,9 +210,11 @@ def html_to_pdf_bounded(html: str, timeout: float, root: Path = STATIC_ROOT,
             raise PdfError(f"PDF rendering stopped unexpectedly{limit}") from None
     finally:
         receiver.close()
-        if child.is_alive():
-            child.kill()
-        child.join(5)
+        sender.close()
+        if child.pid is not None:
+            if child.is_alive():
+                child.kill()
+            child.join(5)
     if data.startswith(b"OK"):
         if stats is not None:
             stats["peak_rss_mib"] = int.from_bytes(data[2:10], "big") / 1024
