@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Protocol
 
 #: Beneficiary breakdowns (DOMAIN.md): sex x age band.
@@ -163,8 +164,6 @@ class Suppressed:
 def _rref_determined(unknowns: list, rows: list[dict]) -> set:
     """The unknowns fixed by the linear system ``rows`` (each {unknown: coefficient}): those whose unit vector
     lies in the row space, i.e. a row of the reduced row echelon form has that single non-zero entry."""
-    from fractions import Fraction
-
     index = {u: i for i, u in enumerate(unknowns)}
     matrix = []
     for row in rows:
@@ -287,44 +286,40 @@ def disclosed(values: dict, lines: list[Line], primary: set, complementary: set,
 # For each "<5", the reader's best bounds are the minimum and maximum of that entry over every table that agrees
 # with what is published (a linear programme: the lines as equations, "<5" in [1, 4], "x" at least 5); the count
 # is safe when they differ by 1 or more (tables of counts with totals have integral optima, so another whole
-# count is then possible). Solved per group of connected lines, by the simplex method (Bland's rule), in floating
-# point with a tolerance, only once the cheaper attacks find nothing.
-
-_EPS = 1e-9
+# count is then possible). Solved exactly (rationals) per group of connected lines by the simplex method with
+# Bland's rule, which cannot cycle, only once the cheaper attacks find nothing.
 
 
-def _pivot(rows: list[list[float]], objective: list[float], basis: list[int], row: int, col: int) -> None:
+def _pivot(rows: list[list[Fraction]], objective: list[Fraction], basis: list[int], row: int, col: int) -> None:
     pivot = rows[row][col]
-    rows[row] = [v / pivot for v in rows[row]]
-    target = rows[row]
-    for r, other in enumerate(rows):
-        if r != row and abs(other[col]) > _EPS:
-            factor = other[col]
-            rows[r] = [a - factor * b for a, b in zip(other, target, strict=True)]
-    factor = objective[col]
-    if abs(factor) > _EPS:
-        objective[:] = [a - factor * b for a, b in zip(objective, target, strict=True)]
+    target = [v / pivot for v in rows[row]]
+    rows[row] = target
+    nonzero = [j for j, v in enumerate(target) if v]
+    for other in (*[r for i, r in enumerate(rows) if i != row], objective):
+        factor = other[col]
+        if factor:
+            for j in nonzero:
+                other[j] -= factor * target[j]
     basis[row] = col
 
 
-def _maximise(rows: list[list[float]], objective: list[float], basis: list[int], allowed: int) -> float | None:
-    """Maximise over a tableau in canonical form (``objective`` holds reduced costs, its last entry minus the
+def _maximise(rows: list[list[Fraction]], objective: list[Fraction], basis: list[int],
+              allowed: int) -> Fraction | None:
+    """Maximise over a tableau in canonical form (``objective`` holds the reduced costs, its last entry minus the
     value); only the first ``allowed`` columns may enter. Returns the optimum, or None when unbounded."""
-    for _step in range(10000):
-        entering = next((j for j in range(allowed) if objective[j] > _EPS), None)
+    while True:
+        entering = next((j for j in range(allowed) if objective[j] > 0), None)
         if entering is None:
             return -objective[-1]
         best = None
         for r, row in enumerate(rows):
-            if row[entering] > _EPS:
+            if row[entering] > 0:
                 ratio = row[-1] / row[entering]
-                tie = best is not None and abs(ratio - best[0]) <= _EPS and basis[r] < basis[best[1]]
-                if best is None or ratio < best[0] - _EPS or tie:
+                if best is None or ratio < best[0] or (ratio == best[0] and basis[r] < basis[best[1]]):
                     best = (ratio, r)
         if best is None:
             return None
         _pivot(rows, objective, basis, best[1], entering)
-    raise RuntimeError("the simplex method did not converge")
 
 
 def _components(equations: list[tuple[dict, int]]) -> list[list[tuple[dict, int]]]:
@@ -348,6 +343,7 @@ def _components(equations: list[tuple[dict, int]]) -> list[list[tuple[dict, int]
 
 def _lp_disclosed(values: dict, equations: list[tuple[dict, int]], bounds: dict, primary: set) -> set:
     found = set()
+    zero = Fraction(0)
     for group in _components(equations):
         keys = sorted({k for coefficients, _c in group for k in coefficients}, key=repr)
         small = [k for k in keys if k in primary]
@@ -357,54 +353,56 @@ def _lp_disclosed(values: dict, equations: list[tuple[dict, int]], bounds: dict,
         n = len(keys)
         lows = [bounds[k][0] for k in keys]
         capped = [k for k in keys if bounds[k][1] is not None]
-        width = n + len(capped) + len(group) + 1  # variables, slacks of the caps, artificials, right-hand side
+        structural = n + len(capped)
+        width = structural + len(group) + 1  # variables, slacks of the caps, artificials, right-hand side
         rows, basis = [], []
+        # Variables shifted to start at zero (y = x - lower bound); caps as y + slack = upper - lower.
         for e, (coefficients, constant) in enumerate(group):
-            row = [0.0] * width
-            rhs = float(constant) - sum(a * lows[index[k]] for k, a in coefficients.items())
-            sign = -1.0 if rhs < 0 else 1.0
+            row = [zero] * width
+            rhs = constant - sum(a * lows[index[k]] for k, a in coefficients.items())
+            sign = -1 if rhs < 0 else 1
             for k, a in coefficients.items():
-                row[index[k]] = sign * a
-            row[n + len(capped) + e] = 1.0
-            row[-1] = sign * rhs
+                row[index[k]] = Fraction(sign * a)
+            row[structural + e] = Fraction(1)
+            row[-1] = Fraction(sign * rhs)
             rows.append(row)
-            basis.append(n + len(capped) + e)
+            basis.append(structural + e)
         for c, k in enumerate(capped):
-            row = [0.0] * width
-            row[index[k]] = 1.0
-            row[n + c] = 1.0
-            row[-1] = float(bounds[k][1] - bounds[k][0])
+            row = [zero] * width
+            row[index[k]] = Fraction(1)
+            row[n + c] = Fraction(1)
+            row[-1] = Fraction(bounds[k][1] - bounds[k][0])
             rows.append(row)
             basis.append(n + c)
         # Phase 1: drive the artificials to zero (the true table is feasible, so they reach it).
-        objective = [0.0] * width
+        objective = [zero] * width
         for r in range(len(group)):
             objective = [a + b for a, b in zip(objective, rows[r], strict=True)]
         for r in range(len(group)):
-            objective[n + len(capped) + r] = 0.0
-        _maximise(rows, objective, basis, n + len(capped))
+            objective[structural + r] = zero
+        _maximise(rows, objective, basis, structural)
         for r, b in enumerate(basis):  # artificials still basic (at zero): pivot them out where possible
-            if b >= n + len(capped):
-                col = next((j for j in range(n + len(capped)) if abs(rows[r][j]) > _EPS), None)
+            if b >= structural:
+                col = next((j for j in range(structural) if rows[r][j]), None)
                 if col is not None:
-                    _pivot(rows, [0.0] * width, basis, r, col)
-        keep = [r for r, b in enumerate(basis) if b < n + len(capped)]
-        rows = [rows[r][: n + len(capped)] + [rows[r][-1]] for r in keep]
+                    _pivot(rows, [zero] * width, basis, r, col)
+        keep = [r for r, b in enumerate(basis) if b < structural]
+        rows = [rows[r][:structural] + [rows[r][-1]] for r in keep]
         basis = [basis[r] for r in keep]
         for key in small:
             true = values[key]
             safe = False
-            for sign in (1.0, -1.0):
+            for sign in (1, -1):  # the largest, then the smallest value the entry can take
                 t_rows = [list(r) for r in rows]
                 t_basis = list(basis)
-                cost = [0.0] * (n + len(capped) + 1)
-                cost[index[key]] = sign
+                cost = [zero] * (structural + 1)
+                cost[index[key]] = Fraction(sign)
                 objective = list(cost)
                 for r, b in enumerate(t_basis):  # reduced costs for the current basis
-                    if abs(cost[b]) > _EPS:
+                    if cost[b]:
                         objective = [a - cost[b] * v for a, v in zip(objective, t_rows[r], strict=True)]
-                best = _maximise(t_rows, objective, t_basis, n + len(capped))
-                if best is None or sign * (best / sign + lows[index[key]]) >= sign * true + 1 - 1e-6:
+                best = _maximise(t_rows, objective, t_basis, structural)
+                if best is None or sign * (best * sign + lows[index[key]]) >= sign * true + 1:
                     safe = True
                     break
             if not safe:
