@@ -5,6 +5,10 @@ grants work, their funding window, the victims assisted as reported in accepted 
 ``donors`` never imports ``grants``. The grants package registers a :class:`GrantDirectory` here at start-up;
 readers call :func:`directory`. Everything crossing this boundary is plain data: aggregate counts only, never a
 person.
+
+Before any count is shown to a donor or the public it goes through small-cell suppression: :func:`suppress` for
+any table of counts with totals, :func:`suppress_results` for the results of a set of grants (the method is
+described where they are defined).
 """
 
 from __future__ import annotations
