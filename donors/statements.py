@@ -518,12 +518,6 @@ def donors_with_activity(date_from: dt.date, date_to: dt.date) -> list[int]:
 # Presentation: plain data for the templates, the PDF, CSV and JSON -------------------------------------------
 
 
-def _money_text(amount: Decimal, currency: str) -> str:
-    from fund.templating import money
-
-    return money(amount, currency)
-
-
 def results_view(results: dict, grants: list[GrantShare]) -> dict:
     """The suppressed results with labels in the current language, as plain lists."""
     numbers = {g.grant_id: g for g in grants}
