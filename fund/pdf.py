@@ -233,7 +233,8 @@ def render_html(template: str, context: dict) -> str:
 def pdf_limits() -> tuple[float, int]:
     """(seconds, MiB) allowed to one rendering: ``PDF_RENDER_TIMEOUT`` and ``PDF_RENDER_MEMORY_MB``."""
     config = current_app.config
-    timeout = float(config.get("PDF_RENDER_TIMEOUT", os.environ.get("PDF_RENDER_TIMEOUT", 30)))
+    # ok-float: a time limit in seconds, not money
+    timeout = float(config.get("PDF_RENDER_TIMEOUT", os.environ.get("PDF_RENDER_TIMEOUT", 30)))  # ok-float
     memory = int(config.get("PDF_RENDER_MEMORY_MB", os.environ.get("PDF_RENDER_MEMORY_MB", DEFAULT_MEMORY_MB)))
     return timeout, memory
 
