@@ -1,4 +1,4 @@
-"""Benchmark of donor statements (issue 7): a donor with 1,000 contributions.
+"""Benchmark of donor statements: a donor with 1,000 contributions.
 
 Prints, measured in one run on this machine:
 
