@@ -444,18 +444,22 @@ class GrantFigures:
         return {k: str(v) if isinstance(v, Decimal) else v for k, v in self.__dict__.items()}
 
 
+def _usd_sums(dimension, ids: list[int]) -> list:
+    """USD cents summed per (dimension id, account, entry kind) for the given ids: one aggregate query."""
+    return db.session.execute(
+        select(dimension, Posting.account, JournalEntry.kind, func.sum(Posting.usd_cents))
+        .join(JournalEntry).where(dimension.in_(ids))
+        .group_by(dimension, Posting.account, JournalEntry.kind)
+    ).all()
+
+
 def grants_figures(grant_ids: Iterable[int]) -> dict[int, GrantFigures]:
     """Figures of several grants with one aggregate query."""
     ids = sorted(set(grant_ids))
     result = {g: GrantFigures(g) for g in ids}
     if not ids:
         return result
-    rows = db.session.execute(
-        select(Posting.grant_id, Posting.account, JournalEntry.kind, func.sum(Posting.usd_cents))
-        .join(JournalEntry).where(Posting.grant_id.in_(ids))
-        .group_by(Posting.grant_id, Posting.account, JournalEntry.kind)
-    ).all()
-    for grant_id, account, kind, cents in rows:
+    for grant_id, account, kind, cents in _usd_sums(Posting.grant_id, ids):
         f, v = result[grant_id], _cents(cents)
         if account == GRANTS_PAYABLE:
             f.remaining -= v
@@ -796,12 +800,7 @@ def donors_figures(donor_ids: Iterable[int]) -> dict[int, DonorFigures]:
     result = {d: DonorFigures(d) for d in ids}
     if not ids:
         return result
-    rows = db.session.execute(
-        select(Posting.donor_id, Posting.account, JournalEntry.kind, func.sum(Posting.usd_cents))
-        .join(JournalEntry).where(Posting.donor_id.in_(ids))
-        .group_by(Posting.donor_id, Posting.account, JournalEntry.kind)
-    ).all()
-    for donor_id, account, kind, cents in rows:
+    for donor_id, account, kind, cents in _usd_sums(Posting.donor_id, ids):
         f, v = result[donor_id], _cents(cents)
         if account == RECEIVABLE:
             f.outstanding += v

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from fund.db import db
 from fund.errors import FundError
 from fund.ledger import fund_position
-from fund.models import ADMIN, AUDITOR, FUND_MANAGER, REVIEWER, Role, User
+from fund.models import FUND_MANAGER, REVIEWER, Role, User
 from fund.pdf import render_pdf
 from fund.permissions import access, ensure_edit, ensure_view
 from grants.checklist import budget_totals
@@ -52,12 +52,10 @@ from grants.review.schemas import (
 )
 from grants.review.screening import facts
 from grants.taxonomies import AGE_BANDS, SEXES
-from grants.views import flatten_errors, number
+from grants.views import STAFF_READERS, flatten_errors, number
 from grants.workflow import APPLICATION_WORKFLOW
 
 bp = Blueprint("grants_review", __name__, url_prefix="/grants")
-
-STAFF_READERS = (FUND_MANAGER, ADMIN, AUDITOR)
 
 
 def _call(call_id: int) -> Call:
