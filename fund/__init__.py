@@ -89,8 +89,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     init_donors(app)
 
     from fund.cli import register_cli
+    from fund.retention import init_app as init_retention
 
     register_cli(app)
+    init_retention(app)
     _mark_library_routes(app)
     _request_boundary(app)
     return app

@@ -34,6 +34,34 @@ def _dev_secret_key(instance_path: Path) -> str:
     return key_file.read_text().strip()
 
 
+#: Retention periods in days, per class of records (see fund.retention and the README). A period is overridden
+#: with ``RETENTION_<NAME>_DAYS`` (e.g. ``RETENTION_DELIVERED_MAIL_DAYS=30``); ``never`` keeps the class.
+RETENTION_DEFAULTS = {
+    "unsuccessful_application_documents": 730,
+    "withdrawn_drafts": 365,
+    "closed_grant_files": 2557,
+    "expired_invitations": 90,
+    "api_tokens": 365,
+    "idempotency_keys": 30,
+    "delivered_mail": 90,
+}
+
+
+def _retention_days() -> dict:
+    days: dict = {}
+    for name, default in RETENTION_DEFAULTS.items():
+        value = os.environ.get(f"RETENTION_{name.upper()}_DAYS", "").strip().lower()
+        if not value:
+            days[name] = default
+        elif value == "never":
+            days[name] = None
+        elif value.isdigit():
+            days[name] = int(value)
+        else:
+            raise ConfigError(f"RETENTION_{name.upper()}_DAYS must be a number of days or 'never'")
+    return days
+
+
 def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
     env = os.environ.get("FUND_ENV", "development").strip().lower()
     production = env == "production"
@@ -140,6 +168,7 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # The fund
         "PSC_RATE": os.environ.get("PSC_RATE", "0.13"),
         "OPERATING_RESERVE_USD": os.environ.get("OPERATING_RESERVE_USD", "0"),
+        "RETENTION_DAYS": _retention_days(),
     }
     if overrides:
         config.update(overrides)
