@@ -47,10 +47,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(build_config(Path(app.instance_path), overrides))
     check_production(app.config)
     logging.basicConfig(level=logging.INFO if app.config["FUND_ENV"] != "production" else logging.WARNING)
-    if app.config["FUND_ENV"] == "production" and app.config.get("PROXY_FIX", True):
+    if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+        hops = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
+    if app.config.get("TRUSTED_HOSTS"):
+        app.wsgi_app = _trusted_hosts_only(app.wsgi_app, app.config["TRUSTED_HOSTS"])
 
     from fund.auth import init_auth
     from fund.extensions import api, babel, csrf, db, limiter, migrate
@@ -126,6 +129,14 @@ def _request_boundary(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config["HSTS_SECONDS"]:
+            response.headers.setdefault("Strict-Transport-Security",
+                                        f"max-age={app.config['HSTS_SECONDS']}; includeSubDomains")
+        if _private(response):
+            response.cache_control.no_store = True
+            response.cache_control.private = True
+            response.cache_control.public = False
+            response.cache_control.max_age = None
         if not request.path.startswith("/api/v1/docs"):
             response.headers.setdefault(
                 "Content-Security-Policy",
@@ -133,3 +144,29 @@ def _request_boundary(app: Flask) -> None:
                 "frame-ancestors 'none'; form-action 'self'",
             )
         return response
+
+
+def _trusted_hosts_only(wsgi_app, hosts: list[str]):
+    """Answer a request for a host not in TRUSTED_HOSTS with a plain 400, before any page (or error page) tries
+    to build a URL with it."""
+    from werkzeug.exceptions import BadRequest, SecurityError
+    from werkzeug.wsgi import get_host
+
+    def guarded(environ, start_response):
+        try:
+            get_host(environ, trusted_hosts=hosts)
+        except SecurityError:
+            return BadRequest("Unknown host.")(environ, start_response)
+        return wsgi_app(environ, start_response)
+
+    return guarded
+
+
+def _private(response) -> bool:
+    """Pages and files that must not be kept by a browser or a proxy: anything answered to a signed-in user or
+    a bearer token, and every page of the account area (sign-in, second factor, password)."""
+    if request.endpoint == "static":
+        return False
+    if request.path.startswith("/account/") or getattr(g, "api_token", None) is not None:
+        return True
+    return bool(getattr(current_user, "is_authenticated", False))

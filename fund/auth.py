@@ -5,7 +5,12 @@
   cookie names, so an old cookie replayed afterwards is signed out.
 - API: personal bearer tokens only (``Authorization: Bearer <token>``); session cookies are ignored under
   ``/api/``, which is why the API needs no CSRF token.
-- Sign-in throttling: failed attempts per client address and per e-mail, through Flask-Limiter.
+- Sign-in throttling: failed attempts per client address and per account, through Flask-Limiter. The password
+  step counts per e-mail; the second-factor step per pending sign-in (the account the session is half-way into),
+  so nobody can exhaust another person's attempts. A second-factor code is accepted once
+  (:class:`fund.security_utils.FundTotp`).
+- Flask-Security's own authentication tokens are refused everywhere (``include_auth_token`` is a 400 and no
+  request loader reads them): they cannot be listed nor revoked, unlike the personal tokens above.
 """
 
 from __future__ import annotations
@@ -47,6 +52,27 @@ def _login_email() -> str:
     return (request.form.get("email") or "").strip().lower()[:255] or "-"
 
 
+def _pending_account() -> str:
+    """The account a second-factor attempt is for: the session's pending sign-in, or the signed-in user setting
+    up a second factor; otherwise the client's address."""
+    from flask import session
+    from flask_login import current_user
+
+    pending = session.get("tf_user_id")
+    if pending:
+        return f"user:{pending}"
+    if getattr(current_user, "is_authenticated", False):
+        return f"user:{current_user.fs_uniquifier}"
+    return f"ip:{request.remote_addr or '-'}"
+
+
+def _refuse_auth_token() -> None:
+    if request.blueprint == "security" and "include_auth_token" in request.args:
+        from flask import abort
+
+        abort(400)
+
+
 def _failed_login(response) -> bool:
     # Flask-Security redirects after a successful password check (to the dashboard or the second factor);
     # a failed attempt re-renders the form.
@@ -57,6 +83,8 @@ def init_auth(app: Flask) -> None:
     datastore = SQLAlchemyUserDatastore(db, User, Role)
     security.init_app(app, datastore, register_blueprint=True)
     app.before_request(_load_api_user)
+    app.before_request(_refuse_auth_token)
+    security.login_manager.request_loader(lambda _request: None)
 
     # Throttle the password and the second-factor steps.
     rate = app.config["LOGIN_RATE_LIMIT"]
@@ -66,8 +94,9 @@ def init_auth(app: Flask) -> None:
             continue
         view = limiter.limit(rate, methods=["POST"], deduct_when=_failed_login,
                              key_func=lambda: request.remote_addr or "-", scope=f"{endpoint}:ip")(view)
-        view = limiter.limit(rate, methods=["POST"], deduct_when=_failed_login, key_func=_login_email,
-                             scope=f"{endpoint}:email")(view)
+        per_account = _pending_account if endpoint == "security.two_factor_token_validation" else _login_email
+        view = limiter.limit(rate, methods=["POST"], deduct_when=_failed_login, key_func=per_account,
+                             scope=f"{endpoint}:account")(view)
         app.view_functions[endpoint] = view
 
     @user_logged_out.connect_via(app)

@@ -24,6 +24,15 @@ def _bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _count(name: str, default: int = 0) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ConfigError(f"{name} must be a whole number (0 or more), not {value!r}")
+    return int(value)
+
+
 def _dev_secret_key(instance_path: Path) -> str:
     """A key generated once per checkout into instance/ (never committed: instance/ is ignored)."""
     instance_path.mkdir(parents=True, exist_ok=True)
@@ -87,6 +96,11 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "UPLOAD_MAX_BYTES": int(os.environ.get("UPLOAD_MAX_BYTES", str(10 * 1024 * 1024))),
         "STORAGE_DIR": os.environ.get("STORAGE_DIR") or str(instance_path / "files"),
         "TRUSTED_HOSTS": trusted_hosts or None,
+        # How many reverse proxies stand in front of the service: only then are X-Forwarded-For and
+        # X-Forwarded-Proto believed (Werkzeug ProxyFix), and only that many hops of them.
+        "PROXY_COUNT": _count("PROXY_COUNT"),
+        # Strict-Transport-Security in production (seconds; 0 sends none).
+        "HSTS_SECONDS": _count("HSTS_SECONDS", 31536000) if production else 0,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
         "SERVER_BASE_URL": os.environ.get("SERVER_BASE_URL", "http://127.0.0.1:5000"),
         # Cookies
@@ -136,14 +150,19 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # Flask-Security-Too
         "SECURITY_PASSWORD_HASH": "argon2",
         "SECURITY_PASSWORD_SALT": os.environ.get("SECURITY_PASSWORD_SALT") or (secret_key or ""),
-        "SECURITY_PASSWORD_LENGTH_MIN": 10,
-        "SECURITY_PASSWORD_COMPLEXITY_CHECKER": None,
+        # Password policy: 12 characters or more, zxcvbn score 3 or more, not the e-mail address
+        # (fund.security_utils.FundPasswordUtil gives the messages in both languages).
+        "SECURITY_PASSWORD_LENGTH_MIN": 12,
+        "SECURITY_PASSWORD_COMPLEXITY_CHECKER": "zxcvbn",
+        "SECURITY_ZXCVBN_MINIMUM_SCORE": 3,
         "SECURITY_REGISTERABLE": True,
-        "SECURITY_SEND_REGISTER_EMAIL": False,
+        "SECURITY_SEND_REGISTER_EMAIL": True,
         "SECURITY_RECOVERABLE": True,
         "SECURITY_CHANGEABLE": True,
         "SECURITY_TRACKABLE": True,
-        "SECURITY_CONFIRMABLE": False,
+        # Registration answers the same whether or not the address has an account: a new address gets a
+        # confirmation link, an existing one a note to its owner (SECURITY_RETURN_GENERIC_RESPONSES).
+        "SECURITY_CONFIRMABLE": True,
         "SECURITY_TWO_FACTOR": True,
         "SECURITY_TWO_FACTOR_ENABLED_METHODS": ["authenticator"],
         "SECURITY_TWO_FACTOR_ALWAYS_VALIDATE": True,
@@ -153,7 +172,7 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SECURITY_URL_PREFIX": "/account",
         "SECURITY_POST_LOGIN_VIEW": "/dashboard",
         "SECURITY_POST_LOGOUT_VIEW": "/",
-        "SECURITY_POST_REGISTER_VIEW": "/dashboard",
+        "SECURITY_POST_REGISTER_VIEW": "/account/login",
         "SECURITY_RESET_PASSWORD_WITHIN": dt.timedelta(hours=2),
         "SECURITY_EMAIL_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "no-reply@vtf.example.org"),
         "SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS": False,
@@ -164,7 +183,11 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SECURITY_CLI_ROLES_NAME": False,
         "SECURITY_RETURN_GENERIC_RESPONSES": True,
         "SECURITY_LOGOUT_METHODS": ["POST"],
-        "SECURITY_FRESHNESS_GRACE_PERIOD": 300,
+        "SECURITY_FRESHNESS_GRACE_PERIOD": dt.timedelta(minutes=5),
+        # Flask-Security's own auth tokens are not used (the API has personal tokens, listed and revocable).
+        "SECURITY_API_ENABLED_METHODS": ["session"],
+        # Flask-Security would send "private=True, no-store=True"; fund.__init__ sets Cache-Control instead.
+        "SECURITY_CACHE_CONTROL": {},
         # The fund
         "PSC_RATE": os.environ.get("PSC_RATE", "0.13"),
         "OPERATING_RESERVE_USD": os.environ.get("OPERATING_RESERVE_USD", "0"),

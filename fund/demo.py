@@ -14,7 +14,8 @@ DEMO_LOADERS: list[Callable[[dict[str, User]], list[str]]] = []
 
 
 def current_totp(user: User) -> str:
-    return security._totp_factory.generate_totp_password(user.tf_totp_secret)
+    """The code the user's next second-factor step accepts (a code already used is never accepted again)."""
+    return security._totp_factory.next_code(user.tf_totp_secret, user.tf_totp_last_counter)
 
 
 def enable_totp(user: User) -> str:

@@ -9,10 +9,11 @@ from flask_wtf import CSRFProtect
 
 from fund.db import db, render_migration_item
 from fund.mail import OutboxMailUtil
+from fund.security_utils import FundPasswordUtil, FundTotp
 
 migrate = Migrate(compare_type=True, render_as_batch=True, render_item=render_migration_item)
 babel = Babel()
-security = Security(mail_util_cls=OutboxMailUtil)
+security = Security(mail_util_cls=OutboxMailUtil, totp_cls=FundTotp, password_util_cls=FundPasswordUtil)
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 

@@ -8,7 +8,7 @@ import secrets
 import uuid
 
 from flask_security import RoleMixin, UserMixin
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fund.db import UTCDateTime, db, utcnow
@@ -68,6 +68,8 @@ class User(db.Model, UserMixin):
     tf_primary_method: Mapped[str | None] = mapped_column(String(64))
     tf_totp_secret: Mapped[str | None] = mapped_column(String(255))
     tf_phone_number: Mapped[str | None] = mapped_column(String(128))
+    #: The last second-factor time step accepted: a code is never accepted twice (fund.security_utils).
+    tf_totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
     create_datetime: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     update_datetime: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -63,6 +63,37 @@ class Organisation(db.Model):
         return f"<Organisation {self.id} {self.name}>"
 
 
+class BankDetailsChange(db.Model):
+    """One version of an organisation's bank account: the history of its payee (grants.payee).
+
+    ``applied`` versions took effect at once (no grant was running); ``pending`` ones wait for a finance officer
+    to verify them by a call-back, then become ``verified`` (and the organisation's account) or ``rejected``;
+    a newer request makes a pending one ``superseded``. The organisation's ``bank_*`` columns always hold the
+    account that payments go to."""
+
+    __tablename__ = "bank_details_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    bank_account_holder: Mapped[str | None] = mapped_column(String(200))
+    bank_name: Mapped[str | None] = mapped_column(String(200))
+    bank_account_number: Mapped[str | None] = mapped_column(String(64))
+    bank_swift: Mapped[str | None] = mapped_column(String(11))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Possible matches of the new holder on the sanctions list, when it was screened (Match.as_dict()).
+    sanctions_matches: Mapped[list] = mapped_column(JSON, default=list)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The verifier's call-back: whom they called, at which number from our own records, what was confirmed.
+    callback_note: Mapped[str | None] = mapped_column(Text)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+    def __repr__(self) -> str:
+        return f"<BankDetailsChange {self.id} org {self.organisation_id} {self.status}>"
+
+
 class OrganisationAdmin(db.Model):
     """Users who manage an organisation's profile and colleagues: its creator and whoever they promote."""
 

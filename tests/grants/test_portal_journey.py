@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from fund.db import db
+from fund.mail import OutboxMessage
 from grants.models import Application
 from tests.conftest import PASSWORD
 from tests.grants import factories as f
@@ -64,6 +65,13 @@ def test_the_portal_journey_without_javascript(app, build, sign_in, lang):
     calls = page(client.get("/grants/calls"))
     assert t["call"] in calls and f'<html lang="{lang}">' in calls
     resp = client.submit("/account/register", {"email": email, "password": PASSWORD, "password_confirm": PASSWORD})
+    assert resp.headers["Location"].endswith("/account/login")
+    # The address is confirmed by the link e-mailed to it (in the visitor's language), then the visitor signs in.
+    with app.app_context():
+        body = db.session.execute(select(OutboxMessage.body_text).where(OutboxMessage.recipient == email)
+                                  ).scalar_one()
+    client.get(re.search(r"http://localhost(/account/confirm/\S+)", body).group(1))
+    resp = client.submit("/account/login", {"email": email, "password": PASSWORD})
     dashboard = page(follow(client, resp))
     assert t["dashboard"] in dashboard
     home = page(client.get("/grants/portal"))
