@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+import time
 from pathlib import Path
 
 
@@ -71,6 +72,53 @@ def _retention_days() -> dict:
     return days
 
 
+def _dev_key_file(path: Path) -> str:
+    """A random key created once at ``path`` (exclusively: concurrent first starts agree on one key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    for _ in range(50):  # another process may be writing it this instant
+        value = path.read_text().strip()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise ConfigError(f"{path} is empty")
+
+
+def _audit_settings(instance_path: Path, production: bool) -> dict:
+    """The audit trail's anchors (see fund.audit and fund.checkpoints): the chain's HMAC key, which the
+    database never holds, and where signed checkpoints of the chain head are written and checked."""
+    key = os.environ.get("AUDIT_HMAC_KEY", "").strip()
+    key_file = os.environ.get("AUDIT_HMAC_KEY_FILE", "").strip()
+    if not key and key_file:
+        key = Path(key_file).read_text().strip()
+    if not key and not production:
+        key = _dev_key_file(instance_path / "audit_hmac_key")
+    signing = os.environ.get("AUDIT_SIGNING_KEY_FILE", "").strip()
+    checkpoint_dir = os.environ.get("AUDIT_CHECKPOINT_DIR", "").strip()
+    return {
+        "AUDIT_HMAC_KEY": key or None,
+        "AUDIT_SIGNING_KEY_FILE": signing or (None if production else str(instance_path / "audit_signing_key.pem")),
+        "AUDIT_VERIFY_KEY_FILE": os.environ.get("AUDIT_VERIFY_KEY_FILE", "").strip() or None,
+        "AUDIT_CHECKPOINT_DIR": checkpoint_dir or (None if production else str(instance_path / "audit-checkpoints")),
+        "AUDIT_CHECKPOINT_MAIL": _bool("AUDIT_CHECKPOINT_MAIL", False),
+        "DATABASE_OWNER_URL": _normalise_db_url(os.environ.get("DATABASE_OWNER_URL", "").strip()) or None,
+    }
+
+
+def _normalise_db_url(url: str) -> str:
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
 def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
     env = os.environ.get("FUND_ENV", "development").strip().lower()
     production = env == "production"
@@ -115,7 +163,8 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         "BABEL_TRANSLATION_DIRECTORIES": ";".join(
-            str(Path(__file__).parent.parent / pkg / "translations") for pkg in ("fund", "grants", "donors")
+            str(Path(__file__).parent.parent / pkg / "translations")
+            for pkg in ("fund", "grants", "donors", "transparency")
         ),
         # Mail: the outbox is delivered by `flask mail send`; without MAIL_SERVER it is logged.
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
@@ -191,7 +240,16 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # The fund
         "PSC_RATE": os.environ.get("PSC_RATE", "0.13"),
         "OPERATING_RESERVE_USD": os.environ.get("OPERATING_RESERVE_USD", "0"),
+        # Public transparency pages and IATI files
+        "IATI_REPORTING_ORG_REF": os.environ.get("IATI_REPORTING_ORG_REF", "XX-VTF-GRANTS"),
+        "IATI_REPORTING_ORG_TYPE": os.environ.get("IATI_REPORTING_ORG_TYPE", "40"),
+        "IATI_REPORTING_ORG_NAME": os.environ.get(
+            "IATI_REPORTING_ORG_NAME", "United Nations Voluntary Trust Fund for Victims of Trafficking in Persons"),
+        "FUND_CONTRIBUTIONS_EMAIL": os.environ.get("FUND_CONTRIBUTIONS_EMAIL", ""),
+        "FUND_BANK_DETAILS": {k: os.environ.get(f"FUND_BANK_{k.upper()}", "") for k in (
+            "account_name", "bank", "address", "account", "iban", "swift", "reference")},
         "RETENTION_DAYS": _retention_days(),
+        **_audit_settings(instance_path, production),
     }
     if overrides:
         config.update(overrides)
@@ -214,6 +272,9 @@ def check_production(config: dict) -> None:
         problems.append("FLASK_DEBUG must be off in production")
     if not config.get("TRUSTED_HOSTS"):
         problems.append("TRUSTED_HOSTS must list the host names the service answers to")
+    if len(config.get("AUDIT_HMAC_KEY") or "") < 32:
+        problems.append("AUDIT_HMAC_KEY (or AUDIT_HMAC_KEY_FILE) must hold a random key of at least 32 characters, "
+                        "kept outside the database")
     if config.get("RATELIMIT_STORAGE_URI", "").startswith("memory"):
         problems.append("RATELIMIT_STORAGE_URI must be a shared store (e.g. redis://127.0.0.1:6379/0)")
     if problems:
