@@ -292,6 +292,7 @@ def record_contribution(donor: Donor, data: dict, *, actor=None) -> Contribution
     entry = ledger.post_contribution_received(
         donor_id=donor.id, amount=amount, currency=currency, value_date=received_on,
         pledge_id=pledge.id if pledge is not None else None, rate=rate, actor=actor,
+        earmark=(pledge.earmark_type, pledge.earmark_value) if pledge is not None else None,
         description=f"Contribution {reference} from {donor.name}" + (f" (pledge {pledge.id})" if pledge else
                                                                       " (unpledged)"))
     usd = rate.to_usd(amount)

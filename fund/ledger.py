@@ -13,6 +13,10 @@ reversed at most once). "Reversed" is derived from that link, never written on t
 Figures (fund position, per-donor, per-pledge, per-grant) are computed from the postings with one aggregate
 query each, whatever the number of postings.
 
+Which donors' money paid which grant is recorded by the same functions, in the same transaction, beside the
+postings (:mod:`fund.attribution`): contributions fill the donors' pools, payments, refunds, PSC and reversals
+move money out of them and back.
+
 Grants and donors move money only through the public functions below. Functions that check a limited resource
 (available balance, cash, a grant's outstanding commitment, a pledge's receivable) take the fund lock first:
 the single row of :class:`LedgerLock` with ``SELECT ... FOR UPDATE`` on PostgreSQL (SQLite transactions are
@@ -48,7 +52,7 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, func, sele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
-from fund import audit
+from fund import attribution, audit
 from fund.audit import make_append_only
 from fund.db import UTCDateTime, db, utcnow
 from fund.errors import Conflict, FundError
@@ -384,11 +388,13 @@ def post_pledge_write_off(*, donor_id: int, pledge_id: int, amount: Decimal, cur
 
 def post_contribution_received(*, donor_id: int, amount: Decimal, currency: str, value_date: dt.date,
                                pledge_id: int | None = None, rate: RateUsed | None = None, description: str = "",
-                               actor=None) -> JournalEntry:
+                               earmark: tuple[str | None, str | None] | None = None, actor=None) -> JournalEntry:
     """Money received from a donor, converted at the rate of ``value_date``'s month (or ``rate``).
 
     Against a confirmed pledge: Dr cash (receipt rate) / Cr receivable (booking value), the exchange difference
-    to FX gain/loss. Unpledged: Dr cash / Cr contribution revenue. Refuses more than the pledge's receivable."""
+    to FX gain/loss. Unpledged: Dr cash / Cr contribution revenue. Refuses more than the pledge's receivable.
+    The USD received goes into the donor's pool of ``earmark`` ((type, value) of the pledge, or None): see
+    :mod:`fund.attribution`."""
     lock_fund()
     rate = rate or rate_for(currency, value_date)
     usd = rate.to_usd(amount)
@@ -406,8 +412,11 @@ def post_contribution_received(*, donor_id: int, amount: Decimal, currency: str,
         lines = [Line(CASH, currency, amount, usd, rate.id, **dims),
                  Line(RECEIVABLE, currency, -amount, -carrying, bal.rate_id, **dims),
                  Line(FX, currency, Decimal(0), carrying - usd, rate.id, **dims)]
-    return post_entry(CONTRIBUTION, lines, value_date=value_date, actor=actor,
-                      description=description or f"Contribution received from donor {donor_id}")
+    entry = post_entry(CONTRIBUTION, lines, value_date=value_date, actor=actor,
+                       description=description or f"Contribution received from donor {donor_id}")
+    attribution.record_contribution(entry, donor_id=donor_id, usd=usd, earmark=earmark)
+    db.session.flush()
+    return entry
 
 
 # Grants -------------------------------------------------------------------------------------------------------
@@ -502,11 +511,19 @@ def _psc_lines(f: GrantFigures, *, charge: bool) -> tuple[list[Line], Decimal]:
 
 
 def _psc_true_up(grant_id: int, *, value_date: dt.date | None, actor, description: str = "") -> JournalEntry | None:
+    """Bring a grant's PSC to PSC_RATE x its expenditure; the donors' pools pay the PSC charged (or get back the
+    PSC given back) like the expenditure itself (:mod:`fund.attribution`)."""
     lines, delta = _psc_lines(grant_figures(grant_id), charge=True)
     if not lines:
         return None
-    return post_entry(PSC_CHARGE, lines, value_date=value_date, actor=actor,
-                      description=description or f"Programme support costs of grant {grant_id}: {delta} USD")
+    entry = post_entry(PSC_CHARGE, lines, value_date=value_date, actor=actor,
+                       description=description or f"Programme support costs of grant {grant_id}: {delta} USD")
+    if delta > 0:
+        attribution.attribute_payment(entry, grant_id, delta, attribution.PSC)
+    elif delta < 0:
+        attribution.return_from_grant(entry, grant_id, -delta, attribution.PSC)
+    db.session.flush()
+    return entry
 
 
 def commit_grant(grant_id: int, amount_usd: Decimal, *, value_date: dt.date | None = None, description: str = "",
@@ -592,6 +609,7 @@ def pay_disbursement(grant_id: int, amount_usd: Decimal, *, value_date: dt.date 
         Line(GRANT_EXPENSE, BASE_CURRENCY, amount, amount, grant_id=grant_id),
         Line(COMMITMENTS, BASE_CURRENCY, -amount, -amount, grant_id=grant_id),
     ], value_date=value_date, actor=actor, description=description or f"Disbursement to grant {grant_id}")
+    attribution.attribute_payment(entry, grant_id, amount)
     psc_entry = _psc_true_up(grant_id, value_date=value_date, actor=actor)
     return GrantPosting(entry, psc_entry, psc_charge, amount)
 
@@ -624,6 +642,7 @@ def record_grant_refund(grant_id: int, amount: Decimal, currency: str = BASE_CUR
         Line(CASH, currency, value, usd, rate.id, grant_id=grant_id),
         Line(GRANT_EXPENSE, currency, -value, -usd, rate.id, grant_id=grant_id),
     ], value_date=value_date, actor=actor, description=description or f"Refund from grant {grant_id}")
+    attribution.return_from_grant(entry, grant_id, usd)
     before = f.psc
     psc_entry = _psc_true_up(grant_id, value_date=value_date, actor=actor)
     after = grant_figures(grant_id).psc if psc_entry else before
@@ -683,6 +702,7 @@ def reverse_entry(entry: JournalEntry | int, *, reason: str, value_date: dt.date
     reversal = post_entry(original.kind, lines, value_date=value_date, actor=actor, reversal_of=original,
                           description=f"Reversal of entry {original.id}: {reason}")
     _check_balances(original)
+    _reattribute(original, reversal)
     grant_ids = sorted({p.grant_id for p in original.postings if p.grant_id is not None})
     for grant_id in grant_ids:
         _psc_true_up(grant_id, value_date=value_date, actor=actor,
@@ -692,6 +712,21 @@ def reverse_entry(entry: JournalEntry | int, *, reason: str, value_date: dt.date
     for hook in _REVERSAL_HOOKS.get(original.kind, {}).values():
         hook(original, reversal)
     return reversal
+
+
+def _reattribute(original: JournalEntry, reversal: JournalEntry) -> None:
+    """The donors' pools after a reversal: a contribution leaves its pool (refused when spent), a reversed
+    disbursement returns to the pools that paid the grant, a reversed refund is paid again like a payment."""
+    if original.kind == CONTRIBUTION:
+        attribution.reverse_contribution(original, reversal)
+    elif original.kind in (DISBURSEMENT, GRANT_REFUND):
+        for p in original.postings:
+            if p.account == GRANT_EXPENSE and p.grant_id is not None:
+                if p.usd_cents > 0:
+                    attribution.return_from_grant(reversal, p.grant_id, p.usd)
+                elif p.usd_cents < 0:
+                    attribution.attribute_payment(reversal, p.grant_id, -p.usd)
+    db.session.flush()
 
 
 def _check_balances(original: JournalEntry) -> None:

@@ -1,0 +1,367 @@
+"""Which donors' money paid which grant: recorded once, when the money moves, for the whole fund.
+
+Every donor statement, the staff attribution matrix and their CSV and JSON read the rows of
+:class:`Attribution`; nothing recomputes a split from today's data, so a statement issued today stays true when
+another donor's contribution arrives tomorrow, and the statements of all donors together never claim more than
+the fund paid.
+
+A donor's money sits in *pools*: one per (donor, earmark), the earmark being the pledge's funding window, region
+or theme, or none. A pool's *unspent balance* is what its contributions brought in minus what it paid (grants and
+programme support costs) plus what came back to it. The rows, all in US cents at the rates the ledger used:
+
+================ =====================================================================================
+``contribution`` money received into a pool (negative: a reversed contribution)
+``grant``        a pool's money paying a grant (negative: money returned by a refund or a reversal)
+``psc``          a pool's money paying the programme support costs of a grant's expenditure (same signs)
+================ =====================================================================================
+
+so ``unspent = sum(contribution) - sum(grant) - sum(psc)`` for a pool, a donor or the fund.
+
+The method, applied by the ledger's posting functions in the transaction and under the fund lock of the posting:
+
+* a payment to a grant (a disbursement, or the reversal of a grantee refund) is paid first by earmarked pools
+  whose earmark applies to the grant (:meth:`fund.results.GrantDirectory.grants_matching`), pro rata to their
+  unspent balances at that moment, then by pools without an earmark, pro rata to theirs; never more than a pool
+  holds. Whatever the pools cannot cover stays unattributed (the fund paid it, but no donor's available money
+  could be named for it);
+* the programme support costs charged on that expenditure are paid the same way (the PSC true-up after the
+  payment);
+* money coming back from a grant (a grantee refund, the reversal of a disbursement, PSC given back) returns to
+  the pools that paid the grant, in proportion to what each still has attributed to it, at most all of it;
+* a contribution's reversal takes its money out of its pool again; what the pool had already spent of it is
+  taken back from the grants (and PSC) the pool paid, in proportion, and stays paid but unattributed;
+* pledge write-offs move no cash and change no pool.
+
+Every split is to the cent by the largest remainder (:func:`largest_remainder`), so shares add up exactly. Hence,
+for any set of donors and any period: no grant is attributed more than the fund paid it net of refunds (and all
+of it when the pools held enough), no donor more than it gave, and PSC likewise. Reads are aggregate queries on
+these rows (GROUP BY donor, grant, kind), filtered by donor and period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, and_, case, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fund.audit import make_append_only
+from fund.db import db
+from fund.rates import BASE_CURRENCY, from_minor
+
+CONTRIBUTION = "contribution"
+GRANT = "grant"
+PSC = "psc"
+KINDS = (CONTRIBUTION, GRANT, PSC)
+
+#: Earmark types and the grants directory parameter that matches each.
+EARMARK_PARAMETERS = {"funding_window": "funding_window", "region": "region", "theme": "theme"}
+
+ZERO = Decimal("0.00")
+
+
+class Attribution(db.Model):
+    """One movement of a donor's pool, written with the ledger entry that moved the money (append-only)."""
+
+    __tablename__ = "ledger_attribution"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entry.id"), index=True)
+    value_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    donor_id: Mapped[int] = mapped_column(Integer, index=True)
+    earmark_type: Mapped[str | None] = mapped_column(String(20))
+    earmark_value: Mapped[str | None] = mapped_column(String(200))
+    grant_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    #: US cents: received into the pool (contribution) or paid out of it (grant, psc); negative when undone.
+    usd_cents: Mapped[int] = mapped_column(BigInteger)
+
+    @property
+    def usd(self) -> Decimal:
+        return from_minor(self.usd_cents, BASE_CURRENCY)
+
+
+make_append_only(Attribution.__table__)
+
+Pool = tuple[int, str | None, str | None]  # (donor_id, earmark_type, earmark_value)
+
+
+def largest_remainder(total: int, weights: dict) -> dict:
+    """Share ``total`` (integer cents, >= 0) in proportion to ``weights`` (integers or Decimals > 0) so that the
+    shares add up to ``total`` exactly: floors first, then one more cent to the largest remainders (ties to the
+    key met first)."""
+    weight_sum = sum(weights.values())
+    if total <= 0 or not weights or weight_sum <= 0:
+        return {k: 0 for k in weights}
+    exact = {k: Fraction(total) * Fraction(w) / Fraction(weight_sum) for k, w in weights.items()}
+    shares = {k: int(v) for k, v in exact.items()}
+    left = total - sum(shares.values())
+    position = {k: i for i, k in enumerate(weights)}
+    for k in sorted(weights, key=lambda k: (-(exact[k] - shares[k]), position[k]))[:left]:
+        shares[k] += 1
+    return shares
+
+
+def _cents(value: Decimal) -> int:
+    return int(value.scaleb(2))
+
+
+# Writing (called by fund.ledger's posting functions only) ----------------------------------------------------
+
+
+def _unspent_pools() -> dict[Pool, int]:
+    """Pools with money left, in a fixed order (donor, earmark): one aggregate query."""
+    balance = func.sum(case((Attribution.kind == CONTRIBUTION, Attribution.usd_cents), else_=-Attribution.usd_cents))
+    rows = db.session.execute(
+        select(Attribution.donor_id, Attribution.earmark_type, Attribution.earmark_value, balance)
+        .group_by(Attribution.donor_id, Attribution.earmark_type, Attribution.earmark_value)
+        .having(balance > 0)
+    ).all()
+    pools = {(d, t, v): int(c) for d, t, v, c in rows}
+    return dict(sorted(pools.items(), key=lambda item: (item[0][0], item[0][1] or "", item[0][2] or "")))
+
+
+def _earmarks_applying(grant_id: int, earmarks: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    from fund.results import directory
+
+    grants = directory()
+    applying = set()
+    for etype, evalue in earmarks:
+        parameter = EARMARK_PARAMETERS.get(etype)
+        if parameter and grant_id in grants.grants_matching(**{parameter: evalue}):
+            applying.add((etype, evalue))
+    return applying
+
+
+def _write(entry, kind: str, grant_id: int | None, shares: dict[Pool, int], sign: int) -> None:
+    for (donor_id, etype, evalue), cents in shares.items():
+        if cents:
+            db.session.add(Attribution(entry_id=entry.id, value_date=entry.value_date, kind=kind, donor_id=donor_id,
+                                       earmark_type=etype, earmark_value=evalue, grant_id=grant_id,
+                                       usd_cents=sign * cents))
+
+
+def record_contribution(entry, *, donor_id: int, usd: Decimal, earmark: tuple[str | None, str | None] | None) -> None:
+    """Money received into the donor's pool of ``earmark`` ((type, value) or None)."""
+    etype, evalue = earmark if earmark and earmark[0] else (None, None)
+    _write(entry, CONTRIBUTION, None, {(donor_id, etype, evalue): _cents(usd)}, 1)
+
+
+def reverse_contribution(original, reversal) -> None:
+    """Take a reversed contribution's money out of its pool. When the pool has already spent part of it, that part
+    is taken back from what the pool paid (grants and PSC, in proportion to what it still has attributed to each):
+    those payments stay made, but no longer in this donor's name."""
+    rows = db.session.execute(select(Attribution).where(Attribution.entry_id == original.id,
+                                                        Attribution.kind == CONTRIBUTION)).scalars().all()
+    unspent = _unspent_pools()
+    for row in rows:
+        pool = (row.donor_id, row.earmark_type, row.earmark_value)
+        shortfall = row.usd_cents - max(unspent.get(pool, 0), 0)
+        if shortfall > 0:
+            paid = db.session.execute(
+                select(Attribution.grant_id, Attribution.kind, func.sum(Attribution.usd_cents))
+                .where(Attribution.donor_id == row.donor_id, Attribution.kind != CONTRIBUTION,
+                       _same_earmark(row.earmark_type, row.earmark_value))
+                .group_by(Attribution.grant_id, Attribution.kind)
+                .having(func.sum(Attribution.usd_cents) > 0)
+            ).all()
+            held = dict(sorted(((g, k), int(c)) for g, k, c in paid))
+            for (grant_id, kind), cents in largest_remainder(min(shortfall, sum(held.values())), held).items():
+                _write(reversal, kind, grant_id, {pool: cents}, -1)
+        _write(reversal, CONTRIBUTION, None, {pool: row.usd_cents}, -1)
+
+
+def _same_earmark(etype: str | None, evalue: str | None):
+    if etype is None:
+        return Attribution.earmark_type.is_(None)
+    return and_(Attribution.earmark_type == etype, Attribution.earmark_value == evalue)
+
+
+def attribute_payment(entry, grant_id: int, usd: Decimal, kind: str = GRANT) -> int:
+    """Name the pools whose money paid ``usd`` to a grant (or its PSC): earmarked pools that apply to the grant
+    first, then pools without an earmark, each group pro rata to the pools' unspent balances. Returns the cents
+    attributed (less than ``usd`` when the pools could not cover it)."""
+    wanted = _cents(usd)
+    if wanted <= 0:
+        return 0
+    pools = _unspent_pools()
+    earmarks = {(t, v) for _d, t, v in pools if t is not None}
+    applying = _earmarks_applying(grant_id, earmarks) if earmarks else set()
+    attributed = 0
+    for group in ({p: c for p, c in pools.items() if p[1] is not None and (p[1], p[2]) in applying},
+                  {p: c for p, c in pools.items() if p[1] is None}):
+        take = min(wanted - attributed, sum(group.values()))
+        if take <= 0:
+            continue
+        shares = largest_remainder(take, group)
+        _write(entry, kind, grant_id, shares, 1)
+        attributed += take
+    return attributed
+
+
+def return_from_grant(entry, grant_id: int, usd: Decimal, kind: str = GRANT) -> int:
+    """Money coming back from a grant (or its PSC) returns to the pools that paid it, in proportion to what each
+    still has attributed to it, at most all of that. Returns the cents returned."""
+    wanted = _cents(usd)
+    if wanted <= 0:
+        return 0
+    rows = db.session.execute(
+        select(Attribution.donor_id, Attribution.earmark_type, Attribution.earmark_value,
+               func.sum(Attribution.usd_cents))
+        .where(Attribution.grant_id == grant_id, Attribution.kind == kind)
+        .group_by(Attribution.donor_id, Attribution.earmark_type, Attribution.earmark_value)
+        .having(func.sum(Attribution.usd_cents) > 0)
+    ).all()
+    held = dict(sorted(((d, t, v), int(c)) for d, t, v, c in rows))
+    take = min(wanted, sum(held.values()))
+    if take <= 0:
+        return 0
+    _write(entry, kind, grant_id, largest_remainder(take, held), -1)
+    return take
+
+
+# Reading -------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DonorUse:
+    """A donor's pools over a period (USD): unspent at the start, received, paid to grants and PSC, unspent at the
+    end (``opening + received - grants - psc = closing``); per grant, what its money paid in the period, split into
+    earmarked and unearmarked; per earmark, the same four figures."""
+
+    donor_id: int
+    opening: Decimal = ZERO
+    received: Decimal = ZERO
+    grants_total: Decimal = ZERO
+    psc: Decimal = ZERO
+    closing: Decimal = ZERO
+    grants: dict[int, tuple[Decimal, Decimal]] = field(default_factory=dict)  # grant -> (unearmarked, earmarked)
+    earmarks: dict[tuple[str | None, str | None], dict[str, Decimal]] = field(default_factory=dict)
+
+    @property
+    def reconciles(self) -> bool:
+        return self.opening + self.received - self.grants_total - self.psc == self.closing
+
+
+def donor_use(donor_id: int, date_from: dt.date, date_to: dt.date) -> DonorUse:
+    """One donor's use of funds for a period: two aggregate queries on that donor's rows."""
+    use = DonorUse(donor_id)
+    before = case((Attribution.value_date < date_from, 1), else_=0)
+    rows = db.session.execute(
+        select(Attribution.kind, Attribution.earmark_type, Attribution.earmark_value, before,
+               func.sum(Attribution.usd_cents))
+        .where(Attribution.donor_id == donor_id, Attribution.value_date <= date_to)
+        .group_by(Attribution.kind, Attribution.earmark_type, Attribution.earmark_value, before)
+    ).all()
+    for kind, etype, evalue, is_before, cents in rows:
+        value = from_minor(int(cents), BASE_CURRENCY)
+        signed = value if kind == CONTRIBUTION else -value
+        figures = use.earmarks.setdefault((etype, evalue), {"opening": ZERO, "received": ZERO, "grants": ZERO,
+                                                            "psc": ZERO, "closing": ZERO})
+        figures["closing"] += signed
+        use.closing += signed
+        if is_before:
+            figures["opening"] += signed
+            use.opening += signed
+        elif kind == CONTRIBUTION:
+            figures["received"] += value
+            use.received += value
+        elif kind == GRANT:
+            figures["grants"] += value
+            use.grants_total += value
+        else:
+            figures["psc"] += value
+            use.psc += value
+    earmarked = case((Attribution.earmark_type.is_(None), 0), else_=1)
+    rows = db.session.execute(
+        select(Attribution.grant_id, earmarked, func.sum(Attribution.usd_cents))
+        .where(Attribution.donor_id == donor_id, Attribution.kind == GRANT, Attribution.value_date >= date_from,
+               Attribution.value_date <= date_to)
+        .group_by(Attribution.grant_id, earmarked)
+    ).all()
+    for grant_id, is_earmarked, cents in rows:
+        unearmarked, earmarked_value = use.grants.get(grant_id, (ZERO, ZERO))
+        value = from_minor(int(cents), BASE_CURRENCY)
+        use.grants[grant_id] = (unearmarked, earmarked_value + value) if is_earmarked else \
+            (unearmarked + value, earmarked_value)
+    use.grants = {g: v for g, v in sorted(use.grants.items()) if v != (ZERO, ZERO)}
+    return use
+
+
+@dataclass
+class Matrix:
+    """Donor x grant attribution over a period (USD, net of money returned), with the fund's figures beside it:
+    what each grant was paid net of refunds (grant expense) and what each donor received into its pools."""
+
+    date_from: dt.date
+    date_to: dt.date
+    cells: dict[tuple[int, int], Decimal] = field(default_factory=dict)
+    psc: dict[int, Decimal] = field(default_factory=dict)  # donor -> PSC paid
+    received: dict[int, Decimal] = field(default_factory=dict)  # donor -> received in the period
+    paid: dict[int, Decimal] = field(default_factory=dict)  # grant -> paid net of refunds in the period
+    psc_charged: Decimal = ZERO
+
+    @property
+    def donor_ids(self) -> list[int]:
+        return sorted({d for d, _g in self.cells} | set(self.psc) | set(self.received))
+
+    @property
+    def grant_ids(self) -> list[int]:
+        return sorted({g for _d, g in self.cells} | set(self.paid))
+
+    def row_total(self, donor_id: int) -> Decimal:
+        return sum((v for (d, _g), v in self.cells.items() if d == donor_id), ZERO)
+
+    def column_total(self, grant_id: int) -> Decimal:
+        return sum((v for (_d, g), v in self.cells.items() if g == grant_id), ZERO)
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.cells.values(), ZERO)
+
+    def unattributed(self, grant_id: int) -> Decimal:
+        return self.paid.get(grant_id, ZERO) - self.column_total(grant_id)
+
+
+def matrix(date_from: dt.date, date_to: dt.date) -> Matrix:
+    """The whole fund's attribution for a period: two aggregate queries (attribution rows, grant expense)."""
+    from fund import ledger
+
+    m = Matrix(date_from, date_to)
+    in_period = and_(Attribution.value_date >= date_from, Attribution.value_date <= date_to)
+    rows = db.session.execute(
+        select(Attribution.kind, Attribution.donor_id, Attribution.grant_id, func.sum(Attribution.usd_cents))
+        .where(in_period).group_by(Attribution.kind, Attribution.donor_id, Attribution.grant_id)
+    ).all()
+    for kind, donor_id, grant_id, cents in rows:
+        value = from_minor(int(cents), BASE_CURRENCY)
+        if kind == GRANT:
+            if value:
+                m.cells[(donor_id, grant_id)] = m.cells.get((donor_id, grant_id), ZERO) + value
+        elif kind == PSC:
+            m.psc[donor_id] = m.psc.get(donor_id, ZERO) + value
+        else:
+            m.received[donor_id] = m.received.get(donor_id, ZERO) + value
+    rows = db.session.execute(
+        select(ledger.Posting.grant_id, ledger.Posting.account, func.sum(ledger.Posting.usd_cents))
+        .join(ledger.JournalEntry, ledger.Posting.entry_id == ledger.JournalEntry.id)
+        .where(ledger.Posting.account.in_([ledger.GRANT_EXPENSE, ledger.PSC]), ledger.Posting.grant_id.is_not(None),
+               ledger.JournalEntry.value_date >= date_from, ledger.JournalEntry.value_date <= date_to)
+        .group_by(ledger.Posting.grant_id, ledger.Posting.account)
+    ).all()
+    for grant_id, account, cents in rows:
+        value = from_minor(int(cents), BASE_CURRENCY)
+        if account == ledger.GRANT_EXPENSE:
+            if value:
+                m.paid[grant_id] = value
+        else:
+            m.psc_charged += value
+    return m
+
+
+__all__ = ["Attribution", "DonorUse", "Matrix", "attribute_payment", "donor_use", "largest_remainder", "matrix",
+           "record_contribution", "return_from_grant", "reverse_contribution"]
