@@ -265,8 +265,9 @@ def propagate_bounds(equations: list[tuple[dict, int]], bounds: dict, rounds: in
 
 
 def disclosed(values: dict, lines: list[Line], primary: set, complementary: set,
-              threshold: int = THRESHOLD) -> set:
-    """Hidden entries that a reader can work out from what is published (the three attacks of the method)."""
+              threshold: int = THRESHOLD, small_only: bool = False) -> set:
+    """Hidden entries that a reader can work out from what is published (the attacks of the method). The last
+    attack runs when the others found nothing (``small_only``: no small count)."""
     hidden = set(primary) | set(complementary)
     if not hidden:
         return set()
@@ -280,9 +281,9 @@ def disclosed(values: dict, lines: list[Line], primary: set, complementary: set,
     found |= _rref_determined(sorted(hidden, key=repr), [c for c, _k in equations])
     bounds = propagate_bounds(equations, reader_bounds(values, primary, complementary, threshold))
     found |= {key for key, (lo, hi) in bounds.items() if hi is not None and lo == hi}
-    if not found:
+    if not (found & set(primary) if small_only else found):
         found |= _lp_disclosed(values, equations, bounds, set(primary))
-    return found
+    return found & set(primary) if small_only else found
 
 
 # The fourth attack: linear programming. Propagating bounds line by line misses deductions that combine several
@@ -414,10 +415,17 @@ def _lp_disclosed(values: dict, equations: list[tuple[dict, int]], bounds: dict,
     return found
 
 
-def suppress(values: dict, lines: Iterable, threshold: int = THRESHOLD) -> Suppressed:
+def suppress(values: dict, lines: Iterable, threshold: int = THRESHOLD, *, withheld: Iterable = (),
+             fixed: Iterable = (), small_only: bool = False) -> Suppressed:
     """Suppress the small counts of a table (``values``: key -> count, ``lines``: :class:`Line` or (members,
     total) pairs that must add up) so that none can be worked out; see the method above. Raises ValueError when
-    a line does not add up."""
+    a line does not add up.
+
+    ``withheld``: entries already withheld (published elsewhere as "x"); ``fixed``: entries whose publication is
+    settled (never chosen to withhold), for a table suppressed together with tables already published;
+    ``small_only``: act only on small counts found out (a withheld entry worked out is 5 or more, and the attacks
+    already combine every line, so knowing it tells the reader nothing more), for a table whose layers repeat
+    one another's entries by construction."""
     values = dict(values)
     lines = [line if isinstance(line, Line) else Line(tuple(line[0]), line[1]) for line in lines]
     for line in lines:
@@ -428,20 +436,21 @@ def suppress(values: dict, lines: Iterable, threshold: int = THRESHOLD) -> Suppr
     order = {key: i for i, key in enumerate(values)}
     totals = {line.total for line in lines}
     primary = {key for key, v in values.items() if 0 < v < threshold}
-    complementary: set = set()
+    complementary: set = {key for key in withheld if key not in primary}
+    fixed = frozenset(fixed)
 
     def rank(key):
         return (values[key], key in totals, order[key])
 
     while True:
-        exposed = disclosed(values, lines, primary, complementary, threshold)
+        exposed = disclosed(values, lines, primary, complementary, threshold, small_only)
         if not exposed:
             break
         hidden = primary | complementary
         concerned = [line for line in lines if exposed & {*line.members, line.total}]
-        candidates = {k for line in concerned for k in (*line.members, line.total) if values[k] > 0} - hidden
+        candidates = {k for line in concerned for k in (*line.members, line.total) if values[k] > 0} - hidden - fixed
         if not candidates:  # nothing left in those lines: widen to the whole table
-            candidates = {k for k in values if values[k] > 0} - hidden
+            candidates = {k for k in values if values[k] > 0} - hidden - fixed
         if not candidates:  # every non-zero entry is hidden already: publish the grand total alone
             grand = totals - {k for line in lines for k in line.members}
             return Suppressed(values, frozenset(primary), frozenset(complementary), withdrawn=True,
@@ -472,9 +481,24 @@ class SuppressedResults:
 
 
 def suppress_results(per_grant: dict[int, Results], threshold: int = THRESHOLD) -> SuppressedResults:
+    """The results of ``per_grant`` as :func:`suppress_results_alone` lays them out, suppressed together with the
+    tables the fund publishes (:mod:`fund.disclosure`), so that combining this table with them gives no small count
+    away."""
+    from fund import disclosure
+
+    return disclosure.suppress_beside_published(per_grant, threshold)
+
+
+def suppress_results_alone(per_grant: dict[int, Results], threshold: int = THRESHOLD) -> SuppressedResults:
     """Add up the results of ``per_grant`` and suppress them as one table: each grant's total, victims by sex x
     age band (with the totals by sex and by age band), by form of exploitation, by type of assistance and by
     country (categories with nobody are left out of the last three)."""
+    values, lines = results_table(per_grant)
+    return as_results(values, suppress(values, lines, threshold))
+
+
+def results_table(per_grant: dict[int, Results]) -> tuple[dict, list[Line]]:
+    """The entries and additive lines of the results of ``per_grant`` (see :func:`suppress_results_alone`)."""
     combined = Results()
     for r in per_grant.values():
         combined.add(r)
@@ -513,8 +537,14 @@ def suppress_results(per_grant: dict[int, Results], threshold: int = THRESHOLD) 
         values.setdefault(own_total, subtotal)
         if keys:
             lines.append(Line(keys, own_total))
-    table = suppress(values, lines, threshold)
+    return values, lines
+
+
+def as_results(values: dict, table: Suppressed) -> SuppressedResults:
+    """The published form of a results table laid out by :func:`results_table` and suppressed as ``table``."""
     shown = table.shown
+    total = ("total",)
+    grant_keys = [k for k in values if k[0] == "grant"]
 
     def pick(prefix: str) -> dict:
         return {k[1]: shown(k) for k in values if k[0] == prefix}

@@ -1,0 +1,154 @@
+"""Suppression across everything the fund publishes.
+
+:func:`fund.results.suppress` protects one table. Published results overlap: the public results table, each
+grant's page and its IATI activity show figures of the same people, and a donor statement shows the results of
+some grants over a period. A reader may put them side by side and subtract. So they are protected as a set:
+
+- **The public set is one table.** Every public output (results by sex and age, form of exploitation, type of
+  assistance and country, each grant's victims assisted on its page and in the IATI file) reads its figures from
+  one suppressed table over every grant's accepted reports (the *publication*, laid out by
+  :func:`fund.results.results_table` and suppressed by :func:`fund.results.suppress_results_alone`). A public
+  output never shows a figure that is not an entry of that table, so the union of public outputs is that table,
+  which the four attacks of :mod:`fund.results` do not break.
+- **Any other table is suppressed beside the publication.** A statement shows the results of its grants ``S`` for a
+  period, a part of the people the publication counts (``W``, every accepted report of every grant). The reader
+  who holds both also knows the rest ``R = W - S`` entry by entry. The three layers are laid out as one table:
+  ``S`` and ``R`` with their own lines, ``W`` with the publication's choices fixed (what the public already sees
+  does not change), and a line ``S + R = W`` per cell, per grant and for the total. Suppressing that table
+  withholds entries of ``S`` (and of ``R``, which is never published: treating it as published only gives the
+  reader more than they have) until no attack finds a count. The statement then publishes its layer. If nothing
+  short of withholding the whole layer works, the statement publishes its total alone when that is safe, or
+  nothing ("x").
+
+  This protects each such table together with the public set. Two statements for overlapping grants and periods
+  are each safe beside the public figures; a reader holding several donors' statements is not modelled.
+
+The publication is provided by whoever publishes it (the transparency package registers a provider at start-up:
+:func:`register_publication`); with none registered, or for grants the publication does not cover, a table is
+suppressed alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fund.results import (
+    THRESHOLD,
+    Line,
+    Results,
+    Suppressed,
+    SuppressedResults,
+    as_results,
+    disclosed,
+    results_table,
+    suppress,
+    suppress_results_alone,
+)
+
+
+class Publication:
+    """The public results: raw per-grant counts and their suppressed table (what every public output shows)."""
+
+    def __init__(self, per_grant: dict[int, Results], threshold: int = THRESHOLD):
+        self.per_grant = per_grant
+        self.values, self.lines = results_table(per_grant)
+        self.results: SuppressedResults = as_results(self.values, suppress(self.values, self.lines, threshold))
+
+    @property
+    def table(self) -> Suppressed:
+        return self.results.table
+
+    def hidden(self) -> tuple[frozenset, frozenset]:
+        """(primary, withheld) entries of the publication as the reader sees them."""
+        t = self.table
+        if t.withdrawn:
+            primary = frozenset(k for k in t.primary if k in t.kept)
+            return primary, frozenset(k for k in self.values if k not in t.kept) - primary
+        return t.primary, t.complementary
+
+
+_provider: Callable[[], Publication | None] | None = None
+
+
+def register_publication(provider: Callable[[], Publication | None]) -> None:
+    """Name the function that returns the current :class:`Publication` (or None outside an application)."""
+    global _provider
+    _provider = provider
+
+
+def publication() -> Publication | None:
+    return _provider() if _provider is not None else None
+
+
+def _covered(part: dict[int, Results], whole: dict[int, Results]) -> bool:
+    """Every grant of ``part`` is in ``whole`` with no more people in any cell."""
+    for g, r in part.items():
+        w = whole.get(g)
+        if w is None:
+            return False
+        for mine, theirs in ((r.by_sex_age, w.by_sex_age), (r.by_form, w.by_form),
+                             (r.by_assistance, w.by_assistance), (r.by_country, w.by_country)):
+            if any(v > theirs.get(k, 0) for k, v in mine.items()):
+                return False
+    return True
+
+
+def _rest(part: dict[int, Results], whole: dict[int, Results]) -> dict[int, Results]:
+    rest = {}
+    for g, w in whole.items():
+        r = part.get(g, Results())
+        rest[g] = Results(
+            by_sex_age={k: v - r.by_sex_age.get(k, 0) for k, v in w.by_sex_age.items()},
+            by_form={k: v - r.by_form.get(k, 0) for k, v in w.by_form.items()},
+            by_assistance={k: v - r.by_assistance.get(k, 0) for k, v in w.by_assistance.items()},
+            by_country={k: v - r.by_country.get(k, 0) for k, v in w.by_country.items()},
+        )
+    return rest
+
+
+CELLS = ("grant", "total", "sex_age", "form", "assistance", "country")
+
+
+def layered_table(part: dict[int, Results], published: Publication) -> tuple[dict, list[Line], dict, list[Line]]:
+    """The three layers ("S" the part, "R" the rest, "W" the publication) as one table: (values, lines) and the
+    part's own (values, lines)."""
+    s_values, s_lines = results_table(part)
+    r_values, r_lines = results_table(_rest(part, published.per_grant))
+    values: dict = {}
+    lines: list[Line] = []
+    for layer, (v, ls) in (("S", (s_values, s_lines)), ("R", (r_values, r_lines)),
+                           ("W", (published.values, published.lines))):
+        values.update({(layer, *k): n for k, n in v.items()})
+        lines += [Line(tuple((layer, *m) for m in line.members), (layer, *line.total)) for line in ls]
+    for key in published.values:
+        if key[0] not in CELLS:
+            continue
+        members = tuple((layer, *key) for layer, v in (("S", s_values), ("R", r_values)) if key in v)
+        lines.append(Line(members, ("W", *key)))
+    return values, lines, s_values, s_lines
+
+
+def suppress_beside_published(part: dict[int, Results], threshold: int = THRESHOLD) -> SuppressedResults:
+    """The results of ``part`` suppressed together with the publication (see the module's docstring)."""
+    published = publication()
+    if published is None or not part or not _covered(part, published.per_grant):
+        return suppress_results_alone(part, threshold)
+    values, lines, s_values, _s_lines = layered_table(part, published)
+    w_primary, w_withheld = published.hidden()
+    fixed = {("W", *k) for k in published.values}
+    joint = suppress(values, lines, threshold, withheld={("W", *k) for k in w_withheld}, fixed=fixed,
+                     small_only=True)
+    primary = frozenset(k[1:] for k in joint.primary if k[0] == "S")
+    if not joint.withdrawn:
+        withheld = frozenset(k[1:] for k in joint.complementary if k[0] == "S")
+        return as_results(s_values, Suppressed(s_values, primary, withheld))
+    # Nothing but the whole layer: its total alone if the union stays safe, otherwise nothing.
+    total = ("S", "total")
+    reader_primary = {k for k in joint.primary if k[0] != "S" or k == total}
+    reader_primary |= {("W", *k) for k in w_primary}
+    reader_withheld = {k for k in values if k[0] in "SR" and k != total and k not in reader_primary}
+    reader_withheld |= {("W", *k) for k in w_withheld}
+    reader_withheld -= reader_primary
+    found = disclosed(values, lines, reader_primary, reader_withheld, threshold, small_only=True)
+    kept = frozenset() if found else frozenset({("total",)})
+    return as_results(s_values, Suppressed(s_values, primary, frozenset(), withdrawn=True, kept=kept))

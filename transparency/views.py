@@ -1,0 +1,269 @@
+"""The public transparency pages: the fund in figures, the grants it made, what they achieved, how to contribute.
+
+No sign-in, no JavaScript. Every page is computed by aggregate queries (figures: two over the ledger; grants: one
+page of grants and one aggregate query of their payments; results: the publication of :mod:`transparency.
+publication`, kept in memory until an accepted report changes it), and answered with ``Cache-Control`` and an
+``ETag`` so that browsers and proxies revalidate cheaply. ``?lang=fr`` or ``?lang=en`` chooses the language of a
+page (each language has its own URL, so a cache never serves one for the other).
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, abort, current_app, g, make_response, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from fund import ledger
+from fund.charts import Chart, Series
+from fund.db import db
+from fund.permissions import public
+from fund.results import SMALL, WITHHELD
+from fund.templating import money
+from grants.awards.directory import regions_of
+from grants.awards.models import Grant
+from grants.awards.reports import AGE_LABELS, SEX_LABELS
+from grants.awards.workflow import GRANT_STATES
+from grants.models import Application, Call, Organisation
+from grants.taxonomies import ASSISTANCE_TYPES, FORMS_OF_EXPLOITATION, WINDOWS, countries, country_name
+from transparency import figures
+from transparency.publication import publication
+
+bp = Blueprint("transparency", __name__, url_prefix="/transparency")
+
+#: Grants shown to the public: every grant the Board approved that was not terminated before its agreement.
+PUBLIC_STATES = ("pending_signature", "active", "suspended", "closed", "terminated")
+REGION_LABELS = {"Africa": _l("Africa"), "Americas": _l("Americas"), "Asia": _l("Asia"), "Europe": _l("Europe"),
+                 "Oceania": _l("Oceania")}
+MAX_AGE = 300
+
+
+@bp.before_request
+def choose_language():
+    lang = request.args.get("lang")
+    if lang in current_app.config["LANGUAGES"]:
+        g.force_lang = lang
+
+
+def cacheable(view):
+    """Conditional GET (ETag of the page) and Cache-Control: public for anonymous readers, private otherwise."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        response = make_response(view(*args, **kwargs))
+        if response.status_code == 200:
+            response.add_etag()
+            if current_user.is_authenticated:
+                response.cache_control.private = True
+            else:
+                response.cache_control.public = True
+            response.cache_control.max_age = MAX_AGE
+            response.vary.add("Cookie")
+            response.vary.add("Accept-Language")
+            response.make_conditional(request)
+        return response
+
+    return wrapper
+
+
+def lang() -> str:
+    from flask_babel import get_locale
+
+    return str(get_locale() or "en")
+
+
+def count_text(value) -> str:
+    if value in (SMALL, WITHHELD):
+        return value
+    return f"{value:,}"
+
+
+def label(table: dict, code: str) -> str:
+    value = table.get(code)
+    return str(value) if value is not None else code.replace("_", " ")
+
+
+# The fund in figures ------------------------------------------------------------------------------------------
+
+
+@bp.route("/")
+@public
+@cacheable
+def index():
+    years = figures.by_year()
+    total = figures.totals(years)
+    types = [t for t in figures.DONOR_TYPE_LABELS if any(t in y.by_type for y in years)]
+    usd = lambda v: money(v, "USD")  # noqa: E731
+    contributions = Chart(
+        "chart-contributions", _("Contributions received by year and type of donor"),
+        _("Contributions received in US dollars each year, one bar per type of donor."),
+        [str(y.year) for y in years],
+        [Series(str(figures.DONOR_TYPE_LABELS[t]), [y.by_type.get(t, figures.ZERO) for y in years]) for t in types],
+        unit="USD", format=usd, extra={"category_label": _("Year")})
+    grants_chart = Chart(
+        "chart-grants", _("Grants committed and paid by year"),
+        _("Grants committed and disbursements paid in US dollars each year."),
+        [str(y.year) for y in years],
+        [Series(_("Committed"), [y.committed for y in years]), Series(_("Paid"), [y.disbursed for y in years])],
+        unit="USD", format=usd, extra={"category_label": _("Year")})
+    return render_template("transparency/index.html", years=years, total=total, contributions=contributions,
+                           grants_chart=grants_chart, type_labels=figures.DONOR_TYPE_LABELS)
+
+
+# Grants -------------------------------------------------------------------------------------------------------
+
+
+class GrantQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    q = fields.String(load_default=None, validate=validate.Length(max=100))
+    country = fields.String(load_default=None, validate=validate.Length(equal=2))
+    region = fields.String(load_default=None, validate=validate.OneOf(list(REGION_LABELS)))
+    window = fields.String(load_default=None, validate=validate.OneOf(list(WINDOWS)))
+    form = fields.String(load_default=None, validate=validate.OneOf(list(FORMS_OF_EXPLOITATION)))
+    assistance = fields.String(load_default=None, validate=validate.OneOf(list(ASSISTANCE_TYPES)))
+    status = fields.String(load_default=None, validate=validate.OneOf(list(PUBLIC_STATES)))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+
+
+def _json_has(column, code: str):
+    """A JSON list column holds ``code`` (the list's text contains the quoted code: SQLite and PostgreSQL)."""
+    return cast(column, String).like(f'%"{code}"%')
+
+
+def grants_query(args: dict):
+    query = (select(Grant).join(Application, Application.id == Grant.application_id)
+             .join(Call, Call.id == Application.call_id).join(Organisation, Organisation.id == Grant.organisation_id)
+             .where(Grant.status.in_(PUBLIC_STATES)))
+    if args.get("q"):
+        needle = f"%{args['q'].lower()}%"
+        query = query.where(or_(func.lower(Organisation.name).like(needle), func.lower(Grant.title).like(needle),
+                                func.lower(Grant.number).like(needle)))
+    if args.get("country"):
+        query = query.where(_json_has(Application.countries, args["country"].upper()))
+    if args.get("region"):
+        codes = [c for c, _n in countries("en") if args["region"] in regions_of([c])]
+        query = query.where(or_(*[_json_has(Application.countries, c) for c in codes]))
+    if args.get("window"):
+        query = query.where(Call.window == args["window"])
+    if args.get("form"):
+        query = query.where(_json_has(Application.forms_of_exploitation, args["form"]))
+    if args.get("assistance"):
+        query = query.where(_json_has(Application.assistance_types, args["assistance"]))
+    if args.get("status"):
+        query = query.where(Grant.status == args["status"])
+    return query.options(selectinload(Grant.application)).order_by(Grant.start_date.desc(), Grant.id.desc())
+
+
+def grant_view(grant: Grant, paid, victims, language: str) -> dict:
+    a = grant.application
+    country_codes = list(a.countries or [])
+    return {
+        "id": grant.id, "number": grant.number, "title": grant.title, "organisation": grant.organisation.name,
+        "countries": [country_name(c, language) for c in country_codes],
+        "regions": [str(REGION_LABELS[r]) for r in regions_of(country_codes)],
+        "window": str(WINDOWS[a.call.window][1]) if a.call.window in WINDOWS else a.call.window,
+        "forms": [label(FORMS_OF_EXPLOITATION, c) for c in a.forms_of_exploitation or []],
+        "assistance": [label(ASSISTANCE_TYPES, c) for c in a.assistance_types or []],
+        "amount": grant.amount, "currency": grant.currency, "paid": paid,
+        "status": label(GRANT_STATES, grant.status), "start": grant.start_date, "end": grant.end_date,
+        "victims": victims,
+    }
+
+
+@bp.route("/grants")
+@public
+@cacheable
+def grants():
+    errors = {}
+    try:
+        args = GrantQuery().load(request.args.to_dict())
+    except ValidationError as exc:
+        errors = exc.messages
+        args = {"page": 1}
+    page = db.paginate(grants_query(args), page=args["page"], per_page=25, error_out=False)
+    paid = ledger.grants_figures([gr.id for gr in page.items])
+    published = publication().results.grants
+    language = lang()
+    rows = [grant_view(gr, paid[gr.id].paid, published.get(gr.id), language) for gr in page.items]
+    html = render_template(
+        "transparency/grants.html", rows=rows, page=page, args=request.args, errors=errors,
+        countries=countries(language), regions=REGION_LABELS, windows={k: v[1] for k, v in WINDOWS.items()},
+        forms=FORMS_OF_EXPLOITATION, assistance=ASSISTANCE_TYPES, states={k: GRANT_STATES[k] for k in PUBLIC_STATES},
+        count_text=count_text)
+    return html, 422 if errors else 200
+
+
+@bp.route("/grants/<number>")
+@public
+@cacheable
+def grant(number: str):
+    found = db.session.execute(
+        select(Grant).where(Grant.number == number, Grant.status.in_(PUBLIC_STATES))
+        .options(selectinload(Grant.application))).scalar_one_or_none()
+    if found is None:
+        abort(404)
+    paid = ledger.grants_figures([found.id])[found.id].paid
+    victims = publication().results.grants.get(found.id)
+    return render_template("transparency/grant.html", grant=grant_view(found, paid, victims, lang()),
+                           count_text=count_text)
+
+
+# Results ------------------------------------------------------------------------------------------------------
+
+
+def results_view(language: str) -> dict:
+    """The public results (suppressed) with labels, and their charts."""
+    r = publication().results
+    view = {
+        "reported": r.total not in (0,),
+        "withdrawn": r.withdrawn,
+        "total": r.total,
+        "ages": [{"code": a, "label": label(AGE_LABELS, a), "total": r.ages[a]} for a in r.ages],
+        "sexes": [{"code": s, "label": label(SEX_LABELS, s), "total": r.sexes[s],
+                   "cells": [r.sex_age[(s, a)] for a in r.ages]} for s in r.sexes],
+        "by_form": [{"code": c, "label": label(FORMS_OF_EXPLOITATION, c), "count": v} for c, v in r.by_form.items()],
+        "by_assistance": [{"code": c, "label": label(ASSISTANCE_TYPES, c), "count": v}
+                          for c, v in r.by_assistance.items()],
+        "by_country": sorted(({"code": c, "label": country_name(c, language), "count": v}
+                              for c, v in r.by_country.items()), key=lambda row: row["label"]),
+    }
+    view["form_chart"] = Chart(
+        "chart-forms", _("Victims assisted by form of exploitation"),
+        _("Number of victims assisted, from accepted grantee reports, by form of exploitation. Counts from 1 to 4 "
+          "show as <5; x marks a figure withheld so that no small count can be worked out."),
+        [row["label"] for row in view["by_form"]], [Series(_("Victims assisted"), [row["count"] for row in
+                                                                                   view["by_form"]])],
+        format=count_text, extra={"category_label": _("Form of exploitation")})
+    view["assistance_chart"] = Chart(
+        "chart-assistance", _("Victims assisted by type of assistance"),
+        _("Number of victims who received each type of assistance, from accepted grantee reports. Counts from 1 to "
+          "4 show as <5; x marks a figure withheld so that no small count can be worked out."),
+        [row["label"] for row in view["by_assistance"]],
+        [Series(_("Victims assisted"), [row["count"] for row in view["by_assistance"]])],
+        format=count_text, extra={"category_label": _("Type of assistance")})
+    return view
+
+
+@bp.route("/results")
+@public
+@cacheable
+def results():
+    return render_template("transparency/results.html", results=results_view(lang()), count_text=count_text)
+
+
+# How to contribute --------------------------------------------------------------------------------------------
+
+
+@bp.route("/contribute")
+@public
+@cacheable
+def contribute():
+    return render_template("transparency/contribute.html", bank=current_app.config["FUND_BANK_DETAILS"],
+                           contact=current_app.config["FUND_CONTRIBUTIONS_EMAIL"])
