@@ -91,6 +91,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     init_grants(app)
     init_donors(app)
 
+    from transparency import init_app as init_transparency
+
+    init_transparency(app)  # the public face reads every package: registered last
+
     from fund.cli import register_cli
     from fund.retention import init_app as init_retention
 
