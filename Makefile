@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install translations messages lint clean
+.PHONY: run test test-full install translations messages lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,13 +32,21 @@ messages: $(STAMP)
 	  else $(BIN)/pybabel -q init -i $$pkg/translations/messages.pot -d $$pkg/translations -l fr; fi; done
 
 run: install translations
+	scripts/setup-system --run
 	mkdir -p instance
-	$(FLASK) db upgrade
+	$(FLASK) db upgrade heads
 	$(FLASK) demo load --if-empty
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
+# The suite in parallel (pytest-xdist, one process per core, each with its own database). The long race tests run
+# lighter rounds; `make test-full` (and .ci/run's PostgreSQL pass) runs their full rounds.
+JOBS ?= auto
 test: install translations
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	scripts/setup-system
+	$(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
+
+test-full:
+	FUND_TEST_FULL=1 $(MAKE) test
 
 lint: install
 	$(BIN)/ruff check fund grants donors tests

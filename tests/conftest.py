@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from fund import create_app
 from fund.db import db
@@ -24,11 +24,38 @@ PASSWORD = "correct-horse-battery"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
+def worker_database(url: str) -> str:
+    """The database of this pytest-xdist worker: ``<name>_gw0``, ``<name>_gw1``... beside the one ``url`` names
+    (``url`` itself when the suite runs in one process). Any URL of that database (its owner's, another
+    role's) maps to the same worker database."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or not url.startswith("postgresql"):
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+def create_worker_database(url: str) -> str:
+    """Create this worker's database (if missing), connecting to the database ``url`` names; return its URL."""
+    worker_url = worker_database(url)
+    if worker_url != url:
+        name = make_url(worker_url).database
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(4242)"))  # workers create their databases one at a time
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text("SELECT pg_advisory_unlock(4242)"))
+        engine.dispose()
+    return worker_url
+
+
 def _database_url(tmp_root: Path) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = create_worker_database(url)
         engine = create_engine(url, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
