@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from fund import audit, mail, operations
+from fund import mail, operations
 from fund.db import db
 from fund.errors import FundError
 from fund.models import ROLES, User
@@ -94,14 +94,38 @@ def users_totp_code(email):
 
 @audit_cli.command("verify")
 def audit_verify():
-    """Recompute the hash chain; exit 1 and name the first bad event if it was tampered with."""
-    result = audit.verify()
+    """Check the chain (hashes, HMAC codes, erasures) and every signed checkpoint; exit 1 and name the first bad
+    event if it was tampered with."""
+    from fund.checkpoints import verify_all
+
+    result = verify_all()
     if result.ok:
-        click.echo(f"OK: {result.events} events verified")
+        click.echo(f"OK: {result.events} events verified against {result.checkpoints} checkpoints "
+                   f"({result.erased} with erased personal data)")
         return
-    click.echo(f"FAILED: first bad event {result.first_bad_event} ({result.reason}); "
-               f"{result.events} events verified before it", err=True)
+    where = f"first bad event {result.first_bad_event} " if result.first_bad_event is not None else ""
+    click.echo(f"FAILED: {where}({result.reason}); {result.events} events verified before it", err=True)
     sys.exit(1)
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint():
+    """Verify the chain, then write a signed checkpoint of its head to AUDIT_CHECKPOINT_DIR (schedule hourly)."""
+    from fund.checkpoints import CheckpointError, write
+
+    try:
+        cp = write()
+    except CheckpointError as exc:
+        _fail(str(exc))
+    click.echo(f"Checkpoint {cp.name}: event {cp.event_id}, hash {cp.hash}")
+
+
+@audit_cli.command("public-key")
+def audit_public_key():
+    """Print the public key that checks checkpoints (give it to the auditors: AUDIT_VERIFY_KEY_FILE)."""
+    from fund.checkpoints import public_key_pem, signing_key
+
+    click.echo(public_key_pem(signing_key().public_key()), nl=False)
 
 
 @mail_cli.command("send")

@@ -143,6 +143,9 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(12 * 1024 * 1024))),
         "UPLOAD_MAX_BYTES": int(os.environ.get("UPLOAD_MAX_BYTES", str(10 * 1024 * 1024))),
         "STORAGE_DIR": os.environ.get("STORAGE_DIR") or str(instance_path / "files"),
+        # file:///directory or s3://bucket/prefix (see fund/storage.py); empty: STORAGE_DIR.
+        "STORAGE_URL": os.environ.get("STORAGE_URL", ""),
+        "STORAGE_S3_ENDPOINT_URL": os.environ.get("STORAGE_S3_ENDPOINT_URL", ""),
         "TRUSTED_HOSTS": trusted_hosts or None,
         # How many reverse proxies stand in front of the service: only then are X-Forwarded-For and
         # X-Forwarded-Proto believed (Werkzeug ProxyFix), and only that many hops of them.

@@ -94,6 +94,9 @@ def app(tmp_path_factory):
                 "argon2__rounds": 1, "argon2__memory_cost": 1024, "argon2__parallelism": 1,
             },
             "MAIL_SERVER": "",
+            "AUDIT_HMAC_KEY": "audit-chain-key-of-the-test-session-0123456789",
+            "AUDIT_SIGNING_KEY_FILE": str(tmp_root / "audit_signing_key.pem"),
+            "AUDIT_CHECKPOINT_DIR": str(tmp_root / "audit-checkpoints"),
         }
     )
     app.test_client_class = Client
@@ -104,6 +107,21 @@ def app(tmp_path_factory):
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def owner_engine(app):
+    """The database as its owner sees it (migrations, TRUNCATE, triggers): on PostgreSQL the application itself
+    connects as a role with fewer rights (fund.dbroles)."""
+    owner_url = app.config.get("DATABASE_OWNER_URL")
+    if not owner_url:
+        with app.app_context():
+            engine = db.engine
+        yield engine
+        return
+    engine = create_engine(owner_url)
+    yield engine
+    engine.dispose()
 
 
 def _wipe(app) -> None:

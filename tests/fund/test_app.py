@@ -15,7 +15,8 @@ from fund.db import db
 
 def production_env(monkeypatch, **values):
     monkeypatch.setenv("FUND_ENV", "production")
-    for key in ("SECRET_KEY", "DATABASE_URL", "TRUSTED_HOSTS", "RATELIMIT_STORAGE_URI", "FLASK_DEBUG"):
+    for key in ("SECRET_KEY", "DATABASE_URL", "TRUSTED_HOSTS", "RATELIMIT_STORAGE_URI", "FLASK_DEBUG",
+                "AUDIT_HMAC_KEY", "AUDIT_HMAC_KEY_FILE"):
         monkeypatch.delenv(key, raising=False)
     for key, value in values.items():
         monkeypatch.setenv(key, value)
@@ -40,7 +41,8 @@ def test_production_refuses_sqlite_and_debug(monkeypatch, tmp_path):
 
 def test_production_with_a_safe_configuration(monkeypatch, tmp_path):
     production_env(monkeypatch, SECRET_KEY="k" * 48, DATABASE_URL="postgresql://fund@db/fund",
-                   TRUSTED_HOSTS="grants.example.org", RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/0")
+                   TRUSTED_HOSTS="grants.example.org", RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/0",
+                   AUDIT_HMAC_KEY="h" * 48)
     config = build_config(tmp_path)
     check_production(config)
     assert config["SESSION_COOKIE_SECURE"] and config["SESSION_COOKIE_HTTPONLY"]

@@ -29,18 +29,16 @@ def cli_verify(app):
 
 
 @pytest.fixture
-def tamper(app):
-    """Run raw SQL against the audit table as a database superuser would (bypassing the PostgreSQL trigger)."""
+def tamper(app, owner_engine):
+    """Run raw SQL against the audit tables as a database superuser would (on PostgreSQL with triggers and
+    foreign keys switched off for the session)."""
 
     def run(*statements: str) -> None:
-        with app.app_context(), db.engine.begin() as conn:
-            pg = conn.dialect.name == "postgresql"
-            if pg:
-                conn.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
+        with owner_engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
             for sql in statements:
                 conn.execute(text(sql))
-            if pg:
-                conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only"))
 
     return run
 
@@ -67,14 +65,26 @@ def test_events_carry_who_what_when(app, login_as):
         assert ev.request_id == "req-123" and ev.ip_address == "127.0.0.1"
         assert ev.occurred_at.tzinfo is not None
         assert ev.hash == ev.compute_hash()
+        assert ev.mac == audit.link_mac(app.config["AUDIT_HMAC_KEY"].encode(), ev.hash)
+        # The token belongs to the user: the event is about them, and their e-mail stays out of the core.
+        assert ev.subjects == [["user", client.user.id]]
+        assert client.user.email not in audit.canonical_json(ev.core())
+        assert ev.personal_digest == audit.personal_digest(ev.personal.salt, ev.personal.content())
 
 
 @pytest.mark.parametrize(
     "statement",
     [
-        "UPDATE audit_event SET summary = 'nothing happened' WHERE id = 4",
-        "UPDATE audit_event SET changes = NULL WHERE id = 4",
-        "UPDATE audit_event SET actor = 'someone@else.org' WHERE id = 4",
+        "UPDATE audit_personal SET summary = 'nothing happened' WHERE event_id = 4",
+        "UPDATE audit_personal SET changes = NULL WHERE event_id = 4",
+        "UPDATE audit_personal SET actor = 'someone@else.org' WHERE event_id = 4",
+        "UPDATE audit_personal SET ip_address = '10.0.0.1' WHERE event_id = 4",
+        "UPDATE audit_personal SET salt = NULL WHERE event_id = 4",
+        "DELETE FROM audit_personal WHERE event_id = 4",
+        "UPDATE audit_event SET action = 'test.nothing' WHERE id = 4",
+        "UPDATE audit_event SET subjects = '[[\"user\", 1]]' WHERE id = 4",
+        "UPDATE audit_event SET occurred_at = '2020-01-01 00:00:00' WHERE id = 4",
+        "UPDATE audit_event SET mac = '" + "0" * 64 + "' WHERE id = 4",
     ],
 )
 def test_an_edited_event_is_named(app, tamper, statement):
@@ -118,8 +128,9 @@ def test_an_inserted_event_is_named(app, tamper):
     tamper(
         "UPDATE audit_event SET id = id + 100 WHERE id >= 4",
         "UPDATE audit_event SET id = id - 99 WHERE id >= 100",
-        "INSERT INTO audit_event (id, occurred_at, actor, action, entity_type, summary, prev_hash, hash) "
-        f"VALUES (4, '2026-01-01 00:00:00', 'forger', 'x', 'thing', 'forged', '{ev_hash}', '{'f' * 64}')",
+        "INSERT INTO audit_event (id, occurred_at, action, entity_type, subjects, personal_digest, prev_hash, "
+        f"hash, mac) VALUES (4, '2026-01-01 00:00:00', 'x', 'thing', '[]', '{'e' * 64}', '{ev_hash}', '{'f' * 64}', "
+        f"'{'d' * 64}')",
     )
     result = cli_verify(app)
     assert result.exit_code != 0 and "first bad event 4" in result.output
@@ -130,21 +141,23 @@ def test_api_verify_reports_the_first_bad_event(app, api_as, tamper):
     write_events(app, 5)
     auditor = api_as("auditor")
     assert auditor.get("/api/v1/audit/verify").json == {"ok": True, "events": 5 + 2}  # + the user and its token
-    tamper("UPDATE audit_event SET summary = 'x' WHERE id = 2")
+    tamper("UPDATE audit_personal SET summary = 'x' WHERE event_id = 2")
     body = api_as("admin").get("/api/v1/audit/verify").json
     assert body["ok"] is False and body["first_bad_event"] == 2 and body["events"] == 1
     assert api_as("finance_officer").get("/api/v1/audit/verify").status_code == 403
 
 
-def test_postgresql_rejects_update_and_delete(app):
+def test_postgresql_rejects_update_and_delete_even_by_the_owner(app, owner_engine):
+    if owner_engine.dialect.name != "postgresql":
+        pytest.skip("the append-only trigger is PostgreSQL's")
+    write_events(app, 1)
     with app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            pytest.skip("the append-only trigger is PostgreSQL's")
-    write_events(app, 2)
-    for sql in ("UPDATE audit_event SET summary = 'x' WHERE id = 1", "DELETE FROM audit_event WHERE id = 2"):
-        with app.app_context(), pytest.raises(DBAPIError, match="append-only"):
-            with db.engine.begin() as conn:
-                conn.execute(text(sql))
+        audit.record("test.event", entity_type="thing", entity_id=2, summary="about", subjects=[("organisation", 3)])
+        db.session.commit()
+    for sql in ("UPDATE audit_event SET action = 'x' WHERE id = 1", "DELETE FROM audit_event WHERE id = 2",
+                "UPDATE audit_subject SET subject_id = 0", "DELETE FROM audit_subject"):
+        with pytest.raises(DBAPIError, match="append-only"), owner_engine.begin() as conn:
+            conn.execute(text(sql))
     assert cli_verify(app).exit_code == 0
 
 
@@ -175,6 +188,8 @@ def test_audit_screen_filters_and_exports(app, login_as):
     client = login_as("auditor")
     page = client.get("/audit?entity_type=widget").get_data(as_text=True)
     assert "other.event" in page and "test.event" not in page
+    page = client.get(f"/audit?actor={client.user.email}").get_data(as_text=True)
+    assert "user.login" in page and "other.event" not in page
     resp = client.get("/audit.csv?entity_type=widget")
     assert resp.headers["Content-Disposition"].startswith("attachment")
     rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True))))
