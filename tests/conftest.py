@@ -305,3 +305,12 @@ def smtp_server(app):
         app.config["MAIL_SERVER"], app.config["MAIL_PORT"] = old
         controller.stop()
         time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible server (moto's, in its own process) for the session: its endpoint URL."""
+    from tests.object_store import s3_server as start
+
+    with start() as endpoint:
+        yield endpoint
