@@ -429,6 +429,8 @@ def rates_query(currency: str | None = None, month: dt.date | None = None, *, al
 # CSV import ---------------------------------------------------------------------------------------------------
 
 IMPORT_COLUMNS = ("currency", "month", "units_per_usd")
+#: The longest text of a rate an import reads: 12 integer digits, a point, 8 decimals and some leading zeros.
+RATE_TEXT_MAX = 32
 
 
 @dataclass
@@ -457,10 +459,17 @@ def check_import_row(line: int, row: dict, seen: dict) -> tuple[str, dt.date, De
         month = parse_month(row.get("month") or "")
     except ValueError:
         return f"month {row.get('month')!r} is not YYYY-MM"
+    raw = (row.get("units_per_usd") or "").strip()
+    shown = repr(raw) if len(raw) <= 40 else repr(raw[:20] + "…") + f" ({len(raw)} characters)"
+    if len(raw) > RATE_TEXT_MAX:
+        return f"rate {shown}: at most {RATE_INTEGER_DIGITS} digits before the decimal point and {RATE_PLACES} after"
     try:
-        rate = parse_rate((row.get("units_per_usd") or "").strip())
-    except ValueError as exc:
-        return f"rate {row.get('units_per_usd')!r}: {exc}"
+        value = to_decimal(raw)
+        if value.is_finite() and value.adjusted() >= RATE_INTEGER_DIGITS:
+            return f"rate {shown}: {_('The rate is too large.')}"
+        rate = parse_rate(raw)
+    except (ValueError, ArithmeticError) as exc:
+        return f"rate {shown}: {exc}"
     key = (currency, month)
     if key in seen and seen[key][1] != rate:
         return f"{currency} {month:%Y-%m} is also on line {seen[key][0]} with another rate"

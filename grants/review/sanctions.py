@@ -11,8 +11,9 @@ number, and the fund manager decides.
 The XML is the list the UN publishes (``CONSOLIDATED_LIST`` with ``INDIVIDUALS/INDIVIDUAL`` and
 ``ENTITIES/ENTITY``, names in ``FIRST_NAME`` .. ``FOURTH_NAME``, aliases in ``*_ALIAS/ALIAS_NAME``, the original
 script in ``NAME_ORIGINAL_SCRIPT``). The CSV has a header ``reference_number,type,name,aliases`` (``type``
-``individual`` or ``entity``; aliases separated by ``;``). Documents with a DTD are refused (no entity
-expansion). An import replaces the whole list in one transaction: a file with any bad record changes nothing.
+``individual`` or ``entity``; aliases separated by ``;``). The XML is parsed with ``defusedxml``: a document
+with a DTD, entities or external references is refused, whatever its encoding and wherever the DTD stands. An
+import replaces the whole list in one transaction: a file with any bad record changes nothing.
 """
 
 from __future__ import annotations
@@ -22,15 +23,21 @@ import hashlib
 import io
 import re
 import unicodedata
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError
+from defusedxml.ElementTree import fromstring as safe_fromstring
 from sqlalchemy import delete, func, select
 
 from fund import audit
 from fund.db import db
 from grants.review.models import SanctionsEntry, SanctionsImport, SanctionsName
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element  # a type name only: parsing goes through defusedxml
 
 _APOSTROPHES = "'’‘ʼ`´"
 _DROP_APOSTROPHES = dict.fromkeys(map(ord, _APOSTROPHES), None)
@@ -74,18 +81,18 @@ class ParsedEntry:
     aliases: list[str] = field(default_factory=list)
 
 
-def _text(el: ET.Element | None) -> str:
+def _text(el: Element | None) -> str:
     return " ".join((el.text or "").split()) if el is not None else ""
 
 
 def parse_xml(data: bytes) -> tuple[list[ParsedEntry], str | None]:
     """The entries of the UN consolidated list XML, and its ``dateGenerated``."""
-    head = data[:4096].upper()
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in data.upper():
-        raise SanctionsFileError("XML documents with a DTD or entities are not accepted")
     try:
-        root = ET.fromstring(data)
-    except ET.ParseError as exc:
+        root = safe_fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise SanctionsFileError(f"XML documents with a DTD, entities or external references are not accepted "
+                                 f"({type(exc).__name__})") from exc
+    except ParseError as exc:
         raise SanctionsFileError(f"not well-formed XML: {exc}") from exc
     if root.tag != "CONSOLIDATED_LIST":
         raise SanctionsFileError(f"expected a CONSOLIDATED_LIST document, found <{root.tag}>")

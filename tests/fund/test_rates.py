@@ -188,3 +188,19 @@ def test_import_needs_the_header(app, tmp_path):
     result = run_import(app, tmp_path, f"EUR,{MONTH},0.92\n")
     assert result.exit_code == 1 and "currency,month,units_per_usd" in result.output
     assert rate_count(app) == 0
+
+
+def test_import_refuses_out_of_range_numbers_with_their_line(app, tmp_path):
+    content = (f"currency,month,units_per_usd\nEUR,{MONTH},0.92\nGBP,{MONTH},1e999999\nJPY,{MONTH},{'9' * 400}\n"
+               f"CHF,{MONTH},1e-999999\nNOK,{MONTH},NaN\nSEK,{MONTH},Infinity\nDKK,{MONTH},1E+30\n")
+    result = run_import(app, tmp_path, content)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    reasons = {int(row.split(":")[0].split()[1]): row.split(": ", 1)[1]
+               for row in result.output.splitlines() if row.startswith("  line ")}
+    assert sorted(reasons) == [3, 4, 5, 6, 7, 8]
+    assert "too large" in reasons[3] and "too large" in reasons[8]
+    assert "400 characters" in reasons[4] and len(reasons[4]) < 200
+    assert "decimal places" in reasons[5]
+    assert "added 0, unchanged 0, rejected 6" in result.output
+    assert rate_count(app) == 0

@@ -145,3 +145,29 @@ def test_a_possible_match_is_shown_on_the_screening_page_and_must_be_looked_at(a
     with app.app_context():
         event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "screening.save")).scalar_one()
         assert event.changes["sanctions_matches"] == [None, ["JOSÉ MARÍA NÚÑEZ PEÑA (HTi.901)"]]
+
+
+@pytest.mark.parametrize("document", [
+    # Internal entities in UTF-16 without a byte-order mark: no "<!ENTITY" bytes for a byte check to see.
+    ('<?xml version="1.0" encoding="UTF-16LE"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>'
+     "<CONSOLIDATED_LIST><ENTITIES><ENTITY><FIRST_NAME>&b;</FIRST_NAME>"
+     "<REFERENCE_NUMBER>X.1</REFERENCE_NUMBER></ENTITY></ENTITIES></CONSOLIDATED_LIST>").encode("utf-16-le"),
+    # A DTD after 4 KB of leading comment.
+    ('<?xml version="1.0"?><!--' + "x" * 5000 + '--><!DOCTYPE CONSOLIDATED_LIST SYSTEM "http://example.org/x.dtd">'
+     "<CONSOLIDATED_LIST><ENTITIES><ENTITY><FIRST_NAME>Late DTD</FIRST_NAME>"
+     "<REFERENCE_NUMBER>X.2</REFERENCE_NUMBER></ENTITY></ENTITIES></CONSOLIDATED_LIST>").encode(),
+    # An external entity.
+    (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+     b"<CONSOLIDATED_LIST><ENTITIES><ENTITY><FIRST_NAME>&e;</FIRST_NAME>"
+     b"<REFERENCE_NUMBER>X.3</REFERENCE_NUMBER></ENTITY></ENTITIES></CONSOLIDATED_LIST>"),
+], ids=["utf16-entities", "late-dtd", "external-entity"])
+def test_documents_with_a_dtd_are_refused_whatever_their_encoding(app, tmp_path, document):
+    path = tmp_path / "list.xml"
+    path.write_bytes(document)
+    result = run_import(app, path)
+    assert result.exit_code == 1, result.output
+    assert "DTD" in result.output and "Traceback" not in result.output
+    with pytest.raises(sanctions.SanctionsFileError, match="DTD"):
+        sanctions.parse_xml(document)
+    with app.app_context():
+        assert listed() == []
