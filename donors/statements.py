@@ -15,12 +15,14 @@ the pledges and *written off* what was written off, all by ledger value date. Pa
 operational rate of their own month; against a pledge the difference from the booking value is the exchange
 difference of the ledger.
 
-Use of funds (:data:`METHOD`): the donor's money received in the period is attributed to the grants the fund paid
-in the period, pro rata to what each was paid (net of refunds): earmarked money first, only among the grants its
-funding window, region or theme applies to (:meth:`fund.results.GrantDirectory.grants_matching`), then money
-without an earmark among all of them; never more than a grant was paid; the rest is held by the fund for grants
-to come. Results are those of accepted grantee reports of the attributed grants whose reporting period
-ends in the period, suppressed (:func:`fund.results.suppress_results`).
+Use of funds (:data:`METHOD`) is read from the attribution the fund recorded when the money moved
+(:mod:`fund.attribution`), never recomputed: the donor's unspent money at the start of the period, what it
+received, what its money paid to grants and in programme support costs, and what is unspent at the end::
+
+    opening + received - attributed - psc = held
+
+Results are those of accepted grantee reports of the attributed grants whose reporting period ends in the period,
+suppressed (:func:`fund.results.suppress_results`).
 """
 
 from __future__ import annotations
@@ -29,10 +31,8 @@ import csv
 import datetime as dt
 import io
 import json
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from fractions import Fraction
 
 from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale, get_locale
@@ -40,7 +40,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
 
 from donors.models import ANNOUNCED, CANCELLED, Contribution, Donor, IssuedStatement, Pledge
-from fund import ledger
+from fund import attribution, ledger
 from fund.db import db
 from fund.ledger import JournalEntry, Posting
 from fund.rates import BASE_CURRENCY, from_minor
@@ -48,23 +48,22 @@ from fund.results import SMALL, WITHHELD, directory, suppress_results
 
 ZERO = Decimal("0.00")
 
-#: The attribution method, as printed on the portal page and the statement.
+#: The attribution method, as printed on the donor page, the portal statement and the PDF.
 METHOD = _l(
-    "How your money is attributed to grants: the contributions you paid in the period (at the UN operational rate "
-    "of their month) are shared among the grants the fund paid in the same period, in proportion to what each "
-    "grant was paid. Earmarked money comes first and goes only to the grants of its funding window, region or "
-    "theme; money without an earmark then goes to all the grants paid, in proportion to what is left of their "
-    "payments. No more is attributed to a grant than it was paid; what is not attributed stays in the fund for "
-    "grants to come. Amounts are rounded to the cent by the largest remainder, so they add up exactly. Programme "
-    "support costs are not attributed.")
+    "How your money is attributed to grants: the fund records, at each payment to a grant, whose money paid it. "
+    "Earmarked money pays first, and only grants of its funding window, region or theme; money without an earmark "
+    "then pays the rest. Within each, every donor pays in proportion to its money not yet spent at that moment, "
+    "whatever the year it was received. Programme support costs charged on the payment are paid the same way. "
+    "When a grantee refunds money, it returns to the donors whose money paid that grant, in proportion to what "
+    "each paid. Amounts are rounded to the cent by the largest remainder, so that they add up exactly. The "
+    "figures are kept as recorded: a later contribution, yours or another donor's, never changes them, and "
+    "together the statements of all donors never attribute to a grant more than the fund paid it.")
 WITHDRAWN_NOTE = _l("Too few people were assisted to break these results down without risk of identifying "
                     "anyone: only the total is shown.")
 RESULTS_NOTE = _l(
     "Results come from the grantee reports the fund accepted whose reporting period ends in the period. People are "
     "counted, never named. A count from 1 to 4 shows as “<5”; “x” marks a figure withheld so that a small count "
     "cannot be worked out from the totals.")
-
-EARMARK_PARAMETERS = {"funding_window": "funding_window", "region": "region", "theme": "theme"}
 
 SEX_LABELS = {"female": _l("Female"), "male": _l("Male"), "other_or_not_recorded": _l("Other or not recorded")}
 AGE_LABELS = {"0-11": "0–11", "12-17": "12–17", "18-24": "18–24", "25-59": "25–59", "60+": "60+",
@@ -193,27 +192,41 @@ class GrantShare:
 
 @dataclass
 class EarmarkShare:
+    """One of the donor's pools (an earmark, or none): unspent at the start, received, paid to grants and PSC in
+    the period, unspent at the end, and how many grants it paid."""
+
     type: str | None
     value: str | None
     received: Decimal
     attributed: Decimal
     grants: int
+    opening: Decimal = ZERO
+    psc: Decimal = ZERO
+    closing: Decimal = ZERO
 
     @property
     def held(self) -> Decimal:
-        return self.received - self.attributed
+        return self.closing
 
 
 @dataclass
 class UseOfFunds:
+    """The donor's money over the period, as the fund recorded it when the money moved::
+
+        opening (unspent at the start) + received - attributed (to grants) - psc = held (unspent at the end)
+    """
+
+    opening: Decimal = ZERO
     received: Decimal = ZERO
     attributed: Decimal = ZERO
+    psc: Decimal = ZERO
+    held: Decimal = ZERO
     grants: list[GrantShare] = field(default_factory=list)
     earmarks: list[EarmarkShare] = field(default_factory=list)
 
     @property
-    def held(self) -> Decimal:
-        return self.received - self.attributed
+    def reconciles(self) -> bool:
+        return self.opening + self.received - self.attributed - self.psc == self.held
 
 
 @dataclass
@@ -344,80 +357,43 @@ def _payments(donor_id: int, date_from: dt.date, date_to: dt.date) -> list[Payme
     return payments
 
 
-def _grant_payments(date_from: dt.date, date_to: dt.date) -> dict[int, Decimal]:
-    """What the fund paid each grant in the period, net of refunds (the grant expense account), USD > 0."""
-    rows = db.session.execute(
-        select(Posting.grant_id, func.sum(Posting.usd_cents))
-        .join(JournalEntry, Posting.entry_id == JournalEntry.id)
-        .where(Posting.account == ledger.GRANT_EXPENSE, Posting.grant_id.is_not(None),
-               JournalEntry.value_date >= date_from, JournalEntry.value_date <= date_to)
-        .group_by(Posting.grant_id)
-    ).all()
-    return {grant_id: _usd(cents) for grant_id, cents in rows if cents and cents > 0}
+def _grant_payments(date_from: dt.date, date_to: dt.date, grant_ids: list[int] | None = None) -> dict[int, Decimal]:
+    """What the fund paid each grant (or the given grants) in the period, net of refunds (the grant expense
+    account), USD > 0."""
+    query = (select(Posting.grant_id, func.sum(Posting.usd_cents))
+             .join(JournalEntry, Posting.entry_id == JournalEntry.id)
+             .where(Posting.account == ledger.GRANT_EXPENSE, Posting.grant_id.is_not(None),
+                    JournalEntry.value_date >= date_from, JournalEntry.value_date <= date_to)
+             .group_by(Posting.grant_id))
+    if grant_ids is not None:
+        query = query.where(Posting.grant_id.in_(grant_ids))
+    return {grant_id: _usd(cents) for grant_id, cents in db.session.execute(query).all() if cents and cents > 0}
 
 
-def allocate(amount: Decimal, weights: dict) -> dict:
-    """Share ``amount`` (USD, to the cent) in proportion to ``weights`` (positive), by the largest remainder so the
-    shares add up to ``amount`` exactly (ties go to the key met first)."""
-    cents = int(amount * 100)
-    total = sum(weights.values())
-    if cents <= 0 or not weights or total <= 0:
-        return {k: ZERO for k in weights}
-    exact = {k: Fraction(cents) * Fraction(w) / Fraction(total) for k, w in weights.items()}
-    floors = {k: int(v) for k, v in exact.items()}
-    left = cents - sum(floors.values())
-    position = {k: i for i, k in enumerate(weights)}
-    order = sorted(weights, key=lambda k: (-(exact[k] - floors[k]), position[k]))
-    for k in order[:left]:
-        floors[k] += 1
-    return {k: Decimal(v).scaleb(-2).quantize(Decimal("0.01")) for k, v in floors.items()}
-
-
-def use_of_funds(payments: list[Payment], pledges: dict[int, Pledge], date_from: dt.date,
-                 date_to: dt.date) -> UseOfFunds:
-    """The donor's money of the period attributed to grants (see :data:`METHOD`): earmarked money first, each
-    earmark among the grants it applies to, then money without an earmark among all the grants paid; each time
-    in proportion to what the grants were paid in the period and not yet attributed, never more."""
-    received: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
-    for p in payments:
-        pledge = pledges.get(p.pledge_id) if p.pledge_id is not None else None
-        key = (pledge.earmark_type, pledge.earmark_value) if pledge is not None and pledge.earmark_type else \
-            (None, None)
-        received[key] += p.usd
-    use = UseOfFunds(received=sum(received.values(), ZERO))
-    if not received:
+def use_of_funds(donor_id: int, date_from: dt.date, date_to: dt.date) -> UseOfFunds:
+    """The donor's use of funds over the period, read from the attribution the fund recorded when the money moved
+    (:mod:`fund.attribution`, see :data:`METHOD`): two aggregate queries on this donor's rows, one for the grants'
+    facts and one for what the fund paid them, whatever the size of the fund."""
+    figures = attribution.donor_use(donor_id, date_from, date_to)
+    use = UseOfFunds(opening=figures.opening, received=figures.received, attributed=figures.grants_total,
+                     psc=figures.psc, held=figures.closing)
+    for (etype, evalue), f in sorted(figures.earmarks.items(), key=lambda i: (i[0][0] is None, i[0][0] or "",
+                                                                              i[0][1] or "")):
+        use.earmarks.append(EarmarkShare(etype, evalue, f["received"], f["grants"],
+                                         figures.earmark_grants.get((etype, evalue), 0), opening=f["opening"],
+                                         psc=f["psc"], closing=f["closing"]))
+    ids = list(figures.grants)
+    if not ids:
         return use
-    capacity = _grant_payments(date_from, date_to)
-    paid = dict(capacity)
-    unearmarked: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    earmarked: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    grants = directory()
-    # Earmarked money first (it may only go to some grants), then the rest.
-    order = sorted(received, key=lambda k: (k[0] is None, k[0] or "", k[1] or ""))
-    for etype, evalue in order:
-        amount = max(received[(etype, evalue)], ZERO)
-        if etype is None:
-            pool = {g: v for g, v in capacity.items() if v > 0}
-            target = unearmarked
-        else:
-            matching = set(grants.grants_matching(**{EARMARK_PARAMETERS[etype]: evalue}))
-            pool = {g: v for g, v in capacity.items() if v > 0 and g in matching}
-            target = earmarked
-        shares = allocate(min(amount, sum(pool.values(), ZERO)), pool) if pool else {}
-        for grant_id, share in shares.items():
-            target[grant_id] += share
-            capacity[grant_id] -= share
-        use.earmarks.append(EarmarkShare(etype, evalue, received[(etype, evalue)], sum(shares.values(), ZERO),
-                                         sum(1 for v in shares.values() if v > 0)))
-    ids = sorted(g for g in set(unearmarked) | set(earmarked) if unearmarked[g] + earmarked[g] > 0)
-    info = grants.grants(ids)
+    info = directory().grants(ids)
+    paid = _grant_payments(date_from, date_to, ids)
     for grant_id in ids:
         g = info.get(grant_id)
+        unearmarked, earmarked = figures.grants[grant_id]
         use.grants.append(GrantShare(
             grant_id=grant_id, number=g.number if g else f"#{grant_id}", organisation=g.organisation if g else "",
-            title=g.title if g else "", countries=list(g.countries) if g else [], paid_in_period=paid[grant_id],
-            unearmarked=unearmarked[grant_id], earmarked=earmarked[grant_id]))
-    use.attributed = sum((g.total for g in use.grants), ZERO)
+            title=g.title if g else "", countries=list(g.countries) if g else [],
+            paid_in_period=paid.get(grant_id, ZERO), unearmarked=unearmarked, earmarked=earmarked))
     return use
 
 
@@ -490,7 +466,7 @@ def build_statement(donor: Donor, date_from: dt.date, date_to: dt.date, language
         elif pledge.status == CANCELLED and date_from <= pledge.pledged_on <= date_to:
             announced.append(line)
     payments = _payments(donor.id, date_from, date_to)
-    use = use_of_funds(payments, pledges, date_from, date_to)
+    use = use_of_funds(donor.id, date_from, date_to)
     results = results_of([g.grant_id for g in use.grants], date_from, date_to)
     return Statement(
         donor_id=donor.id, donor_name=donor.name, anonymous=donor.anonymous, date_from=date_from, date_to=date_to,
@@ -576,13 +552,15 @@ def context(statement: Statement) -> dict:
                       "reversal": p.reversal} for p in s.payments],
         "payment_totals": [{"currency": c, "amount": a, "usd": u} for c, a, u in s.payment_totals()],
         "use_of_funds": {
-            "received": s.use.received, "attributed": s.use.attributed, "held": s.use.held,
+            "opening": s.use.opening, "received": s.use.received, "attributed": s.use.attributed,
+            "psc": s.use.psc, "held": s.use.held,
             "grants": [{"grant_id": g.grant_id, "number": g.number, "organisation": g.organisation,
                         "title": g.title, "countries": g.countries, "paid_in_period": g.paid_in_period,
                         "unearmarked": g.unearmarked, "earmarked": g.earmarked, "total": g.total}
                        for g in s.use.grants],
-            "earmarks": [{"type": e.type, "value": e.value, "received": e.received, "attributed": e.attributed,
-                          "held": e.held, "grants": e.grants} for e in s.use.earmarks],
+            "earmarks": [{"type": e.type, "value": e.value, "opening": e.opening, "received": e.received,
+                          "attributed": e.attributed, "psc": e.psc, "held": e.held, "grants": e.grants}
+                         for e in s.use.earmarks],
         },
         "results": {k: (v if not isinstance(v, dict) else
                         {("|".join(key) if isinstance(key, tuple) else str(key)): val for key, val in v.items()})
@@ -669,9 +647,14 @@ def csv_bytes(statement: Statement) -> bytes:
                 amount=p.amount, rate=p.rate, usd=p.usd, value=p.pledge_id)
         for c, a, u in s.payment_totals():
             row("payment_total", c, currency=c, amount=a, usd=u)
-        row("use_of_funds", "received", currency=BASE_CURRENCY, usd=s.use.received)
-        row("use_of_funds", "attributed", currency=BASE_CURRENCY, usd=s.use.attributed)
-        row("use_of_funds", "held", currency=BASE_CURRENCY, usd=s.use.held)
+        row("use_of_funds", "opening", str(_l("Your money not yet spent at the start of the period")),
+            currency=BASE_CURRENCY, usd=s.use.opening)
+        row("use_of_funds", "received", str(_l("Your payments in the period")), currency=BASE_CURRENCY,
+            usd=s.use.received)
+        row("use_of_funds", "attributed", str(_l("Paid to grants")), currency=BASE_CURRENCY, usd=s.use.attributed)
+        row("use_of_funds", "psc", str(_l("Programme support costs")), currency=BASE_CURRENCY, usd=s.use.psc)
+        row("use_of_funds", "held", str(_l("Held by the fund for grants to come")), currency=BASE_CURRENCY,
+            usd=s.use.held)
         for g in s.use.grants:
             row("use_of_funds_grant", g.number, g.organisation, currency=BASE_CURRENCY, usd=g.total)
         view = results_view(s.results, s.use.grants)
@@ -793,7 +776,7 @@ def issued_statements(donor_id: int | None = None):
     return query
 
 
-__all__ = ["METHOD", "SMALL", "WITHHELD", "Statement", "allocate", "as_json", "build_statement", "csv_bytes",
+__all__ = ["METHOD", "SMALL", "WITHHELD", "Statement", "as_json", "build_statement", "csv_bytes",
            "donors_with_activity", "json_bytes", "render_statement_pdf", "results_view", "use_of_funds"]
 
 

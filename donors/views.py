@@ -16,7 +16,7 @@ from donors import operations, statements
 from donors.models import DONOR_TYPES, EARMARK_TYPES, OPEN, Donor, IssuedStatement, Pledge
 from donors.permissions import ISSUE, READ, WRITE
 from donors.schemas import CancelIn, ContributionIn, DonorIn, PledgeIn, StatementIn, StatementQuery, VoidIn, WriteOffIn
-from fund import ledger, rates
+from fund import attribution, ledger, rates
 from fund.db import db, utcnow
 from fund.errors import FundError
 from fund.extensions import limiter
@@ -116,6 +116,8 @@ def _detail(donor: Donor, errors: dict, failed_pledge: int | None, status: int =
                                 per_page=100, error_out=False)
     html = render_template("donors/detail.html", donor=donor, summaries=[summaries[p.id] for p in pledges],
                            figures=ledger.donors_figures([donor.id])[donor.id], contributions=contributions,
+                           use=attribution.donor_use(donor.id, dt.date.min, utcnow().date()),
+                           method=str(statements.METHOD),
                            errors=errors, failed_pledge=failed_pledge, open_statuses=OPEN,
                            can_write=current_user.has_any_role(*WRITE))
     return html, status

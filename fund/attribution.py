@@ -241,6 +241,7 @@ class DonorUse:
     closing: Decimal = ZERO
     grants: dict[int, tuple[Decimal, Decimal]] = field(default_factory=dict)  # grant -> (unearmarked, earmarked)
     earmarks: dict[tuple[str | None, str | None], dict[str, Decimal]] = field(default_factory=dict)
+    earmark_grants: dict[tuple[str | None, str | None], int] = field(default_factory=dict)  # grants each paid
 
     @property
     def reconciles(self) -> bool:
@@ -276,18 +277,20 @@ def donor_use(donor_id: int, date_from: dt.date, date_to: dt.date) -> DonorUse:
         else:
             figures["psc"] += value
             use.psc += value
-    earmarked = case((Attribution.earmark_type.is_(None), 0), else_=1)
     rows = db.session.execute(
-        select(Attribution.grant_id, earmarked, func.sum(Attribution.usd_cents))
+        select(Attribution.grant_id, Attribution.earmark_type, Attribution.earmark_value,
+               func.sum(Attribution.usd_cents))
         .where(Attribution.donor_id == donor_id, Attribution.kind == GRANT, Attribution.value_date >= date_from,
                Attribution.value_date <= date_to)
-        .group_by(Attribution.grant_id, earmarked)
+        .group_by(Attribution.grant_id, Attribution.earmark_type, Attribution.earmark_value)
     ).all()
-    for grant_id, is_earmarked, cents in rows:
+    for grant_id, etype, evalue, cents in rows:
         unearmarked, earmarked_value = use.grants.get(grant_id, (ZERO, ZERO))
         value = from_minor(int(cents), BASE_CURRENCY)
-        use.grants[grant_id] = (unearmarked, earmarked_value + value) if is_earmarked else \
+        use.grants[grant_id] = (unearmarked, earmarked_value + value) if etype is not None else \
             (unearmarked + value, earmarked_value)
+        if value > 0:
+            use.earmark_grants[(etype, evalue)] = use.earmark_grants.get((etype, evalue), 0) + 1
     use.grants = {g: v for g, v in sorted(use.grants.items()) if v != (ZERO, ZERO)}
     return use
 

@@ -123,25 +123,44 @@ def test_two_halves_of_the_year_chain(app, year):
 def test_use_of_funds_follows_the_written_method(app, year):
     s = statement_of(app, year.donor_id)
     use = s.use
-    # Earmarked first: USD 20,000 for child victims may only go to grant 102, paid USD 10,000 in the period.
-    # Then the unearmarked USD 44,565.22 goes to what is left: grant 101's USD 30,000.
+    # Grant 101 (USD 30,000) is not for child victims: the unearmarked pools paid it pro rata to their unspent
+    # balances at the time, Norway's USD 44,565.22 against the other donor's USD 100,000 (9,248.12 + 20,751.88).
+    # Grant 102 (USD 10,000) is: Norway's earmarked USD 20,000 paid all of it. PSC of each payment the same way:
+    # 1,202.26 of grant 101's USD 3,900 and all of grant 102's USD 1,300 from the earmarked money.
     assert [(g.grant_id, g.paid_in_period, g.earmarked, g.unearmarked, g.total) for g in use.grants] == [
-        (SMALL_GRANT, D("30000.00"), D("0.00"), D("30000.00"), D("30000.00")),
+        (SMALL_GRANT, D("30000.00"), D("0.00"), D("9248.12"), D("9248.12")),
         (BIG_GRANT, D("10000.00"), D("10000.00"), D("0.00"), D("10000.00")),
     ]
-    assert (use.received, use.attributed, use.held) == (D("64565.22"), D("40000.00"), D("24565.22"))
+    assert (use.opening, use.received, use.attributed, use.psc, use.held) == (
+        D("0.00"), D("64565.22"), D("19248.12"), D("2502.26"), D("42814.84"))
+    assert use.reconciles
+    earmarked = next(e for e in use.earmarks if e.type == "theme")
+    assert (earmarked.received, earmarked.attributed, earmarked.psc, earmarked.held, earmarked.grants) == (
+        D("20000.00"), D("10000.00"), D("1300.00"), D("8700.00"), 1)
     calls = results.directory().calls  # the test double
     assert ("matching", None, None, "Child victims") in calls
     assert ("results", (SMALL_GRANT, BIG_GRANT), START, year.today) in calls
     assert str(st.METHOD) in json.loads(st.json_bytes(s))["method"]
 
 
-def test_allocation_is_proportional_and_adds_up_to_the_cent():
-    shares = st.allocate(D("100.00"), {"a": D(1), "b": D(1), "c": D(1)})
-    assert shares == {"a": D("33.34"), "b": D("33.33"), "c": D("33.33")}
-    shares = st.allocate(D("1000.01"), {1: D("30000"), 2: D("10000")})
-    assert sum(shares.values()) == D("1000.01") and shares == {1: D("750.01"), 2: D("250.00")}
-    assert st.allocate(D("0"), {1: D(5)}) == {1: D("0.00")}
+def test_the_other_donor_gets_the_rest_and_together_they_claim_what_was_paid(app, year):
+    mine, other = statement_of(app, year.donor_id), statement_of(app, year.other_donor_id)
+    assert [(g.grant_id, g.total) for g in other.use.grants] == [(SMALL_GRANT, D("20751.88"))]
+    per_grant: dict[int, Decimal] = {}
+    for s in (mine, other):
+        for g in s.use.grants:
+            per_grant[g.grant_id] = per_grant.get(g.grant_id, D(0)) + g.total
+    assert per_grant == {SMALL_GRANT: D("30000.00"), BIG_GRANT: D("10000.00")}
+    assert mine.use.psc + other.use.psc == mine.fund.psc == D("5200.00")
+
+
+def test_a_later_contribution_does_not_change_an_earlier_statement(app, year):
+    before = st.as_json(statement_of(app, year.donor_id))["use_of_funds"]
+    with app.test_request_context():
+        newcomer = f.donor("Late donor")
+        f.contribution(newcomer, "900000.00", "USD", received_on=year.today, reference="LATE-1")
+        db.session.commit()
+    assert st.as_json(statement_of(app, year.donor_id))["use_of_funds"] == before
 
 
 def test_results_are_suppressed_and_the_small_grant_cannot_be_recomputed(app, year):
@@ -233,7 +252,7 @@ def test_csv_and_json_carry_the_same_figures(app, year):
     assert data["reconciliation"][0] == {"currency": "EUR", "opening": "100000.00", "pledged": "0.00",
                                          "received": "40000.00", "written_off": "10000.00", "closing": "50000.00"}
     assert data["results"]["grants"] == {str(SMALL_GRANT): "<5", str(BIG_GRANT): "x"}
-    assert data["use_of_funds"]["attributed"] == "40000.00"
+    assert data["use_of_funds"]["attributed"] == "19248.12" and data["use_of_funds"]["held"] == "42814.84"
     assert data["announced"] == [{"id": year.pledge_c, "pledged_on": "2026-05-01", "amount": "5000.00",
                                   "currency": "EUR", "status": "announced"}]
 
