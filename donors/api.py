@@ -11,6 +11,7 @@ from flask import abort, url_for
 from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from donors import operations, statements
 from donors.models import Contribution, Donor, IssuedStatement, Pledge
@@ -37,6 +38,7 @@ from fund.db import db
 from fund.errors import FundError
 from fund.idempotency import idempotent
 from fund.models import DONOR
+from fund.openapi import binary_response
 from fund.permissions import access, can_edit, can_view, ensure_edit, ensure_view
 from fund.rates import translate as _
 from fund.schemas import PageQuery, page_envelope, paged
@@ -133,7 +135,8 @@ def create_pledge(data, donor_id: int):
 def list_pledges(args, donor_id: int):
     """A donor's pledges with what each has received, written off and still owes, in its currency."""
     donor = ensure_view(db.session.get(Donor, donor_id))
-    query = select(Pledge).where(Pledge.donor_id == donor.id).order_by(Pledge.pledged_on.desc(), Pledge.id.desc())
+    query = (select(Pledge).options(joinedload(Pledge.instalments)).where(Pledge.donor_id == donor.id)
+             .order_by(Pledge.pledged_on.desc(), Pledge.id.desc()))
     page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
     summaries = operations.summarise(list(page.items))
     envelope = page_envelope(page)
@@ -286,6 +289,8 @@ def statement_out(issued: IssuedStatement) -> dict:
 @access(*READ)
 @statement_donor
 @blp.arguments(StatementQuery, location="query")
+@blp.doc(responses=binary_response("application/pdf", "text/csv", "application/json",
+                                   description="The statement in the media type that ``format`` names."))
 def get_statement(args, donor_id: int):
     """The donor's statement for a period (``from``, ``to`` inclusive) as ``format=pdf`` (default), ``csv`` or
     ``json``, in ``lang`` (default: the donor's language). Not an issued statement: issue one to get a numbered,
@@ -327,6 +332,7 @@ def list_statements(args, donor_id: int):
 @blp.route("/statements/<string:number>")
 @access(*READ)
 @issued_statement_guard()
+@blp.doc(responses=binary_response("application/pdf", description="The issued statement, as issued."))
 def get_issued_statement(number: str):
     """The PDF of an issued statement, exactly as issued (the stored file; its SHA-256 is the ETag)."""
     issued = find_statement(number)

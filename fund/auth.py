@@ -20,6 +20,7 @@ from flask_login import user_logged_out
 from flask_security import SQLAlchemyUserDatastore, user_authenticated, user_registered
 from flask_security.signals import password_changed, password_reset, tf_profile_changed
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from fund import audit
 from fund.db import db, utcnow
@@ -28,9 +29,10 @@ from fund.models import ApiToken, Role, User, hash_token
 
 
 def user_for_token(secret: str) -> User | None:
-    token = db.session.execute(
+    token = db.session.execute(  # the user and their roles in the same query: one statement per API request
         select(ApiToken).where(ApiToken.token_hash == hash_token(secret))
-    ).scalar_one_or_none()
+        .options(joinedload(ApiToken.user).joinedload(User.roles))
+    ).unique().scalar_one_or_none()
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
     g.api_token = token

@@ -14,6 +14,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
+from sqlalchemy.orm import defaultload, joinedload
 
 from fund.db import db
 from fund.errors import FundError
@@ -25,7 +26,7 @@ from grants import operations
 from grants.downloads import document_response, translate_upload_errors
 from grants.models import Application, Call, Document, Organisation
 from grants.permissions import can_see_bank_details
-from grants.presenters import application_dict, call_dict, organisation_dict
+from grants.presenters import application_dict, application_dicts, call_dict, organisation_dict
 from grants.schemas import (
     ApplicationCreateIn,
     ApplicationFields,
@@ -186,7 +187,9 @@ def get_application(application_id):
 def list_applications(args):
     """Applications: an applicant's own organisation's; every application for the fund. ``status`` takes the
     plain status names for applicants, workflow states for the fund."""
-    query = select(Application).order_by(Application.id.desc())
+    query = (select(Application).options(defaultload(Application.call).lazyload(Call.criteria),
+                                         joinedload(Application.beneficiaries))
+             .order_by(Application.id.desc()))
     if current_user.has_any_role(FUND_MANAGER, ADMIN, AUDITOR):
         if args.get("status") in APPLICANT_STATUS_LABELS and args["status"] not in ("draft", "returned",
                                                                                    "withdrawn"):
@@ -204,7 +207,7 @@ def list_applications(args):
         query = query.where(Application.call_id == args["call_id"])
     page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
     envelope = page_envelope(page)
-    envelope["items"] = [application_dict(a, current_user) for a in envelope["items"]]
+    envelope["items"] = application_dicts(envelope["items"], current_user)
     return envelope
 
 

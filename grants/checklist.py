@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from fund.db import db
 from fund.templating import money
@@ -56,6 +56,10 @@ class Item:
     problem: str | None = None
 
 
+#: "Not looked up yet": the checklist then queries the PSEA policy itself.
+UNKNOWN = object()
+
+
 def psea_policy(organisation_id: int) -> Document | None:
     return db.session.execute(
         select(Document).where(Document.organisation_id == organisation_id, Document.application_id.is_(None),
@@ -63,10 +67,46 @@ def psea_policy(organisation_id: int) -> Document | None:
     ).scalar_one_or_none()
 
 
-def organisation_missing(org: Organisation) -> list[str]:
-    """Labels of what the organisation profile still lacks."""
+@dataclass(frozen=True)
+class Documents:
+    """The documents of several applications and the PSEA policies of their organisations, read together."""
+
+    by_application: dict[int, list[Document]]
+    psea_by_organisation: dict[int, Document]
+
+    def of(self, application: Application) -> list[Document]:
+        return self.by_application.get(application.id, [])
+
+    def psea(self, organisation_id: int) -> Document | None:
+        return self.psea_by_organisation.get(organisation_id)
+
+
+def documents_of_many(applications: list[Application]) -> Documents:
+    """The documents of ``applications`` and the latest PSEA policy of each of their organisations, with one
+    query whatever the number of applications (the checklist of a page of applications)."""
+    app_ids = sorted({a.id for a in applications})
+    org_ids = sorted({a.organisation_id for a in applications})
+    by_application: dict[int, list[Document]] = {i: [] for i in app_ids}
+    psea: dict[int, Document] = {}
+    if not app_ids:
+        return Documents(by_application, psea)
+    rows = db.session.execute(select(Document).where(or_(
+        Document.application_id.in_(app_ids),
+        and_(Document.organisation_id.in_(org_ids), Document.application_id.is_(None),
+             Document.kind == "psea_policy"),
+    )).order_by(Document.id)).scalars()
+    for doc in rows:
+        if doc.application_id is None:
+            psea[doc.organisation_id] = doc  # ordered by id: the latest one wins
+        else:
+            by_application[doc.application_id].append(doc)
+    return Documents(by_application, psea)
+
+
+def organisation_missing(org: Organisation, psea=UNKNOWN) -> list[str]:
+    """Labels of what the organisation profile still lacks (``psea``: its PSEA policy, when already read)."""
     missing = [str(label) for name, label in ORGANISATION_FIELDS.items() if getattr(org, name) in (None, "")]
-    if psea_policy(org.id) is None:
+    if (psea_policy(org.id) if psea is UNKNOWN else psea) is None:
         missing.append(str(DOCUMENT_KINDS["psea_policy"]))
     return missing
 
@@ -97,15 +137,19 @@ def budget_problems(application: Application) -> list[str]:
     return problems
 
 
-def checklist(application: Application, documents: list[Document] | None = None) -> list[Item]:
-    """Every requirement of the application with whether it is met (and, if not, why)."""
+def checklist(application: Application, documents: list[Document] | None = None, psea=UNKNOWN) -> list[Item]:
+    """Every requirement of the application with whether it is met (and, if not, why). ``documents`` and
+    ``psea`` (the organisation's PSEA policy or None), when given, save the look-ups (see
+    :func:`documents_of_many`)."""
     a, call = application, application.call
     if documents is None:
         documents = list(db.session.execute(
             select(Document).where(Document.application_id == a.id)).scalars())
+    if psea is UNKNOWN:
+        psea = psea_policy(a.organisation_id)
     items: list[Item] = []
 
-    org_missing = organisation_missing(a.organisation)
+    org_missing = organisation_missing(a.organisation, psea)
     items.append(Item("organisation", _("Organisation profile complete"), not org_missing,
                       _("The organisation profile lacks: %(fields)s.", fields=", ".join(org_missing))
                       if org_missing else None))
@@ -149,7 +193,7 @@ def checklist(application: Application, documents: list[Document] | None = None)
     for kind in call.required_documents:
         label = str(DOCUMENT_KINDS.get(kind, kind))
         if kind == "psea_policy":
-            present = psea_policy(a.organisation_id) is not None
+            present = psea is not None
         else:
             present = kind in kinds
         items.append(Item("documents", label, present,

@@ -12,7 +12,14 @@ from fund.db import db
 from fund.models import User
 from fund.templating import money
 from grants import operations
-from grants.checklist import budget_totals, checklist, organisation_missing, psea_policy
+from grants.checklist import (
+    Documents,
+    budget_totals,
+    checklist,
+    documents_of_many,
+    organisation_missing,
+    psea_policy,
+)
 from grants.models import Application, Call, Document, Organisation
 from grants.permissions import can_see_bank_details, member_of
 from grants.taxonomies import (
@@ -46,7 +53,7 @@ def status_for(user: User, application: Application) -> tuple[str, str]:
 
 def organisation_dict(org: Organisation, user: User, *, full_bank: bool = False) -> dict:
     doc = psea_policy(org.id)
-    missing = organisation_missing(org)
+    missing = organisation_missing(org, doc)
     full = full_bank and can_see_bank_details(user)
     data = {c: getattr(org, c) for c in (
         "id", "name", "acronym", "registration_number", "registration_date", "country", "address", "website",
@@ -78,12 +85,15 @@ def document_dict(doc: Document) -> dict:
             "url": url_for("grants_api.get_document", document_id=doc.id)}
 
 
-def application_dict(application: Application, user: User) -> dict:
+def application_dict(application: Application, user: User, documents: Documents | None = None) -> dict:
+    """An application as the API shows it; ``documents`` (:func:`documents_of_many` of a page of applications)
+    saves the per-application document and PSEA policy look-ups."""
     a = application
-    docs = documents_of(a)
+    documents = documents or documents_of_many([a])
+    docs = documents.of(a)
     status, label = status_for(user, a)
     totals = budget_totals(a)
-    items = checklist(a, docs)
+    items = checklist(a, docs, documents.psea(a.organisation_id))
     data = {c: getattr(a, c) for c in (
         "id", "call_id", "organisation_id", "reference", "submitted_at", "created_at", "updated_at",
         "project_title", "summary", "objectives", "countries", "locations", "start_date", "duration_months",
@@ -100,6 +110,12 @@ def application_dict(application: Application, user: User) -> dict:
         complete=all(i.done for i in items), missing=[i.problem or i.label for i in items if not i.done],
     )
     return data
+
+
+def application_dicts(applications: list[Application], user: User) -> list[dict]:
+    """A page of applications as the API lists them: their documents and PSEA policies read with one query."""
+    documents = documents_of_many(applications)
+    return [application_dict(a, user, documents) for a in applications]
 
 
 def _date(value: dt.datetime | None) -> str:
