@@ -386,15 +386,18 @@ def populate(obj: Any, data: dict) -> dict:
 def erase_subject(kind: str, subject_id: int, *, actor: Any = None) -> int:
     """Replace the personal part of every event about a user or an organisation with the tombstone.
 
-    Records one ``audit.erase`` event (itself naming only the kind and id) and returns the number of events
-    whose personal part was erased; erasing again returns 0. The chain still verifies afterwards. Flushes;
-    never commits.
+    Records one ``audit.erase`` event (naming only the kind and id, and kept by later erasures of the same
+    subject) and returns the number of events whose personal part was erased; erasing again returns 0. The
+    chain still verifies afterwards. Flushes; never commits.
     """
     if kind not in SUBJECT_KINDS:
         raise ValueError(f"not an audit subject kind: {kind}")
     subject_id = int(subject_id)
     about = select(AuditSubject.event_id).where(AuditSubject.kind == kind, AuditSubject.subject_id == subject_id)
-    pending = (AuditPersonal.event_id.in_(about), AuditPersonal.erased_by.is_(None))
+    earlier_erasures = select(AuditEvent.id).where(
+        AuditEvent.action == ERASE_ACTION, AuditEvent.entity_type == kind, AuditEvent.entity_id == str(subject_id))
+    pending = (AuditPersonal.event_id.in_(about), AuditPersonal.event_id.not_in(earlier_erasures),
+               AuditPersonal.erased_by.is_(None))
     count = db.session.execute(
         select(func.count()).select_from(AuditPersonal).where(*pending)
     ).scalar_one()

@@ -28,21 +28,6 @@ def cli_verify(app):
     return app.test_cli_runner().invoke(args=["audit", "verify"])
 
 
-@pytest.fixture
-def tamper(app, owner_engine):
-    """Run raw SQL against the audit tables as a database superuser would (on PostgreSQL with triggers and
-    foreign keys switched off for the session)."""
-
-    def run(*statements: str) -> None:
-        with owner_engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SET LOCAL session_replication_role = replica"))
-            for sql in statements:
-                conn.execute(text(sql))
-
-    return run
-
-
 def test_untouched_chain_verifies(app):
     write_events(app, 25)
     result = cli_verify(app)
