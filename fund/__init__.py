@@ -96,10 +96,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     init_transparency(app)  # the public face reads every package: registered last
 
     from fund.cli import register_cli
+    from fund.privacy import init_app as init_privacy
     from fund.retention import init_app as init_retention
 
     register_cli(app)
     init_retention(app)
+    init_privacy(app)
     _mark_library_routes(app)
     _request_boundary(app)
     return app

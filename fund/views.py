@@ -18,11 +18,12 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from marshmallow import ValidationError, fields, validate
 from sqlalchemy import select, text
 
-from fund import audit, operations
+from fund import audit, operations, privacy
 from fund.db import db
 from fund.errors import FundError
 from fund.models import ADMIN, AUDITOR, ROLES, ApiToken, User
@@ -156,6 +157,44 @@ def create_user():
         return _users_page(exc.fields, form)
     flash(_("User %(email)s created.", email=user.email), "success")
     return redirect(url_for("fund.users"))
+
+
+class AnonymiseIn(InSchema):
+    email = fields.Email(required=True)
+    confirm = fields.String(required=True, validate=validate.Equal("yes", error=_l("Tick the box to confirm.")))
+    csrf_token = fields.String()
+
+
+@bp.route("/admin/users/anonymise", methods=["POST"])
+@access(ADMIN)
+def anonymise_user():
+    form = request.form.to_dict()
+    kept = {"anonymise_email": form.get("email", "")}
+    try:
+        data = AnonymiseIn().load({k: v for k, v in form.items() if v != ""})
+    except ValidationError as exc:
+        errors = {f"anonymise_{k}": v for k, v in form_errors(exc).items()}
+        return _users_page(errors, kept)
+    user = db.session.execute(select(User).where(User.email == data["email"].strip().lower())).scalar_one_or_none()
+    if user is None:
+        return _users_page({"anonymise_email": [_("There is no user with this e-mail address.")]}, kept)
+    try:
+        privacy.anonymise_user(user, actor=current_user)
+    except FundError as exc:
+        db.session.rollback()
+        html, _status = _users_page({"anonymise_email": [exc.message]}, kept)
+        return html, exc.status
+    flash(_("The account has been anonymised."), "success")
+    return redirect(url_for("fund.users"))
+
+
+@bp.route("/account/data.json")
+@access(ANY_ROLE)
+def my_data():
+    """Everything the service holds about the signed-in user, as a JSON download."""
+    body = audit.canonical_json(privacy.personal_data(current_user))
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": "attachment; filename=my-data.json", "Cache-Control": "no-store"})
 
 
 def _users_page(errors: dict, form: dict):
