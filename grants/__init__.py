@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
         dashboard_link({FUND_MANAGER, ADMIN, AUDITOR}, "grants.applications", _l("Applications"))
         dashboard_link({FUND_MANAGER, FINANCE_OFFICER, ADMIN, AUDITOR}, "grants.organisations",
                        _l("Applicant organisations"))
+        dashboard_link({FINANCE_OFFICER}, "grants.pending_bank_changes", _l("Bank details to verify"))
     if load_demo not in DEMO_LOADERS:
         DEMO_LOADERS.append(load_demo)
 

@@ -85,19 +85,29 @@ def create_organisation(user: User, data: dict) -> Organisation:
     db.session.flush()
     audit.record("organisation.create", org, actor=user, summary=f"Organisation {org.name} created by {user.email}",
                  changes=_masked_changes(changes))
+    from grants import payee
+
+    payee.record_initial(org, user)
     audit.record("user.organisation", user, actor=user, summary=f"{user.email} joined organisation {org.id}",
                  changes={"organisation_id": [old, org.id]})
     return org
 
 
 def update_organisation(org: Organisation, data: dict, actor: User) -> dict:
-    """Change the profile. Bank fields left empty in ``data`` keep their value (they are never shown in full)."""
-    data = {k: v for k, v in data.items() if not (k in BANK_FIELDS and v in (None, ""))}
+    """Change the profile. Bank fields left empty in ``data`` keep their value (they are never shown in full); a
+    change of bank account goes through :func:`grants.payee.change_bank_details` (four eyes once a grant runs)."""
+    from grants import payee
+
+    bank = {k: data[k] for k in BANK_FIELDS if data.get(k) not in (None, "")}
+    data = {k: v for k, v in data.items() if k not in BANK_FIELDS}
     changes = audit.populate(org, data)
     if changes:
         db.session.flush()
         audit.record("organisation.update", org, actor=actor, summary=f"Organisation {org.id} profile updated",
                      changes=_masked_changes(dict(changes)))
+    change = payee.change_bank_details(org, bank, actor)
+    if change is not None:
+        changes["bank_details"] = [None, change.status]
     return changes
 
 

@@ -14,18 +14,28 @@ from flask_babel import gettext as _
 from flask_babel import to_user_timezone, to_utc
 from flask_login import current_user
 from flask_security import login_user
-from marshmallow import ValidationError
+from marshmallow import ValidationError, fields, validate
 from sqlalchemy import func, select
 
 from fund.db import db, utcnow
 from fund.errors import FundError
 from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER, User
 from fund.permissions import access, can_edit, ensure_edit, ensure_view, public
+from fund.schemas import InSchema
 from fund.uploads import check_upload
-from grants import operations
+from grants import operations, payee
 from grants.checklist import SECTIONS, budget_totals, checklist, organisation_missing, psea_policy
 from grants.downloads import document_response, translate_upload_errors
-from grants.models import Application, ApplicationEvent, Call, Document, Invitation, Organisation, OrganisationAdmin
+from grants.models import (
+    Application,
+    ApplicationEvent,
+    BankDetailsChange,
+    Call,
+    Document,
+    Invitation,
+    Organisation,
+    OrganisationAdmin,
+)
 from grants.permissions import can_see_bank_details, is_org_admin, member_of
 from grants.presenters import documents_of, language, status_for
 from grants.schemas import (
@@ -254,7 +264,8 @@ def _organisation_page(org: Organisation, errors: dict | None = None, status: in
         "grants/organisation.html", org=org, members=members, admins=admins, invitations=invitations,
         is_admin=is_admin, missing=organisation_missing(org), psea=psea_policy(org.id), errors=errors or {},
         bank=bank or operations.bank_details(org, full=False), can_see_bank=can_see_bank_details(current_user),
-        lang=language(),
+        lang=language(), bank_change=payee.pending_change(org.id), mask=operations.mask,
+        bank_history_reader=current_user.has_any_role(*BANK_HISTORY_READERS),
     )
     return html, status
 
@@ -272,6 +283,76 @@ def bank_details(organisation_id: int):
     """Full bank details, for finance officers; each view is recorded in the audit trail."""
     org = ensure_view(db.session.get(Organisation, organisation_id))
     return _organisation_page(org, bank=operations.bank_details(org, full=True, actor=current_user))
+
+
+BANK_HISTORY_READERS = (FINANCE_OFFICER, AUDITOR, ADMIN)
+
+
+class BankDecisionIn(InSchema):
+    action = fields.String(required=True, validate=validate.OneOf(["verify", "reject"]))
+    callback_note = fields.String(load_default="", validate=validate.Length(max=2000))
+    decision_note = fields.String(load_default="", validate=validate.Length(max=2000))
+    csrf_token = fields.String()
+
+
+@bp.route("/organisations/<int:organisation_id>/bank-details/history")
+@access(*BANK_HISTORY_READERS)
+def bank_history(organisation_id: int):
+    """Every version of the organisation's bank account (numbers masked), who asked, who verified and how."""
+    org = ensure_view(db.session.get(Organisation, organisation_id))
+    rows = payee.history(org.id)
+    people = _people({r.requested_by_id for r in rows} | {r.decided_by_id for r in rows})
+    return render_template("grants/bank_history.html", org=org, rows=rows, people=people, mask=operations.mask)
+
+
+@bp.route("/bank-details/pending")
+@access(FINANCE_OFFICER)
+def pending_bank_changes():
+    rows = db.session.execute(
+        select(BankDetailsChange, Organisation.name).join(Organisation, Organisation.id ==
+                                                          BankDetailsChange.organisation_id)
+        .where(BankDetailsChange.status == payee.PENDING).order_by(BankDetailsChange.requested_at)
+    ).all()
+    return render_template("grants/bank_pending.html", rows=rows, mask=operations.mask)
+
+
+@bp.route("/bank-details/changes/<int:change_id>", methods=["GET", "POST"])
+@access(FINANCE_OFFICER)
+def bank_change(change_id: int):
+    """A pending change of bank details, in full beside the account in force (the view is audited); verify it
+    after a call-back, or reject it."""
+    change = db.get_or_404(BankDetailsChange, change_id)
+    org = ensure_view(db.session.get(Organisation, change.organisation_id))
+    errors: dict = {}
+    status = 200
+    if request.method == "POST":
+        try:
+            data = BankDecisionIn().load(request.form.to_dict())
+            if data["action"] == "verify":
+                payee.verify_change(change, current_user, data["callback_note"])
+                flash(_("The new bank details are verified: payments go to them from now on."), "success")
+            else:
+                payee.reject_change(change, current_user, data["decision_note"])
+                flash(_("The change of bank details is rejected: payments resume to the verified account."),
+                      "success")
+        except ValidationError as exc:
+            errors, status = flatten_errors(exc.messages), 422
+        except FundError as exc:
+            errors, status = (exc.fields or {"_schema": [exc.message]}), exc.status
+        else:
+            return redirect(url_for("grants.bank_history", organisation_id=org.id))
+    current = operations.bank_details(org, full=True, actor=current_user)
+    people = _people({change.requested_by_id, change.decided_by_id})
+    html = render_template("grants/bank_change.html", org=org, change=change, current=current, people=people,
+                           errors=errors, form=request.form if errors else {})
+    return html, status
+
+
+def _people(ids) -> dict:
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return {u.id: u.email for u in db.session.execute(select(User).where(User.id.in_(ids))).scalars()}
 
 
 @bp.route("/organisations/<int:organisation_id>/edit", methods=["GET", "POST"])

@@ -33,6 +33,7 @@ from grants.awards.models import (
     GrantEvent,
     GrantReport,
 )
+from grants.payee import not_the_payee_verifier, payee_verified
 from grants.workflow import Transition, Workflow
 
 _FM = frozenset({FUND_MANAGER})
@@ -246,9 +247,12 @@ DISBURSEMENT_WORKFLOW = Workflow("disbursement", DISBURSEMENT_STATES, [
     Transition("request", frozenset({"scheduled"}), "requested", _FO, _l("Request the payment")),
     Transition("edit", frozenset({"requested", "approved"}), "requested", _FO, _l("Change the request")),
     Transition("approve", frozenset({"requested"}), "approved", _FO, _l("Approve the payment"),
-               guards=[_four_eyes, _grant_active, _condition, _within_award, _cash_for_approval]),
+               guards=[_four_eyes, not_the_payee_verifier, _grant_active, payee_verified, _condition, _within_award,
+                       _cash_for_approval]),
     Transition("pay", frozenset({"approved"}), "paid", _FO, _l("Record the payment"),
-               guards=[_payment_data, _grant_active, _condition, _within_award]),
+               guards=[_payment_data, _grant_active, payee_verified, _condition, _within_award]),
+    # The organisation changed its bank account (grants.payee): the approval is void until the change is verified.
+    Transition("payee_changed", frozenset({"approved"}), "requested", _APP, _l("Bank details changed")),
     Transition("cancel", frozenset({"scheduled", "requested", "approved"}), "cancelled", _FO | _FM,
                _l("Cancel")),
     Transition("fail", frozenset({"approved", "paid"}), "failed", _FO, _l("Mark as failed"), needs_message=True),
