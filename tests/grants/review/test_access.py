@@ -139,3 +139,77 @@ def test_an_assigned_reviewer_without_a_conflict_reads_the_application_and_its_d
         downloads = db.session.execute(select(AuditEvent.entity_id).where(
             AuditEvent.action == "document.download", AuditEvent.actor_id == colleague.id)).scalars().all()
         assert sorted(downloads) == sorted(str(d) for d in ids["document_id"])
+
+
+def test_an_assigned_reviewer_who_has_not_declared_sees_nothing_of_the_application(app, within, make_user,
+                                                                                 login_as, api_as):
+    """Before the declaration, the assigned reviewer is kept out like a recused one: every route that names the
+    application, its documents or a review refuses them, except their own review's page (the organisation, the
+    call and the declaration form, without the application's content) and the declaration itself."""
+    undeclared, colleague = make_user("reviewer"), make_user("reviewer")
+
+    def build():
+        application = rf.eligible()
+        application.project_title = SECRET_TITLE
+        rf.assigned(application, undeclared, colleague)
+        rf.scored(application, colleague, [4, 3])
+        return {"application_id": application.id,
+                "document_id": db.session.execute(select(Document.id).where(
+                    Document.application_id == application.id)).scalars().all(),
+                "review_id": [rf.review_of(application, undeclared).id, rf.review_of(application, colleague).id]}
+
+    ids = within(build)
+    own_review = ids["review_id"][0]
+    portal, api = login_as(undeclared), api_as(undeclared)
+    with app.app_context():
+        before = snapshot()
+    app.config["WTF_CSRF_ENABLED"] = False
+    checked, failures = [], []
+    try:
+        for rule in app.url_map.iter_rules():
+            if not set(rule.arguments) & OBJECT_ARGS or rule.rule.endswith("/conflict"):
+                continue
+            for method in sorted((rule.methods or set()) - IGNORED_METHODS):
+                variants = max(len(ids[a]) if isinstance(ids[a], list) else 1 for a in rule.arguments if a in ids)
+                for variant in range(variants):
+                    kwargs = {}
+                    for name in rule.arguments:
+                        value = ids.get(name)
+                        if isinstance(value, list):
+                            value = value[variant % len(value)]
+                        kwargs[name] = value if value is not None else {"section": "project",
+                                                                        "trigger": "open"}.get(name, 1)
+                    with app.test_request_context():
+                        url = url_for(rule.endpoint, **kwargs)
+                    if rule.rule.startswith("/api/"):
+                        resp = api.open(method, url, json=body_for(method, url))
+                    else:
+                        data = None if method == "GET" else {
+                            "score-1": "5", "comment-1": "x", "recommendation": "fund", "action": "submit",
+                            "outcome": "rejected", "reason": "x", "file": (io.BytesIO(f.PDF_BYTES), "x.pdf"),
+                            "kind": "other", "message": "x"}
+                        resp = portal.open(url, method=method, data=data)
+                    checked.append(f"{method} {rule.rule}")
+                    page = resp.get_data()
+                    own_page = method == "GET" and kwargs.get("review_id") == own_review
+                    if own_page:
+                        if resp.status_code != 200:
+                            failures.append(f"{method} {url}: {resp.status_code} (their own review's page)")
+                    elif resp.status_code not in (403, 404):
+                        failures.append(f"{method} {url}: {resp.status_code}")
+                    if SECRET_TITLE.encode() in page or b"Comment on Relevance" in page:
+                        failures.append(f"{method} {url}: shows the application or a review")
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = True
+    assert not failures, "\n".join(failures)
+    for expected in ("/grants/applications/<int:application_id>", "/grants/documents/<int:document_id>",
+                     "/grants/reviewer/documents/<int:document_id>", "/grants/reviews/<int:review_id>",
+                     "/grants/reviews/<int:review_id>/submit", "/api/v1/applications/<int:application_id>",
+                     "/api/v1/documents/<int:document_id>", "/api/v1/reviews/<int:review_id>",
+                     "/api/v1/reviews/<int:review_id>/submit"):
+        assert any(c.endswith(" " + expected) for c in checked), expected
+    with app.app_context():
+        assert snapshot() == before
+    mine = api.get("/api/v1/reviews").json["items"]
+    assert [(r["status"], r["scores"]) for r in mine] == [("assigned", None)]
+    assert "project_title" not in mine[0]["application"]
