@@ -41,7 +41,7 @@ from grants.models import Invitation, Organisation, OrganisationAdmin
 #: Grant statuses in which the fund must still reach the organisation.
 ACTIVE_GRANT_STATUSES = ("pending_signature", "active", "suspended")
 
-bp = Blueprint("grants_privacy", __name__)
+bp = Blueprint("grants_privacy", __name__, url_prefix="/grants")
 
 
 def _active_grants(organisation_ids) -> list:
