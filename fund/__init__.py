@@ -45,6 +45,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         static_folder="static",
     )
     app.config.update(build_config(Path(app.instance_path), overrides))
+    from fund.converters import init_converters
+
+    init_converters(app)
     check_production(app.config)
     logging.basicConfig(level=logging.INFO if app.config["FUND_ENV"] != "production" else logging.WARNING)
     if app.config["PROXY_COUNT"]:

@@ -84,10 +84,19 @@ def _flatten_webargs(messages: dict) -> dict:
     return fields
 
 
+def _string_keys(messages):
+    """Field messages with string keys (marshmallow numbers the items of a list), so that JSON can carry them."""
+    if isinstance(messages, dict):
+        return {str(key): _string_keys(value) for key, value in messages.items()}
+    if isinstance(messages, list | tuple):
+        return [_string_keys(value) for value in messages]
+    return messages
+
+
 def error_response(status: int, message: str, fields: dict | None = None, code: str | None = None):
     code = code or CODES.get(status, "error")
     if request.path.startswith("/api/"):
-        body = {"error": {"code": code, "message": message, "fields": fields or {}}}
+        body = {"error": {"code": code, "message": message, "fields": _string_keys(fields or {})}}
         return jsonify(body), status
     title = TITLES.get(status, message)
     html = render_template("errors/error.html", status=status, title=title, message=message, fields=fields or {})

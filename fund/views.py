@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from marshmallow import ValidationError, fields, validate
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from fund import audit, operations, privacy
 from fund.db import db
@@ -48,17 +48,6 @@ def form_errors(exc: ValidationError) -> dict:
 @public
 def index():
     return render_template("fund/index.html")
-
-
-@bp.route("/healthz")
-@public
-def healthz():
-    try:
-        db.session.execute(text("SELECT 1"))
-    except Exception:
-        db.session.rollback()
-        return {"status": "degraded", "database": "unavailable"}, 503
-    return {"status": "ok", "database": "ok"}
 
 
 @bp.route("/dashboard")

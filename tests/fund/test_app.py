@@ -69,22 +69,17 @@ def test_session_cookie_flags(client, make_user, sign_in):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_health(client):
-    resp = client.get("/healthz")
-    assert resp.status_code == 200 and resp.json == {"status": "ok", "database": "ok"}
-
-
-def test_health_when_the_database_is_unreachable():
+def test_not_ready_when_the_database_is_unreachable():
     # A separate process: extensions are module-level objects, and this app must not share them with the suite's.
     script = (
         "from fund import create_app\n"
         "app = create_app({'TESTING': True, 'SQLALCHEMY_DATABASE_URI': "
         "'postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2'})\n"
-        "r = app.test_client().get('/healthz')\n"
-        "print(r.status_code, r.json['database'])\n"
+        "r = app.test_client().get('/readyz')\n"
+        "print(r.status_code, r.json['database'], app.test_client().get('/healthz').status_code)\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert out.stdout.split() == ["503", "unavailable"], out.stderr[-2000:]
+    assert out.stdout.split() == ["503", "unavailable", "200"], out.stderr[-2000:]
 
 
 def test_api_errors_have_one_shape(client, api_as):

@@ -6,7 +6,9 @@ STAFF_READ = roles("auditor", "admin")
 
 ROUTES: dict = {
     ("fund.index", "GET"): Route(PUBLIC),
-    ("fund.healthz", "GET"): Route(PUBLIC),
+    ("ops.healthz", "GET"): Route(PUBLIC),
+    ("ops.readyz", "GET"): Route(PUBLIC),
+    ("ops.metrics", "GET"): Route(PUBLIC),  # guarded by METRICS_TOKEN or a loopback client (tests/fund/test_ops.py)
     ("fund.set_language", "POST"): Route(PUBLIC, body={"lang": "fr", "next": "/"}),
     ("fund.dashboard", "GET"): Route(ALL),
     ("fund.tokens", "GET"): Route(ALL),
