@@ -4,6 +4,8 @@
 port) in a background thread: every request runs in its own thread with its own database session, as under
 gunicorn. ``concurrently(n, send)`` runs ``send(i)`` in ``n`` real threads released together by a barrier;
 ``fire(url, n, ...)`` sends ``n`` HTTP requests at once with ``http.client`` and returns their responses.
+``rounds(full, light)``: how many times a long race test repeats its race, ``full`` under ``make test-full``
+(``FUND_TEST_FULL=1``, .ci/run's PostgreSQL pass), ``light`` in the everyday ``make test``.
 
     with live_server(app) as server:
         responses = fire(server.url + "/api/v1/contributions", 50, method="POST", json_body=body,
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -22,6 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.serving import make_server
+
+
+def rounds(full: int, light: int) -> int:
+    """``full`` when FUND_TEST_FULL=1 (make test-full), else ``light``: every race still runs in every pass."""
+    return full if os.environ.get("FUND_TEST_FULL") == "1" else light
 
 
 @dataclass

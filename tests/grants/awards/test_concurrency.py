@@ -1,5 +1,6 @@
 """Money never leaves twice or past the award: 50 concurrent requests race to approve and pay disbursements that
-are each 10 % of one award, against a real threaded server (tests/live.py), twenty times in a row."""
+are each 10 % of one award, against a real threaded server (tests/live.py), twenty times in a row under
+``make test-full`` (three in the everyday ``make test``)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from fund.uploads import check_bytes
 from grants.awards import operations as ops
 from grants.awards.models import Disbursement, Grant
 from tests.grants.awards import factories as af
-from tests.live import concurrently, live_server, request
+from tests.live import concurrently, live_server, request, rounds
 
-ROUNDS = 20
+ROUNDS = rounds(full=20, light=3)
 REQUESTS = 50
 SHARE = Decimal("0.10")
 REFUSALS = {"award_exceeded", "tranche_exceeded", "commitment_exceeded", "invalid_transition"}
