@@ -38,6 +38,7 @@ from fund.db import db
 from fund.errors import FundError
 from fund.idempotency import idempotent
 from fund.models import DONOR
+from fund.openapi import binary_response
 from fund.permissions import access, can_edit, can_view, ensure_edit, ensure_view
 from fund.rates import translate as _
 from fund.schemas import PageQuery, page_envelope, paged
@@ -288,6 +289,8 @@ def statement_out(issued: IssuedStatement) -> dict:
 @access(*READ)
 @statement_donor
 @blp.arguments(StatementQuery, location="query")
+@blp.doc(responses=binary_response("application/pdf", "text/csv", "application/json",
+                                   description="The statement in the media type that ``format`` names."))
 def get_statement(args, donor_id: int):
     """The donor's statement for a period (``from``, ``to`` inclusive) as ``format=pdf`` (default), ``csv`` or
     ``json``, in ``lang`` (default: the donor's language). Not an issued statement: issue one to get a numbered,
@@ -329,6 +332,7 @@ def list_statements(args, donor_id: int):
 @blp.route("/statements/<string:number>")
 @access(*READ)
 @issued_statement_guard()
+@blp.doc(responses=binary_response("application/pdf", description="The issued statement, as issued."))
 def get_issued_statement(number: str):
     """The PDF of an issued statement, exactly as issued (the stored file; its SHA-256 is the ETag)."""
     issued = find_statement(number)

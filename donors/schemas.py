@@ -8,6 +8,7 @@ import pycountry
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from donors.models import DONOR_TYPES, EARMARK_TYPES, LANGUAGES, PLEDGE_STATUSES
+from fund.finance_api import Rate
 from fund.money import MoneyError
 from fund.rates import check_places, validate_money
 from fund.rates import translate as _
@@ -179,8 +180,8 @@ class ContributionOut(Schema):
     currency = fields.String()
     received_on = fields.Date()
     bank_reference = fields.String()
-    usd_amount = Amount()
-    exchange_rate = Amount(attribute="units_per_usd")
+    usd_amount = Amount(currency="USD")
+    exchange_rate = Rate(attribute="units_per_usd")
     exchange_rate_id = fields.Integer(allow_none=True)
     rate_month = fields.String()
     rate_version = fields.Integer(allow_none=True)

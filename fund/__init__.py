@@ -50,6 +50,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     init_converters(app)
     check_production(app.config)
     logging.basicConfig(level=logging.INFO if app.config["FUND_ENV"] != "production" else logging.WARNING)
+    from fund.ops import init_app as init_ops
+
+    init_ops(app)  # first: every request gets its id and timing before another extension can answer it
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

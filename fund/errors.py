@@ -94,12 +94,16 @@ def _string_keys(messages):
 
 
 def error_response(status: int, message: str, fields: dict | None = None, code: str | None = None):
+    from fund.ops import request_id
+
     code = code or CODES.get(status, "error")
     if request.path.startswith("/api/"):
-        body = {"error": {"code": code, "message": message, "fields": _string_keys(fields or {})}}
+        body = {"error": {"code": code, "message": message, "fields": _string_keys(fields or {}),
+                          "request_id": request_id()}}
         return jsonify(body), status
     title = TITLES.get(status, message)
-    html = render_template("errors/error.html", status=status, title=title, message=message, fields=fields or {})
+    html = render_template("errors/error.html", status=status, title=title, message=message, fields=fields or {},
+                           request_id=request_id())
     return html, status
 
 

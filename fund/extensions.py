@@ -24,10 +24,19 @@ from flask_smorest import Api as _SmorestApi  # noqa: E402
 
 
 class FundApi(_SmorestApi):
-    """flask-smorest without its app-wide error handler: fund.errors renders every error (JSON under /api/)."""
+    """flask-smorest without its app-wide error handler: fund.errors renders every error (JSON under /api/), and
+    the document says so (one error schema; the error responses of each operation, see fund.openapi)."""
+
+    from fund.schemas import ErrorSchema as ERROR_SCHEMA
 
     def _register_error_handlers(self):
         pass
+
+    def _init_spec(self, **kwargs):
+        from fund.openapi import ErrorResponses
+
+        kwargs["extra_plugins"] = [*(kwargs.get("extra_plugins") or ()), ErrorResponses()]
+        super()._init_spec(**kwargs)
 
 
 api = FundApi()

@@ -10,7 +10,7 @@ from fund import ledger, rates
 from fund.db import db
 from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
 from fund.permissions import access
-from fund.schemas import Amount, InSchema, PageQuery, page_envelope, paged
+from fund.schemas import Amount, DecimalString, InSchema, PageQuery, page_envelope, paged
 
 WRITE = (FINANCE_OFFICER, ADMIN)
 READ = (FINANCE_OFFICER, ADMIN, FUND_MANAGER, AUDITOR)
@@ -37,17 +37,17 @@ class Month(fields.Field):
             raise ValidationError(str(exc)) from exc
 
 
-class Rate(fields.Field):
+class Rate(DecimalString):
     """A rate in units of currency per USD 1, as a decimal string (a JSON integer is accepted; floats are not)."""
 
-    def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else str(value)
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {"example": "0.9235"})
+        super().__init__(whole_digits=rates.RATE_INTEGER_DIGITS, places=rates.RATE_PLACES, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, float | bool):
-            raise ValidationError("Give the rate as a decimal string such as \"0.9235\".")
+        rate = super()._deserialize(value, attr, data, **kwargs)
         try:
-            return rates.parse_rate(value)
+            return rates.parse_rate(rate)
         except ValueError as exc:
             raise ValidationError(str(exc)) from exc
 
@@ -77,17 +77,17 @@ class RateQuery(PageQuery):
 
 class PositionOut(Schema):
     currency = fields.String()
-    received = fields.String()
-    receivable = fields.String()
-    disbursed = fields.String()
-    psc = fields.String()
-    refunded = fields.String()
-    cash = fields.String()
-    committed = fields.String()
-    operating_reserve = fields.String()
-    available = fields.String()
-    fx_gain_loss = fields.String()
-    written_off = fields.String()
+    received = Amount(positive=False, currency="USD")
+    receivable = Amount(positive=False, currency="USD")
+    disbursed = Amount(positive=False, currency="USD")
+    psc = Amount(positive=False, currency="USD")
+    refunded = Amount(positive=False, currency="USD")
+    cash = Amount(positive=False, currency="USD")
+    committed = Amount(positive=False, currency="USD")
+    operating_reserve = Amount(positive=False, currency="USD")
+    available = Amount(positive=False, currency="USD")
+    fx_gain_loss = Amount(positive=False, currency="USD")
+    written_off = Amount(positive=False, currency="USD")
 
 
 class PostingOut(Schema):
@@ -95,7 +95,7 @@ class PostingOut(Schema):
     account = fields.String()
     currency = fields.String()
     amount = Amount()
-    usd_amount = Amount(attribute="usd")
+    usd_amount = Amount(attribute="usd", currency="USD")
     exchange_rate_id = fields.Integer(allow_none=True)
     donor_id = fields.Integer(allow_none=True)
     pledge_id = fields.Integer(allow_none=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from flask_smorest.fields import Upload
+from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
-from fund.money import MoneyError, check_places, to_decimal
+from fund.money import MoneyError, check_places, quantum, to_decimal
 
 
 class InSchema(Schema):
@@ -51,17 +53,53 @@ def paged(item_schema: type[Schema], name: str | None = None) -> type[Schema]:
     )
 
 
-class Amount(fields.Field):
-    """A money amount in JSON: a decimal string ("1250.00"); a JSON number is accepted only if it is an
-    integer or was written exactly (floats are never used internally). Decimals are checked against the
-    currency named by ``currency_field`` in the same schema, by :func:`check_amount_places`."""
+#: The largest id the API and the portal accept: PostgreSQL's ``integer``. A larger one can name nothing.
+MAX_ID = 2**31 - 1
 
-    default_error_messages = {"invalid": "Not a valid amount: give a decimal string such as \"1250.00\".",
-                              "negative": "Must be greater than zero."}
+#: Whole digits of the largest amount the service accepts (below 10^15 in any currency: a 28-digit Decimal
+#: context holds it with four decimals to spare, so quantizing never raises).
+MAX_WHOLE_DIGITS = 15
+MAX_PLACES = 4
 
-    def __init__(self, *, positive: bool = True, **kwargs):
-        self.positive = positive
+
+def decimal_pattern(whole_digits: int = MAX_WHOLE_DIGITS, places: int = MAX_PLACES) -> str:
+    return rf"^-?[0-9]{{1,{whole_digits}}}(\.[0-9]{{1,{places}}})?$"
+
+
+AMOUNT_PATTERN = decimal_pattern()
+
+
+class Id(fields.Integer):
+    """The id of a record in a body or a query string: a whole number from 1 to :data:`MAX_ID`. A larger one is
+    a 422 naming the field, never a database error."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("strict", False)
+        kwargs.setdefault("validate", validate.Range(min=1, max=MAX_ID))
         super().__init__(**kwargs)
+
+
+class DecimalString(fields.Field):
+    """An exact decimal in JSON: a string such as ``"1250.00"`` matching :data:`AMOUNT_PATTERN` (at most 15
+    whole digits and 4 decimals). A JSON integer in range is accepted; floats, ``NaN``, ``Infinity``, exponents
+    (``1E+30``) and longer numbers are refused with a field error before any arithmetic. ``-0`` is 0."""
+
+    default_error_messages = {
+        "invalid": "Not a valid amount: give a decimal string such as \"1250.00\".",
+        "range": "Too large: at most {whole_digits} digits before the decimal point and {places} after.",
+        "negative": "Must be greater than zero.",
+    }
+
+    def __init__(self, *, positive: bool = True, whole_digits: int = MAX_WHOLE_DIGITS, places: int = MAX_PLACES,
+                 **kwargs):
+        self.positive = positive
+        self.whole_digits, self.places = whole_digits, places
+        self.pattern = decimal_pattern(whole_digits, places)
+        self._re = re.compile(self.pattern)
+        metadata = {"type": "string", "pattern": self.pattern, "example": "1250.00", **kwargs.pop("metadata", {})}
+        if positive and "description" not in metadata:
+            metadata["description"] = "Greater than zero."
+        super().__init__(metadata=metadata, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
@@ -69,15 +107,48 @@ class Amount(fields.Field):
         return str(value)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, float) or isinstance(value, bool):
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise self.make_error("invalid")
+        text = str(value).strip()
+        if not self._re.match(text):
+            digits = text.lstrip("+-").split(".")
+            if all(part.isdigit() for part in digits) and 1 <= len(digits) <= 2:
+                raise self.make_error("range", whole_digits=self.whole_digits, places=self.places)
             raise self.make_error("invalid")
         try:
-            amount = to_decimal(value)
+            amount = to_decimal(text)
         except MoneyError as exc:
             raise self.make_error("invalid") from exc
+        if amount.is_zero():
+            amount = abs(amount)
         if self.positive and amount <= 0:
             raise self.make_error("negative")
         return amount
+
+
+class Amount(DecimalString):
+    """Money: a :class:`DecimalString` always written with its currency's exponent (``"0.00"``, JPY ``"0"``),
+    the currency read from the sibling field ``currency_field`` of the same object, or fixed by ``currency``
+    (USD figures of the ledger). Decimals on input are checked against the currency by
+    :func:`check_amount_places`."""
+
+    def __init__(self, *, currency: str | None = None, currency_field: str = "currency", **kwargs):
+        self.currency = currency
+        self.currency_field = currency_field
+        super().__init__(**kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        amount = value if isinstance(value, Decimal) else to_decimal(value)
+        currency = self.currency or _get(obj, self.currency_field)
+        if currency:
+            amount = amount.quantize(quantum(currency))
+        return str(amount)
+
+
+def _get(obj, name: str):
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
 def check_amount_places(data: dict, amount_field: str = "amount", currency_field: str = "currency") -> None:
@@ -90,8 +161,35 @@ def check_amount_places(data: dict, amount_field: str = "amount", currency_field
             raise ValidationError({amount_field: [str(exc)]}) from exc
 
 
+class FileUploadIn(InSchema):
+    """A ``multipart/form-data`` upload through the API: the ``file`` part (see fund.openapi.multipart_arguments)."""
+
+    file = Upload(required=True, metadata={"description": "PDF, DOCX, XLSX, JPEG or PNG, recognised from the "
+                                                          "content; larger than the limit is a 413."})
+
+
+class ErrorDetail(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    code = fields.String(required=True, metadata={"description": "A stable code: validation_error, not_found, "
+                                                                 "conflict, forbidden, ..."})
+    message = fields.String(required=True, metadata={"description": "A sentence in the caller's language."})
+    field_messages = fields.Dict(
+        data_key="fields", required=True, keys=fields.String(), values=fields.Raw(),
+        metadata={"description": "Messages per field name (a list of strings, or nested by field for lists "
+                                 "and objects); empty when the refusal is not about one field."})
+    request_id = fields.String(metadata={"description": "The request's id (also in the X-Request-ID header and "
+                                                        "the service's logs): quote it when reporting a problem."})
+
+
 class ErrorSchema(Schema):
-    error = fields.Dict()
+    """The one error body of the API: ``{"error": {"code", "message", "fields"}}``."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    error = fields.Nested(ErrorDetail, required=True)
 
 
 class UserOut(Schema):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 
-from flask import request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
@@ -19,9 +18,10 @@ from sqlalchemy.orm import defaultload, joinedload
 from fund.db import db
 from fund.errors import FundError
 from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
+from fund.openapi import binary_response, multipart_arguments
 from fund.permissions import ANY_ROLE, access, ensure_edit, ensure_view
 from fund.schemas import InSchema, page_envelope, paged
-from fund.uploads import check_upload
+from fund.uploads import ALLOWED, check_upload
 from grants import operations
 from grants.downloads import document_response, translate_upload_errors
 from grants.models import Application, Call, Document, Organisation
@@ -35,8 +35,8 @@ from grants.schemas import (
     CallIn,
     CallOut,
     CallQuery,
-    DocumentIn,
     DocumentOut,
+    DocumentUploadIn,
     OrganisationIn,
     OrganisationOut,
     OrganisationQuery,
@@ -214,7 +214,7 @@ def list_applications(args):
 @blp.route("/applications/<int:application_id>/documents", methods=["POST"])
 @access(APPLICANT)
 @guarded(Application, "application_id", edit=True)
-@blp.arguments(DocumentIn, location="form")
+@multipart_arguments(blp, DocumentUploadIn)
 @blp.response(201, DocumentOut)
 def upload_document(data, application_id):
     """Upload a document (multipart: ``kind`` and ``file``). PDF, DOCX, XLSX, JPEG or PNG, recognised from
@@ -222,7 +222,7 @@ def upload_document(data, application_id):
     application = db.session.get(Application, application_id)  # permission checked by @guarded
     operations.ensure_editable(application)
     with translate_upload_errors():
-        upload = check_upload(request.files.get("file"))
+        upload = check_upload(data["file"])
     from grants.presenters import document_dict
 
     return document_dict(operations.add_document(application, upload, data["kind"], current_user))
@@ -230,8 +230,7 @@ def upload_document(data, application_id):
 
 @blp.route("/documents/<int:document_id>")
 @access(*APPLICATION_READERS)
-@blp.doc(responses={200: {"description": "The file, as an attachment",
-                          "content": {"application/octet-stream": {}}}})
+@blp.doc(responses=binary_response(*ALLOWED, description="The file, as an attachment, in its own media type."))
 def get_document(document_id):
     """Download a document (always as an attachment; every download is audited)."""
     doc = ensure_view(db.session.get(Document, document_id))

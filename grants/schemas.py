@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
 from fund.money import MoneyError, check_places
-from fund.schemas import Amount, InSchema, PageQuery, QuerySchema
+from fund.schemas import Amount, DecimalString, FileUploadIn, Id, InSchema, PageQuery, QuerySchema
 from grants.taxonomies import (
     AGE_BANDS,
     APPLICATION_DOCUMENT_KINDS,
@@ -250,7 +250,7 @@ class CallQuery(PageQuery):
 
 # Applications -------------------------------------------------------------------------------------------------
 
-class Quantity(Amount):
+class Quantity(DecimalString):
     default_error_messages = {"invalid": "Not a valid quantity: give a number such as \"12\" or \"2.5\".",
                               "negative": "Must be greater than zero.", "places": "At most 2 decimal places."}
 
@@ -302,7 +302,7 @@ class ApplicationFields(InSchema):
 
     @validates("beneficiaries")
     def _cells_once(self, value, **kwargs):
-        cells = [(b["sex"], b["age_band"]) for b in value]
+        cells = [(b.get("sex"), b.get("age_band")) for b in value]
         if len(cells) != len(set(cells)):
             raise ValidationError(str(_l("Each sex and age band may be given once.")))
 
@@ -319,12 +319,16 @@ SECTION_FIELDS = {
 
 
 class ApplicationCreateIn(ApplicationFields):
-    call_id = fields.Integer(required=True)
+    call_id = Id(required=True)
 
 
 class DocumentIn(InSchema):
     kind = fields.String(required=True, validate=validate.OneOf(list(APPLICATION_DOCUMENT_KINDS)))
     csrf_token = fields.String()
+
+
+class DocumentUploadIn(FileUploadIn):
+    kind = fields.String(required=True, validate=validate.OneOf(list(APPLICATION_DOCUMENT_KINDS)))
 
 
 class ReturnIn(InSchema):
@@ -333,7 +337,7 @@ class ReturnIn(InSchema):
 
 
 class ApplicationQuery(PageQuery):
-    call_id = fields.Integer()
+    call_id = Id()
     status = fields.String(validate=validate.OneOf(list(APPLICATION_STATES) + list(APPLICANT_STATUS_LABELS)))
 
 
@@ -341,7 +345,7 @@ class BudgetLineOut(Schema):
     id = fields.Integer()
     category = fields.String()
     description = fields.String()
-    quantity = fields.String()
+    quantity = DecimalString(positive=False)
     unit_cost = Amount()
     total = Amount()
     currency = fields.String()

@@ -7,7 +7,6 @@ currency beside it; lists are paginated.
 
 from __future__ import annotations
 
-from flask import request
 from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import select
@@ -15,8 +14,9 @@ from sqlalchemy import select
 from fund import ledger
 from fund.db import db
 from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
+from fund.openapi import multipart_arguments
 from fund.permissions import access
-from fund.schemas import page_envelope, paged
+from fund.schemas import FileUploadIn, page_envelope, paged
 from fund.uploads import check_upload
 from grants.api import guarded
 from grants.awards import operations
@@ -94,13 +94,14 @@ def get_grant(grant_id):
 @blp.route("/grants/<int:grant_id>/agreement", methods=["POST"])
 @access(APPLICANT)
 @guarded(Grant, "grant_id", edit=True)
+@multipart_arguments(blp, FileUploadIn)
 @blp.response(200, GrantOut)
-def upload_agreement(grant_id):
+def upload_agreement(data, grant_id):
     """Upload the agreement signed by the organisation (multipart ``file``: PDF, JPEG or PNG scan, recognised
     from the content)."""
     grant = _grant(grant_id)
     with translate_upload_errors():
-        upload = check_upload(request.files.get("file"))
+        upload = check_upload(data["file"])
     operations.upload_signed_agreement(grant, upload, current_user)
     return _grant_out(grant)
 
@@ -322,12 +323,13 @@ def update_report(data, report_id):
 @blp.route("/reports/<int:report_id>/audit-report", methods=["POST"])
 @access(APPLICANT)
 @guarded(GrantReport, "report_id", edit=True)
+@multipart_arguments(blp, FileUploadIn)
 @blp.response(200, ReportOut)
-def upload_audit_report(report_id):
+def upload_audit_report(data, report_id):
     """Attach an audit report (multipart ``file``), optional."""
     report = _report(report_id)
     with translate_upload_errors():
-        upload = check_upload(request.files.get("file"))
+        upload = check_upload(data["file"])
     operations.attach_audit_report(report, upload, current_user)
     return _report_out(report)
 

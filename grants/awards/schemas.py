@@ -103,7 +103,7 @@ class TranchesIn(_Form):
 
     @validates("tranches")
     def _hundred(self, value, **kwargs):
-        if sum((t["percent"] for t in value), Decimal(0)) != 100:
+        if sum((t.get("percent", Decimal(0)) for t in value), Decimal(0)) != 100:
             raise ValidationError(str(_l("The percentages must add up to 100.")))
 
 
@@ -244,7 +244,7 @@ class DisbursementOut(Schema):
     payment_reference = fields.String(allow_none=True)
     paid_on = fields.Date(allow_none=True)
     ledger_entry_id = fields.Integer(allow_none=True)
-    psc_usd = Amount(allow_none=True)
+    psc_usd = Amount(allow_none=True, currency="USD")
     note = fields.String(allow_none=True)
 
 
@@ -322,9 +322,9 @@ class RefundOut(Schema):
     grant_id = fields.Integer()
     amount = Amount()
     currency = fields.String()
-    usd = Amount()
+    usd = Amount(currency="USD")
     exchange_rate_id = fields.Integer(allow_none=True)
     received_on = fields.Date()
     bank_reference = fields.String()
     ledger_entry_id = fields.Integer()
-    psc_usd = Amount()
+    psc_usd = Amount(currency="USD")

@@ -7,7 +7,7 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from fund.schemas import Amount, InSchema, PageQuery, QuerySchema
+from fund.schemas import Amount, DecimalString, InSchema, PageQuery, QuerySchema
 from grants.review.models import (
     DECISION_OUTCOMES,
     ITEM_RESULTS,
@@ -155,7 +155,7 @@ class ReviewOut(Schema):
     scores = fields.List(fields.Nested(ReviewScoreOut), allow_none=True)
     recommendation = fields.String(allow_none=True)
     general_comment = fields.String(allow_none=True)
-    weighted_score = fields.Decimal(as_string=True, allow_none=True)
+    weighted_score = DecimalString(positive=False, allow_none=True)
     missing = fields.List(fields.String(), allow_none=True)
     saved_at = fields.DateTime(allow_none=True)
     submitted_at = fields.DateTime(allow_none=True)
@@ -170,6 +170,11 @@ class ReviewQuery(PageQuery):
 SORTS = ("rank", "score", "reference", "organisation", "requested", "status", "reviews")
 
 
+def _one_to_five(value: Decimal) -> None:
+    if not 1 <= value <= 5:
+        raise ValidationError("Must be between 1 and 5.")
+
+
 class RankingQuery(PageQuery):
     """The ranking table's parameters (the portal page takes the same ones)."""
 
@@ -177,7 +182,8 @@ class RankingQuery(PageQuery):
     direction = fields.String(load_default="asc", validate=validate.OneOf(["asc", "desc"]))
     status = fields.String(load_default=None, validate=validate.OneOf(list(APPLICATION_STATES)))
     disagreement = fields.Boolean(load_default=False)
-    min_score = fields.Decimal(load_default=None, validate=validate.Range(min=1, max=5))
+    min_score = DecimalString(load_default=None, validate=_one_to_five,
+                              metadata={"description": "A weighted score from 1 to 5, such as \"3.5\"."})
     q = fields.String(load_default=None, validate=validate.Length(max=200))
 
 
@@ -186,7 +192,7 @@ class RankingCriterionOut(Schema):
     name_en = fields.String()
     name_fr = fields.String()
     weight = fields.Integer()
-    mean = fields.Decimal(as_string=True, allow_none=True)
+    mean = DecimalString(positive=False, allow_none=True)
     low = fields.Integer(allow_none=True)
     high = fields.Integer(allow_none=True)
     disagreement = fields.Boolean()
@@ -201,8 +207,8 @@ class RankingRowOut(Schema):
     requested_amount = Amount()
     currency = fields.String()
     status = fields.String()
-    score = fields.Decimal(as_string=True, allow_none=True)
-    reviewer_scores = fields.List(fields.Decimal(as_string=True))
+    score = DecimalString(positive=False, allow_none=True)
+    reviewer_scores = fields.List(DecimalString(positive=False))
     reviews_submitted = fields.Integer()
     reviewers_assigned = fields.Integer()
     reviewers_recused = fields.Integer()
@@ -248,7 +254,7 @@ class DecisionOut(Schema):
     currency = fields.String()
     reason = fields.String(allow_none=True)
     out_of_order_reason = fields.String(allow_none=True)
-    score = fields.Decimal(as_string=True, allow_none=True)
+    score = DecimalString(positive=False, allow_none=True)
     grant_id = fields.Integer(allow_none=True)
     decided_at = fields.DateTime()
 

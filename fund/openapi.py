@@ -1,0 +1,78 @@
+"""The OpenAPI document, generated from the code, and the pieces every API package shares with it.
+
+- :class:`ErrorResponses` (an apispec plugin) gives every operation the error responses it can answer, all with
+  the one error schema (:class:`fund.schemas.ErrorSchema`, the body that :mod:`fund.errors` writes): 401 and 403
+  everywhere (every operation needs a token and a role), 404 where the path or the query names a record, 400, 409
+  and 422 where the operation changes something (a malformed body, a state that refuses the change, a business
+  rule), 422 where the query is validated, 413 for uploads. There is no catch-all ``default`` response: a status
+  the document does not list is a conformance failure, and the schemathesis run of the test suite looks for them.
+- :func:`multipart_arguments` declares and parses an upload: ``multipart/form-data`` with its file part.
+- :func:`binary_response` documents a download (PDF, CSV) by media type.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from apispec import BasePlugin
+from flask import request
+from flask_smorest import Blueprint
+from marshmallow import Schema
+
+WRITE_METHODS = {"post", "put", "patch", "delete"}
+
+
+class ErrorResponses(BasePlugin):
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for method, operation in (operations or {}).items():
+            if method not in WRITE_METHODS | {"get"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            responses.pop("default", None)
+            codes = {401: "UNAUTHORIZED", 403: "FORBIDDEN"}
+            params = [p for p in operation.get("parameters", []) if isinstance(p, dict)]
+            names_a_record = "{" in (path or "") or any(p.get("in") == "query" and (
+                p.get("name", "").endswith("_id") or p.get("name") == "number") for p in params)
+            if names_a_record:
+                codes[404] = "NOT_FOUND"
+            if method in WRITE_METHODS:
+                codes.update({400: "BAD_REQUEST", 409: "CONFLICT", 422: "UNPROCESSABLE_ENTITY"})
+            elif any(p.get("in") == "query" for p in params):
+                codes[422] = "UNPROCESSABLE_ENTITY"
+            if "multipart/form-data" in (operation.get("requestBody") or {}).get("content", {}):
+                codes[413] = "REQUEST_ENTITY_TOO_LARGE"
+            for code, name in codes.items():
+                if code not in responses and str(code) not in responses:
+                    responses[code] = name
+
+
+def multipart_arguments(blp: Blueprint, schema: type[Schema], *, description: str | None = None):
+    """Parse a ``multipart/form-data`` body (form fields and files together) with ``schema`` and pass the loaded
+    dict as the view's first argument, as ``@blp.arguments`` does for JSON; document it with its file parts."""
+
+    def decorator(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            values: dict = {key: request.form.get(key) for key in request.form}
+            values.update({key: request.files.get(key) for key in request.files})
+            return fn(schema().load(values), *args, **kwargs)
+
+        body = {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+        if description:
+            body["description"] = description
+        return blp.doc(requestBody=body)(wrapper)
+
+    return decorator
+
+
+def binary_response(*media_types: str, description: str, json_schema: type[Schema] | None = None,
+                    status: int = 200):
+    """The ``responses`` entry of a download: one content entry per media type (a binary string), and the JSON
+    schema where JSON is one of the choices."""
+    content: dict = {}
+    for media_type in media_types:
+        if media_type == "application/json" and json_schema is not None:
+            content[media_type] = {"schema": json_schema}
+        else:
+            content[media_type] = {"schema": {"type": "string", "format": "binary"}}
+    return {status: {"description": description, "content": content}}
