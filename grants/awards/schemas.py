@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates, validates_schema
 
 from fund.rates import validate_money
 from fund.results import AGE_BANDS, SEXES
@@ -24,9 +24,14 @@ def _usd_places(value: Decimal) -> None:
 
 
 class _Form(InSchema):
-    """Portal forms carry a CSRF token."""
+    """Portal forms carry a CSRF token (checked by Flask-WTF before the form is read); it is not data, so it is
+    dropped before loading and the API's schemas never show it."""
 
-    csrf_token = fields.String(load_only=True)
+    @pre_load
+    def _drop_csrf_token(self, data, **kwargs):
+        if isinstance(data, dict) and "csrf_token" in data:
+            data = {key: value for key, value in data.items() if key != "csrf_token"}
+        return data
 
 
 # Disbursements ------------------------------------------------------------------------------------------------
