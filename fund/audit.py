@@ -65,7 +65,7 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(String(100), index=True)
     entity_type: Mapped[str] = mapped_column(String(100), index=True)
     entity_id: Mapped[str | None] = mapped_column(String(100), index=True)
-    request_id: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(128))
     subjects: Mapped[list] = mapped_column(JSON)
     personal_digest: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
@@ -249,7 +249,7 @@ def request_id() -> str | None:
         return None
     if "request_id" not in g:
         supplied = request.headers.get("X-Request-ID", "")
-        ok = supplied and len(supplied) <= 64 and all(c.isalnum() or c in "-_." for c in supplied)
+        ok = supplied and len(supplied) <= 128 and all(c.isalnum() or c in "-_.:" for c in supplied)
         g.request_id = supplied if ok else uuid.uuid4().hex
     return g.request_id
 

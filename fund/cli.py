@@ -18,6 +18,7 @@ users_cli = AppGroup("users", help="Manage user accounts.")
 audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
 mail_cli = AppGroup("mail", help="The outgoing mail queue.")
 demo_cli = AppGroup("demo", help="Demonstration data.")
+db_roles_cli = AppGroup("db-roles", help="The PostgreSQL roles of the owner and the application.")
 
 
 def _fail(message: str) -> None:
@@ -128,6 +129,28 @@ def audit_public_key():
     click.echo(public_key_pem(signing_key().public_key()), nl=False)
 
 
+@db_roles_cli.command("grant")
+def db_roles_grant():
+    """Grant the application's role (DATABASE_URL) what it needs, connecting as the owner (DATABASE_OWNER_URL);
+    `flask db upgrade` does it too."""
+    from sqlalchemy import create_engine
+
+    from fund.dbroles import app_role, grant_app_role
+
+    role = app_role(current_app.config)
+    if role is None:
+        _fail("DATABASE_OWNER_URL must name the owner, and DATABASE_URL another PostgreSQL role")
+    engine = create_engine(current_app.config["DATABASE_OWNER_URL"])
+    try:
+        with engine.begin() as conn:
+            granted = grant_app_role(conn, role)
+    finally:
+        engine.dispose()
+    for table, privileges in granted.items():
+        click.echo(f"{table}: {privileges}")
+    click.echo(f"{role} granted on {len(granted)} tables")
+
+
 @mail_cli.command("send")
 @click.option("--limit", default=500, show_default=True)
 def mail_send(limit):
@@ -153,7 +176,7 @@ def demo_load(if_empty):
 
 
 def register_cli(app: Flask) -> None:
-    from fund.finance_cli import rates_cli
+    from fund.finance_cli import ledger_cli, rates_cli
 
-    for group in (users_cli, audit_cli, mail_cli, demo_cli, rates_cli):
+    for group in (users_cli, audit_cli, mail_cli, demo_cli, rates_cli, ledger_cli, db_roles_cli):
         app.cli.add_command(group)

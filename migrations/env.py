@@ -2,8 +2,10 @@ import logging
 from logging.config import fileConfig
 
 from flask import current_app
+from sqlalchemy import create_engine, pool
 
 from alembic import context
+from fund.dbroles import app_role, grant_app_role
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -94,7 +96,10 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
-    connectable = get_engine()
+    # Migrations run as the owner of the schema (DATABASE_OWNER_URL) when the application has a role of its
+    # own; the application's role is then granted what it needs on every table (fund.dbroles).
+    owner_url = current_app.config.get("DATABASE_OWNER_URL")
+    connectable = create_engine(owner_url, poolclass=pool.NullPool) if owner_url else get_engine()
 
     with connectable.connect() as connection:
         if connection.dialect.name == "sqlite":
@@ -108,6 +113,9 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+            role = app_role(current_app.config)
+            if role:
+                grant_app_role(connection, role)
 
 
 if context.is_offline_mode():

@@ -65,6 +65,44 @@ def _database_url(tmp_root: Path) -> str:
     return f"sqlite:///{tmp_root / 'test.db'}"
 
 
+def app_role_url(owner_url: str) -> str:
+    """The URL of a login role of the application for the database ``owner_url`` names, created (or given a new
+    password) here: the suite migrates as the owner and runs as this role, as production does (fund.dbroles)."""
+    parsed = make_url(owner_url)
+    role, password = f"{parsed.database}_app", uuid.uuid4().hex
+    engine = create_engine(owner_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(4243)"))  # roles are shared by every database of the server
+        exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar()
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(text(f"{verb} ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{password}'"))
+        conn.execute(text("SELECT pg_advisory_unlock(4243)"))
+    engine.dispose()
+    return parsed.set(username=role, password=password).render_as_string(hide_password=False)
+
+
+def drop_app_role(owner_url: str, role: str) -> None:
+    engine = create_engine(owner_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP OWNED BY "{role}"'))
+        conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+    engine.dispose()
+
+
+_OWNER_ENGINES: dict = {}
+
+
+def owner_engine_of(app):
+    """The engine of the database's owner (on SQLite, and whenever the owner is the application, db.engine)."""
+    url = app.config.get("DATABASE_OWNER_URL")
+    if not url:
+        with app.app_context():
+            return db.engine
+    if url not in _OWNER_ENGINES:
+        _OWNER_ENGINES[url] = create_engine(url)
+    return _OWNER_ENGINES[url]
+
+
 class Client(FlaskClient):
     """The Flask test client, plus form submission that takes the CSRF token from the page, as a browser does."""
 
@@ -83,11 +121,13 @@ class Client(FlaskClient):
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     tmp_root = tmp_path_factory.mktemp("fund")
-    url = _database_url(tmp_root)
+    owner_url = _database_url(tmp_root)
+    url = app_role_url(owner_url) if owner_url.startswith("postgresql") else owner_url
     app = create_app(
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": url,
+            "DATABASE_OWNER_URL": owner_url if url != owner_url else None,
             "STORAGE_DIR": str(tmp_root / "files"),
             "SERVER_NAME": "localhost",
             "SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS": {
@@ -107,28 +147,23 @@ def app(tmp_path_factory):
     yield app
     with app.app_context():
         db.engine.dispose()
+    if url != owner_url:
+        owner_engine_of(app).dispose()
+        drop_app_role(owner_url, make_url(url).username)
 
 
 @pytest.fixture(scope="session")
 def owner_engine(app):
     """The database as its owner sees it (migrations, TRUNCATE, triggers): on PostgreSQL the application itself
     connects as a role with fewer rights (fund.dbroles)."""
-    owner_url = app.config.get("DATABASE_OWNER_URL")
-    if not owner_url:
-        with app.app_context():
-            engine = db.engine
-        yield engine
-        return
-    engine = create_engine(owner_url)
-    yield engine
-    engine.dispose()
+    return owner_engine_of(app)
 
 
 def _wipe(app) -> None:
     with app.app_context():
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
+        with owner_engine_of(app).begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
             else:

@@ -4,7 +4,8 @@ Each event's personal part (actor e-mail, summary, changes, IP address) moves to
 salted commitment; the people and organisations an event is about are listed in its core and indexed in
 ``audit_subject``; every link gets an HMAC with ``AUDIT_HMAC_KEY``. Existing events are re-chained in the new
 form once, after their old chain has been verified: the upgrade refuses to run on a chain that does not verify,
-so nothing tampered with before is laundered. The old head hash is logged for the record.
+so nothing tampered with before is laundered. The old head hash is logged for the record. A request id may
+now be 128 characters long.
 
 Revision ID: 0009_audit_anchor
 Revises: 0008_merge
@@ -124,6 +125,7 @@ def upgrade():
         batch_op.add_column(sa.Column("subjects", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("personal_digest", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("mac", sa.String(length=64), nullable=True))
+        batch_op.alter_column("request_id", existing_type=sa.String(length=64), type_=sa.String(length=128))
 
     events = list(_events(conn, [event_t.c.id]))
     if events:
@@ -200,6 +202,7 @@ def downgrade():
     if conn.dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_subject_append_only ON audit_subject")
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.alter_column("request_id", existing_type=sa.String(length=128), type_=sa.String(length=64))
         batch_op.alter_column("actor", existing_type=sa.String(length=255), nullable=False)
         batch_op.alter_column("summary", existing_type=sa.Text(), nullable=False)
         batch_op.drop_column("mac")

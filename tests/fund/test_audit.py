@@ -42,12 +42,12 @@ def test_empty_chain_verifies(app):
 
 def test_events_carry_who_what_when(app, login_as):
     client = login_as("applicant")
-    client.submit("/account/tokens", {"name": "script"}, headers={"X-Request-ID": "req-123"})
+    client.submit("/account/tokens", {"name": "script"}, headers={"X-Request-ID": "req-12345"})
     with app.app_context():
         ev = db.session.execute(select(AuditEvent).where(AuditEvent.action == "api_token.create")).scalar_one()
         assert ev.actor == client.user.email and ev.actor_id == client.user.id
         assert ev.entity_type == "api_token" and ev.entity_id
-        assert ev.request_id == "req-123" and ev.ip_address == "127.0.0.1"
+        assert ev.request_id == "req-12345" and ev.ip_address == "127.0.0.1"
         assert ev.occurred_at.tzinfo is not None
         assert ev.hash == ev.compute_hash()
         assert ev.mac == audit.link_mac(app.config["AUDIT_HMAC_KEY"].encode(), ev.hash)
