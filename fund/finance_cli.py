@@ -1,4 +1,5 @@
-"""`flask --app wsgi rates import FILE`: import UN operational rates of exchange from CSV, all or nothing."""
+"""`flask --app wsgi rates import FILE`: import UN operational rates of exchange from CSV, all or nothing.
+`flask --app wsgi ledger check`: recompute the kept ledger balances from the postings."""
 
 from __future__ import annotations
 
@@ -49,3 +50,26 @@ def rates_import(file):
     click.echo(f"added {len(result.added)}, unchanged {len(result.unchanged)}, rejected 0")
     for line, currency, month, rate in result.added:
         click.echo(f"  line {line}: {currency} {month:%Y-%m} {rate}")
+
+
+ledger_cli = AppGroup("ledger", help="The fund's double-entry ledger.")
+
+
+@ledger_cli.command("check")
+def ledger_check():
+    """Recompute every kept balance (fund-wide, per donor, pledge and grant) from the postings and compare, and
+    check that every entry balances. Exits with status 1 on any disagreement."""
+    from fund import balances, ledger
+
+    diffs = balances.differences()
+    unbalanced = ledger.unbalanced_entries()
+    for d in diffs:
+        click.echo(f"  {d}", err=True)
+    if unbalanced:
+        click.echo(f"  entries that do not balance: {', '.join(map(str, unbalanced))}", err=True)
+    kept = db.session.execute(db.select(db.func.count()).select_from(balances.LedgerBalance)).scalar_one()
+    if diffs or unbalanced:
+        click.echo(f"Ledger check failed: {len(diffs)} of {kept} balance(s) disagree with the postings, "
+                   f"{len(unbalanced)} unbalanced entr{'y' if len(unbalanced) == 1 else 'ies'}.", err=True)
+        sys.exit(1)
+    click.echo(f"Ledger check passed: {kept} balances agree with the postings; every entry balances.")

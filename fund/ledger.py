@@ -52,7 +52,7 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, func, sele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
-from fund import attribution, audit
+from fund import attribution, audit, balances
 from fund.audit import make_append_only
 from fund.db import UTCDateTime, db, utcnow
 from fund.errors import Conflict, FundError
@@ -236,7 +236,8 @@ def post_entry(kind: str, lines: Iterable[Line], *, value_date: dt.date | None =
 
     Amounts must fit their currency's minor units and USD amounts the cent: rounding happens once, before, in
     the caller's conversion. Raises :class:`UnbalancedEntry` unless the lines sum to zero in each currency and in
-    USD. Lines of zero in both are dropped. Audited (``ledger.post``)."""
+    USD. Lines of zero in both are dropped. Audited (``ledger.post``). Adds the postings to the kept balances
+    (:mod:`fund.balances`) in the same transaction."""
     if kind not in KINDS:
         raise ValueError(f"unknown entry kind {kind!r}")
     rows = []
@@ -278,6 +279,7 @@ def post_entry(kind: str, lines: Iterable[Line], *, value_date: dt.date | None =
                 db.session.flush()
         except IntegrityError as exc:
             raise Conflict(_("Entry %(id)d has already been reversed.", id=reversal_of.id)) from exc
+    balances.apply(kind, entry.postings)  # same transaction, under the callers' fund lock
     what = f"{kind}, reversing entry {reversal_of.id}" if reversal_of is not None else kind
     audit.record(
         "ledger.reverse" if reversal_of is not None else "ledger.post", entry, actor=actor,
@@ -463,12 +465,12 @@ def _usd_sums(dimension, ids: list[int]) -> list:
 
 
 def grants_figures(grant_ids: Iterable[int]) -> dict[int, GrantFigures]:
-    """Figures of several grants with one aggregate query."""
+    """Figures of several grants with one query on their kept balances (a few rows per grant)."""
     ids = sorted(set(grant_ids))
     result = {g: GrantFigures(g) for g in ids}
     if not ids:
         return result
-    for grant_id, account, kind, cents in _usd_sums(Posting.grant_id, ids):
+    for grant_id, account, kind, cents, _minor in balances.usd_by_account_kind(balances.GRANT, ids):
         f, v = result[grant_id], _cents(cents)
         if account == GRANTS_PAYABLE:
             f.remaining -= v
@@ -777,13 +779,10 @@ class FundPosition:
 
 
 def fund_position() -> FundPosition:
-    """The fund position from one aggregate query (GROUP BY account, kind), whatever the number of postings."""
-    rows = db.session.execute(
-        select(Posting.account, JournalEntry.kind, func.sum(Posting.usd_cents))
-        .join(JournalEntry).group_by(Posting.account, JournalEntry.kind)
-    ).all()
+    """The fund position from the fund-wide kept balances (one query on a few dozen rows), whatever the number
+    of postings."""
     p = FundPosition()
-    for account, kind, cents in rows:
+    for _ref, account, kind, cents, _minor in balances.usd_by_account_kind(balances.FUND):
         v = _cents(cents)
         p.by_kind[(account, kind)] = v
         if account == CASH:
@@ -810,12 +809,8 @@ def fund_position() -> FundPosition:
 
 
 def cash_by_currency() -> list[tuple[str, Decimal, Decimal]]:
-    """(currency, amount, USD at the rates received) of the cash account, per currency."""
-    rows = db.session.execute(
-        select(Posting.currency, func.sum(Posting.amount_minor), func.sum(Posting.usd_cents))
-        .where(Posting.account == CASH).group_by(Posting.currency).order_by(Posting.currency)
-    ).all()
-    return [(c, from_minor(m, c), _cents(u)) for c, m, u in rows]
+    """(currency, amount, USD at the rates received) of the cash account, per currency (kept balances)."""
+    return [(c, from_minor(m, c), _cents(u)) for c, m, u in balances.by_currency(CASH)]
 
 
 @dataclass
@@ -835,7 +830,7 @@ def donors_figures(donor_ids: Iterable[int]) -> dict[int, DonorFigures]:
     result = {d: DonorFigures(d) for d in ids}
     if not ids:
         return result
-    for donor_id, account, kind, cents in _usd_sums(Posting.donor_id, ids):
+    for donor_id, account, kind, cents, _minor in balances.usd_by_account_kind(balances.DONOR, ids):
         f, v = result[donor_id], _cents(cents)
         if account == RECEIVABLE:
             f.outstanding += v
@@ -862,17 +857,13 @@ class PledgeFigures:
 
 
 def pledges_figures(pledges: Iterable[tuple[int, str]]) -> dict[int, PledgeFigures]:
-    """Figures of several pledges ((id, currency) pairs) with one aggregate query."""
+    """Figures of several pledges ((id, currency) pairs) with one query on their kept receivable balances."""
     currencies = dict(pledges)
     result = {p: PledgeFigures(p, booked=Decimal(0)) for p in currencies}
     if not currencies:
         return result
-    rows = db.session.execute(
-        select(Posting.pledge_id, JournalEntry.kind, func.sum(Posting.amount_minor), func.sum(Posting.usd_cents))
-        .join(JournalEntry).where(Posting.account == RECEIVABLE, Posting.pledge_id.in_(list(currencies)))
-        .group_by(Posting.pledge_id, JournalEntry.kind)
-    ).all()
-    for pledge_id, kind, minor, cents in rows:
+    rows = balances.usd_by_account_kind(balances.PLEDGE, list(currencies), account=RECEIVABLE)
+    for pledge_id, _account, kind, cents, minor in rows:
         f = result[pledge_id]
         v = from_minor(minor, currencies[pledge_id])
         f.receivable += v

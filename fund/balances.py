@@ -1,0 +1,169 @@
+"""Balances of the ledger kept current as entries are posted, so that figures never add up the history.
+
+Every posting adds its amount (in its currency and in USD) to four levels of balance, each a row of
+:class:`LedgerBalance` keyed by (scope, ref_id, account, entry kind, currency):
+
+========= ========== ====================================================================================
+scope     ref_id     read by
+========= ========== ====================================================================================
+fund      0          the fund position and cash per currency (a few dozen rows, whatever the history)
+donor     donor id   a donor's pledged, received, written off and outstanding
+pledge    pledge id  a pledge's booked, received, written off, cancelled and receivable
+grant     grant id   a grant's committed, paid, refunded, remaining, expenditure and PSC
+========= ========== ====================================================================================
+
+:func:`fund.ledger.post_entry` calls :func:`apply` for each entry it writes, in the same transaction and after
+the fund lock (one ``INSERT ... ON CONFLICT DO UPDATE`` statement per entry, on SQLite and PostgreSQL alike), so
+a balance is exactly the sum of the postings committed with it. :func:`differences` recomputes every balance
+from the postings and lists those that disagree: ``flask ledger check`` runs it (and CI runs that).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import BigInteger, Integer, String, UniqueConstraint, func, literal_column, select, union_all
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fund.db import db
+
+FUND = "fund"
+DONOR = "donor"
+PLEDGE = "pledge"
+GRANT = "grant"
+SCOPES = (FUND, DONOR, PLEDGE, GRANT)
+
+
+class LedgerBalance(db.Model):
+    """The sum of the postings of one account, entry kind and currency, fund-wide or for one donor, pledge or
+    grant. Written only by :func:`apply` (from ``post_entry``) and by the migration that back-filled it."""
+
+    __tablename__ = "ledger_balance"
+    __table_args__ = (UniqueConstraint("scope", "ref_id", "account", "kind", "currency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    #: The donor, pledge or grant id (0 for the fund scope).
+    ref_id: Mapped[int] = mapped_column(Integer)
+    account: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(30))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    usd_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+Key = tuple[str, int, str, str, str]
+
+
+def _keys(account: str, kind: str, currency: str, donor_id, pledge_id, grant_id) -> list[Key]:
+    keys = [(FUND, 0, account, kind, currency)]
+    for scope, ref in ((DONOR, donor_id), (PLEDGE, pledge_id), (GRANT, grant_id)):
+        if ref is not None:
+            keys.append((scope, ref, account, kind, currency))
+    return keys
+
+
+def apply(kind: str, postings: Iterable) -> None:
+    """Add the postings of one entry of ``kind`` to the balances (one statement). Call under the fund lock, in the
+    transaction that writes the postings."""
+    deltas: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    for p in postings:
+        for key in _keys(p.account, kind, p.currency, p.donor_id, p.pledge_id, p.grant_id):
+            deltas[key][0] += p.amount_minor
+            deltas[key][1] += p.usd_cents
+    if not deltas:
+        return
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = LedgerBalance.__table__
+    stmt = insert(table).values([
+        {"scope": s, "ref_id": r, "account": a, "kind": k, "currency": c, "amount_minor": m, "usd_cents": u}
+        for (s, r, a, k, c), (m, u) in sorted(deltas.items())
+    ])
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["scope", "ref_id", "account", "kind", "currency"],
+        set_={"amount_minor": table.c.amount_minor + stmt.excluded.amount_minor,
+              "usd_cents": table.c.usd_cents + stmt.excluded.usd_cents},
+    )
+    db.session.execute(stmt)
+
+
+def usd_by_account_kind(scope: str, ref_ids: Iterable[int] | None = None, *, account: str | None = None) -> list:
+    """(ref_id, account, kind, USD cents, amount in minor units) summed over currencies, for ``ref_ids`` of
+    ``scope`` (all of the fund scope when None); one query on the balances."""
+    t = LedgerBalance
+    query = (select(t.ref_id, t.account, t.kind, func.sum(t.usd_cents), func.sum(t.amount_minor))
+             .where(t.scope == scope).group_by(t.ref_id, t.account, t.kind))
+    if ref_ids is not None:
+        query = query.where(t.ref_id.in_(list(ref_ids)))
+    if account is not None:
+        query = query.where(t.account == account)
+    return db.session.execute(query).all()
+
+
+def by_currency(account: str) -> list:
+    """(currency, amount in minor units, USD cents) of one account, fund-wide, per currency."""
+    t = LedgerBalance
+    return db.session.execute(
+        select(t.currency, func.sum(t.amount_minor), func.sum(t.usd_cents))
+        .where(t.scope == FUND, t.account == account).group_by(t.currency).order_by(t.currency)
+    ).all()
+
+
+# Checking ------------------------------------------------------------------------------------------------------
+
+
+def recomputed_query():
+    """Every balance recomputed from the postings: (scope, ref_id, account, kind, currency, minor, cents)."""
+    from fund.ledger import JournalEntry, Posting
+
+    parts = []
+    for scope, column in ((FUND, None), (DONOR, Posting.donor_id), (PLEDGE, Posting.pledge_id),
+                          (GRANT, Posting.grant_id)):
+        ref = literal_column("0") if column is None else column
+        query = (select(literal_column(f"'{scope}'").label("scope"), ref.label("ref_id"), Posting.account,
+                        JournalEntry.kind, Posting.currency, func.sum(Posting.amount_minor).label("amount_minor"),
+                        func.sum(Posting.usd_cents).label("usd_cents"))
+                 .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+                 .group_by(Posting.account, JournalEntry.kind, Posting.currency))
+        if column is not None:
+            query = query.where(column.is_not(None)).group_by(column)
+        parts.append(query)
+    return union_all(*parts)
+
+
+@dataclass(frozen=True)
+class Difference:
+    scope: str
+    ref_id: int
+    account: str
+    kind: str
+    currency: str
+    kept: tuple[int, int]
+    recomputed: tuple[int, int]
+
+    def __str__(self) -> str:
+        where = self.scope if self.scope == FUND else f"{self.scope} {self.ref_id}"
+        return (f"{where} {self.account} {self.kind} {self.currency}: kept {self.kept[0]} minor units / "
+                f"{self.kept[1]} US cents, postings say {self.recomputed[0]} / {self.recomputed[1]}")
+
+
+def differences() -> list[Difference]:
+    """Every balance whose kept value differs from the sum of its postings (a missing row counts as zero)."""
+    kept = {(r.scope, r.ref_id, r.account, r.kind, r.currency): (r.amount_minor, r.usd_cents)
+            for r in db.session.execute(select(LedgerBalance)).scalars()}
+    recomputed = {tuple(row[:5]): (int(row[5] or 0), int(row[6] or 0))
+                  for row in db.session.execute(recomputed_query()).all()}
+    result = []
+    for key in sorted(set(kept) | set(recomputed), key=str):
+        a, b = kept.get(key, (0, 0)), recomputed.get(key, (0, 0))
+        if a != b:
+            result.append(Difference(*key, kept=a, recomputed=b))
+    return result
+
+
+__all__ = ["LedgerBalance", "apply", "usd_by_account_kind", "by_currency", "differences", "recomputed_query"]
