@@ -4,12 +4,23 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 
+def donor_names(ids: list[int]) -> dict[int, str]:
+    """Donors' names by id, for the fund's staff views (one query)."""
+    from sqlalchemy import select
+
+    from donors.models import Donor
+    from fund.db import db
+
+    return dict(db.session.execute(select(Donor.id, Donor.name).where(Donor.id.in_(ids))).all())
+
+
 def init_app(app: Flask) -> None:
     from donors import models, operations, permissions  # noqa: F401  (models, reversal hooks, permission rules)
     from donors.api import blp as api_blp
     from donors.cli import statements_cli
     from donors.demo import load_demo
     from donors.views import bp, verify_bp
+    from fund import attribution
     from fund.demo import DEMO_LOADERS
     from fund.extensions import api, csrf
     from fund.models import ADMIN, AUDITOR, DONOR, FINANCE_OFFICER, FUND_MANAGER
@@ -27,5 +38,6 @@ def init_app(app: Flask) -> None:
         dashboard_link({DONOR}, "donors.index", _l("Our pledges and contributions"))
         dashboard_link({FINANCE_OFFICER, FUND_MANAGER, ADMIN, AUDITOR, DONOR}, "donors.statements_index",
                        _l("Donor statements"))
+    attribution.register_donor_names(donor_names)
     if load_demo not in DEMO_LOADERS:
         DEMO_LOADERS.append(load_demo)

@@ -41,7 +41,7 @@ these rows (GROUP BY donor, grant, kind), filtered by donor and period.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -366,5 +366,45 @@ def matrix(date_from: dt.date, date_to: dt.date) -> Matrix:
     return m
 
 
+def matrix_data(m: Matrix) -> dict:
+    """The matrix as plain data (donor names, grant numbers), for the staff page, its CSV and the API: one query
+    for the donors' names and one for the grants' facts."""
+    from fund.results import directory
+
+    names = donor_names(m.donor_ids)
+    info = directory().grants(m.grant_ids)
+    grants = [{"id": g, "number": info[g].number if g in info else f"#{g}",
+               "organisation": info[g].organisation if g in info else "", "attributed": m.column_total(g),
+               "paid": m.paid.get(g, ZERO), "unattributed": m.unattributed(g)} for g in m.grant_ids]
+    donors = [{"id": d, "name": names.get(d, f"#{d}"), "cells": [m.cells.get((d, g["id"]), ZERO) for g in grants],
+               "attributed": m.row_total(d), "psc": m.psc.get(d, ZERO), "received": m.received.get(d, ZERO)}
+              for d in m.donor_ids]
+    return {
+        "currency": BASE_CURRENCY, "period": {"from": m.date_from, "to": m.date_to}, "donors": donors,
+        "grants": grants,
+        "totals": {"attributed": m.total, "paid": sum(m.paid.values(), ZERO),
+                   "unattributed": sum(m.paid.values(), ZERO) - m.total,
+                   "psc_attributed": sum(m.psc.values(), ZERO), "psc_charged": m.psc_charged,
+                   "received": sum(m.received.values(), ZERO)},
+    }
+
+
+# Names of donors (the donors package registers where they come from; the fund knows no domain tables) -----------
+
+_lookups: dict[str, Callable[[list[int]], dict[int, str]]] = {}
+
+
+def register_donor_names(lookup: Callable[[list[int]], dict[int, str]]) -> None:
+    """Register ``lookup(ids) -> {id: name}`` (one query for all the ids)."""
+    _lookups["donor_names"] = lookup
+
+
+def donor_names(ids: Iterable[int]) -> dict[int, str]:
+    ids = sorted(set(ids))
+    lookup = _lookups.get("donor_names")
+    return lookup(ids) if ids and lookup is not None else {}
+
+
 __all__ = ["Attribution", "DonorUse", "Matrix", "attribute_payment", "donor_use", "largest_remainder", "matrix",
-           "record_contribution", "return_from_grant", "reverse_contribution"]
+           "matrix_data",
+           "record_contribution", "register_donor_names", "return_from_grant", "reverse_contribution"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask_login import current_user
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
-from fund import ledger, rates
-from fund.db import db
+from fund import attribution, ledger, rates
+from fund.db import db, utcnow
 from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
 from fund.permissions import access
-from fund.schemas import Amount, DecimalString, InSchema, PageQuery, page_envelope, paged
+from fund.schemas import Amount, DecimalString, Id, InSchema, PageQuery, page_envelope, paged
 
 WRITE = (FINANCE_OFFICER, ADMIN)
 READ = (FINANCE_OFFICER, ADMIN, FUND_MANAGER, AUDITOR)
@@ -118,12 +118,72 @@ class EntryQuery(PageQuery):
     kind = fields.String(validate=validate.OneOf(list(ledger.KINDS)))
     account = fields.String(validate=validate.OneOf(list(ledger.ACCOUNTS)))
     currency = fields.String(validate=validate.Length(equal=3))
-    donor_id = fields.Integer()
-    pledge_id = fields.Integer()
-    grant_id = fields.Integer()
+    donor_id = Id()
+    pledge_id = Id()
+    grant_id = Id()
     date_from = fields.Date(data_key="from")
     date_to = fields.Date(data_key="to")
     reversed = fields.Boolean()
+
+
+class PeriodQuery(Schema):
+    """A period of value dates, both ends included; this calendar year by default."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    date_from = fields.Date(data_key="from")
+    date_to = fields.Date(data_key="to")
+
+    @post_load
+    def defaults(self, data, **kwargs):
+        today = utcnow().date()
+        data.setdefault("date_from", today.replace(month=1, day=1))
+        data.setdefault("date_to", today)
+        if data["date_from"] > data["date_to"]:
+            raise ValidationError({"to": ["The period ends before it starts."]})
+        return data
+
+
+class MatrixDonorOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    cells = fields.List(Amount(positive=False, currency="USD"),
+                        metadata={"description": "USD per grant, in the order of ``grants``"})
+    attributed = Amount(positive=False, currency="USD")
+    psc = Amount(positive=False, currency="USD")
+    received = Amount(positive=False, currency="USD")
+
+
+class MatrixGrantOut(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    organisation = fields.String()
+    attributed = Amount(positive=False, currency="USD")
+    paid = Amount(positive=False, currency="USD")
+    unattributed = Amount(positive=False, currency="USD")
+
+
+class MatrixTotalsOut(Schema):
+    attributed = Amount(positive=False, currency="USD")
+    paid = Amount(positive=False, currency="USD")
+    unattributed = Amount(positive=False, currency="USD")
+    psc_attributed = Amount(positive=False, currency="USD")
+    psc_charged = Amount(positive=False, currency="USD")
+    received = Amount(positive=False, currency="USD")
+
+
+class MatrixPeriodOut(Schema):
+    date_from = fields.Date(data_key="from", attribute="from")
+    date_to = fields.Date(data_key="to", attribute="to")
+
+
+class MatrixOut(Schema):
+    currency = fields.String()
+    period = fields.Nested(MatrixPeriodOut)
+    donors = fields.List(fields.Nested(MatrixDonorOut))
+    grants = fields.List(fields.Nested(MatrixGrantOut))
+    totals = fields.Nested(MatrixTotalsOut)
 
 
 class ReverseIn(InSchema):
@@ -175,6 +235,18 @@ def list_entries(args):
     grant, value date (``from``, ``to``) or whether they were reversed."""
     query = ledger.entries_query(args)
     return page_envelope(db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False))
+
+
+@blp.route("/fund/attribution")
+@access(*READ)
+@blp.arguments(PeriodQuery, location="query")
+@blp.response(200, MatrixOut)
+def attribution_matrix(args):
+    """Which donors' money paid which grant in the period (``from``, ``to``, value dates), as the fund recorded it
+    when the money moved: one cell per donor and grant (USD, net of money returned). Each donor's row adds up to
+    the use of funds of its statement for the period, each grant's column to what its donors' statements
+    attribute to it, which is at most what the grant was paid (``paid``, net of refunds)."""
+    return attribution.matrix_data(attribution.matrix(args["date_from"], args["date_to"]))
 
 
 @blp.route("/ledger/entries/<int:entry_id>/reverse", methods=["POST"])

@@ -1,19 +1,24 @@
 """Portal pages of the fund's finances: the fund position dashboard, UN operational rates of exchange (list and
-entry), and the ledger browser (entries with their postings, filters, reversal)."""
+entry), the ledger browser (entries with their postings, filters, reversal) and the attribution of payments to
+donors (the donor x grant matrix finance checks the statements with)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+import csv
+import io
+from decimal import Decimal
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from fund import ledger, rates
+from fund import attribution, ledger, rates
 from fund.db import db
 from fund.errors import FundError
-from fund.finance_api import READ, WRITE, EntryQuery, RateIn, RateQuery, ReverseIn
+from fund.finance_api import READ, WRITE, EntryQuery, PeriodQuery, RateIn, RateQuery, ReverseIn
 from fund.models import User
 from fund.permissions import access
 from fund.views import DASHBOARD_LINKS, form_errors
@@ -25,6 +30,7 @@ if not any(endpoint.startswith("finance.") for _roles, endpoint, _label in DASHB
         (frozenset(READ), "finance.position", _l("Fund position")),
         (frozenset(READ), "finance.rates", _l("Exchange rates")),
         (frozenset(READ), "finance.ledger", _l("Ledger")),
+        (frozenset(READ), "finance.attribution", _l("Attribution of payments to donors")),
     ])
 
 
@@ -106,6 +112,63 @@ def set_rate():
         flash(_("%(currency)s %(month)s already has this rate; nothing changed.", currency=r.currency,
                 month=r.month_label), "success")
     return redirect(url_for("finance.rates"))
+
+
+# Attribution ----------------------------------------------------------------------------------------------------
+
+
+@bp.route("/attribution", endpoint="attribution")
+@access(*READ)
+def attribution_page():
+    """The donor x grant matrix of a period, as the fund recorded it when the money moved (``format=csv``: CSV)."""
+    errors = {}
+    try:
+        args = PeriodQuery().load(request.args.to_dict())
+    except ValidationError as exc:
+        args, errors = PeriodQuery().load({}), form_errors(exc)
+    data = attribution.matrix_data(attribution.matrix(args["date_from"], args["date_to"]))
+    if request.args.get("format") == "csv" and not errors:
+        return _matrix_csv(data)
+    html = render_template("fund/finance/attribution.html", m=data, errors=errors,
+                           filters={"from": request.args.get("from", args["date_from"].isoformat()),
+                                    "to": request.args.get("to", args["date_to"].isoformat())})
+    return html, 422 if errors else 200
+
+
+def _matrix_csv(data: dict) -> Response:
+    """One row per donor (its USD per grant, total, PSC, received), then the grants' totals, what they were paid
+    and what stays unattributed. UTF-8 with BOM; text a spreadsheet would run as a formula is quoted."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+
+    def cell(value) -> str:
+        text = "" if value is None else str(value)
+        return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) and not _is_number(text) else text
+
+    grants = data["grants"]
+    writer.writerow(["donor_id", "donor", *[cell(g["number"]) for g in grants], "total", "psc", "received"])
+    for d in data["donors"]:
+        writer.writerow([d["id"], cell(d["name"]), *d["cells"], d["attributed"], d["psc"], d["received"]])
+    t = data["totals"]
+    writer.writerow(["", "total", *[g["attributed"] for g in grants], t["attributed"], t["psc_attributed"],
+                     t["received"]])
+    writer.writerow(["", "paid", *[g["paid"] for g in grants], t["paid"], t["psc_charged"], ""])
+    writer.writerow(["", "unattributed", *[g["unattributed"] for g in grants], t["unattributed"],
+                     t["psc_charged"] - t["psc_attributed"], ""])
+    period = data["period"]
+    response = Response(("\ufeff" + out.getvalue()).encode("utf-8"), mimetype="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="attribution-{period["from"]:%Y%m%d}-{period["to"]:%Y%m%d}.csv"')
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        return False
+    return True
 
 
 # Ledger -------------------------------------------------------------------------------------------------------

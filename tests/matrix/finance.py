@@ -20,11 +20,13 @@ ROUTES: dict = {
     ("finance.rates", "GET"): Route(READ),
     ("finance.set_rate", "POST"): Route(WRITE, body={}),
     ("finance.ledger", "GET"): Route(READ),
+    ("finance.attribution", "GET"): Route(READ),
     ("finance.entry", "GET"): Route(READ, args=entry_args),
     ("finance.reverse", "POST"): Route(WRITE, args=entry_args, body={}),
     ("finance_api.fund_position", "GET"): Route(READ),
     ("finance_api.set_rate", "POST"): Route(WRITE, body={}),
     ("finance_api.list_rates", "GET"): Route(READ),
     ("finance_api.list_entries", "GET"): Route(READ),
+    ("finance_api.attribution_matrix", "GET"): Route(READ),
     ("finance_api.reverse_entry", "POST"): Route(WRITE, args=entry_args, body={}),
 }
