@@ -43,7 +43,7 @@ run: install translations
 JOBS ?= auto
 test: install translations
 	scripts/setup-system
-	$(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist worksteal $(PYTEST_ARGS)
 
 test-full:
 	FUND_TEST_FULL=1 $(MAKE) test
