@@ -12,7 +12,7 @@ from fund.finance_api import Rate
 from fund.money import MoneyError
 from fund.rates import check_places, validate_money
 from fund.rates import translate as _
-from fund.schemas import Amount, InSchema, PageQuery, QuerySchema
+from fund.schemas import Amount, Id, InSchema, PageQuery, QuerySchema
 
 
 def _not_future(day: dt.date) -> None:
@@ -107,8 +107,10 @@ class PledgeIn(_Stripped):
         currency = data.get("currency")
         errors = {}
         for i, inst in enumerate(data.get("instalments") or []):
+            if not currency or "amount" not in inst:
+                continue  # the missing field is reported by its own validation
             try:
-                inst["amount"] = check_places(inst["amount"], currency) if currency else inst["amount"]
+                inst["amount"] = check_places(inst["amount"], currency)
             except MoneyError as exc:
                 errors[i] = {"amount": [str(exc)]}
         if errors:
@@ -158,8 +160,8 @@ class WriteOffIn(_Stripped):
 
 
 class ContributionIn(_Stripped):
-    donor_id = fields.Integer(required=True, strict=True)
-    pledge_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    donor_id = Id(required=True, strict=True)
+    pledge_id = Id(load_default=None, allow_none=True, strict=True)
     amount = Amount(required=True)
     currency = fields.String(required=True, validate=validate.Length(min=1, max=10))
     received_on = fields.Date(required=True, validate=_not_future)
@@ -192,8 +194,8 @@ class ContributionOut(Schema):
 
 
 class ContributionQuery(PageQuery):
-    donor_id = fields.Integer()
-    pledge_id = fields.Integer()
+    donor_id = Id()
+    pledge_id = Id()
 
 
 # Statements ---------------------------------------------------------------------------------------------------

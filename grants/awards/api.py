@@ -207,10 +207,12 @@ def request_disbursement(data, grant_id):
 @blp.arguments(DisbursementQuery, location="query")
 @blp.response(200, paged(DisbursementOut))
 def list_disbursements(args):
-    """Disbursements, oldest first (``status=requested`` is the approval queue)."""
+    """Disbursements, oldest first (``status=requested`` is the approval queue; ``grant_id`` one grant's)."""
     query = select(Disbursement).order_by(Disbursement.id)
     if args.get("status"):
         query = query.where(Disbursement.status == args["status"])
+    if args.get("grant_id"):
+        query = query.where(Disbursement.grant_id == args["grant_id"])
     page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
     envelope = page_envelope(page)
     envelope["items"] = [disbursement_dict(d) for d in envelope["items"]]

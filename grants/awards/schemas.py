@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, pre_load, va
 
 from fund.rates import validate_money
 from fund.results import AGE_BANDS, SEXES
-from fund.schemas import Amount, InSchema, PageQuery
+from fund.schemas import Amount, Id, InSchema, PageQuery
 from grants.awards.models import CONDITIONS, REPORT_KINDS
 from grants.awards.workflow import DISBURSEMENT_STATES, GRANT_STATES, REPORT_STATES
 from grants.taxonomies import BUDGET_CATEGORIES
@@ -115,7 +115,7 @@ class TranchesIn(_Form):
 # Budget revision ----------------------------------------------------------------------------------------------
 
 class GrantBudgetLineIn(InSchema):
-    id = fields.Integer(load_default=None, allow_none=True, strict=False)
+    id = Id(load_default=None, allow_none=True)
     category = fields.String(required=True, validate=validate.OneOf(list(BUDGET_CATEGORIES)))
     description = fields.String(required=True, validate=validate.Length(min=1, max=255))
     amount = Amount(required=True, positive=False)
@@ -166,7 +166,7 @@ class ResultsIn(InSchema):
 
 
 class ExpenseIn(InSchema):
-    budget_line_id = fields.Integer(required=True, strict=False)
+    budget_line_id = Id(required=True)
     spent = Amount(required=True, positive=False)
     explanation = fields.String(allow_none=True, validate=validate.Length(max=5000))
 
@@ -195,11 +195,12 @@ class ReportIn(ReportFields):
 
 class GrantQuery(PageQuery):
     status = fields.String(validate=validate.OneOf(list(GRANT_STATES)))
-    organisation_id = fields.Integer()
+    organisation_id = Id()
 
 
 class DisbursementQuery(PageQuery):
     status = fields.String(validate=validate.OneOf(list(DISBURSEMENT_STATES)))
+    grant_id = Id()
 
 
 # Output -------------------------------------------------------------------------------------------------------

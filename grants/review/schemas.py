@@ -7,7 +7,7 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from fund.schemas import Amount, DecimalString, InSchema, PageQuery, QuerySchema
+from fund.schemas import Amount, DecimalString, Id, InSchema, PageQuery, QuerySchema
 from grants.review.models import (
     DECISION_OUTCOMES,
     ITEM_RESULTS,
@@ -79,7 +79,7 @@ class ScreeningOut(Schema):
 # Reviewers and reviews ----------------------------------------------------------------------------------------
 
 class ReviewersIn(InSchema):
-    user_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=20))
+    user_ids = fields.List(Id(strict=True), required=True, validate=validate.Length(min=1, max=20))
 
 
 class AssignmentOut(Schema):
@@ -114,9 +114,9 @@ class ConflictIn(InSchema):
 class ReviewIn(InSchema):
     """Any of: scores and comments per criterion id, the recommendation, a general comment."""
 
-    scores = fields.Dict(keys=fields.Integer(), values=fields.Integer(strict=True, allow_none=True,
+    scores = fields.Dict(keys=Id(), values=fields.Integer(strict=True, allow_none=True,
                                                                      validate=validate.Range(min=1, max=5)))
-    comments = fields.Dict(keys=fields.Integer(), values=fields.String(allow_none=True, validate=TEXT))
+    comments = fields.Dict(keys=Id(), values=fields.String(allow_none=True, validate=TEXT))
     recommendation = fields.String(allow_none=True, validate=validate.OneOf(RECOMMENDATIONS))
     general_comment = fields.String(allow_none=True, validate=TEXT)
 
@@ -265,4 +265,4 @@ class MinReviewersIn(InSchema):
 
 
 class CallFilterQuery(QuerySchema):
-    call_id = fields.Integer(load_default=None)
+    call_id = Id(load_default=None)
