@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 
+from fund.errors import Conflict
 from fund.pdf import render_pdf
 from fund.templating import money
 from grants.awards.models import FINAL, INTERIM, Grant
@@ -39,7 +40,17 @@ def standard_conditions() -> list[str]:
     ]
 
 
+def check_agreement(grant: Grant) -> None:
+    """An agreement states one amount: refused (409) while the approved budget does not add up to the award."""
+    if grant.budget_total != grant.amount:
+        raise Conflict(_("The approved budget adds up to %(total)s but the grant is %(amount)s: revise the budget "
+                         "to the award before the agreement is produced.",
+                         total=money(grant.budget_total, grant.currency), amount=money(grant.amount, grant.currency)),
+                       code="budget_differs")
+
+
 def agreement_context(grant: Grant, lang: str) -> dict:
+    check_agreement(grant)
     org = grant.organisation
     application = grant.application
     by_category: dict[str, Decimal] = {}

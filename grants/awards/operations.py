@@ -73,6 +73,23 @@ def split_largest_remainder(total: Decimal, weights: Sequence[Decimal]) -> list[
     return [Decimal(c) * CENT for c in floors]
 
 
+def approved_budget(award: Decimal, requested: Sequence[Decimal]) -> list[Decimal]:
+    """The approved budget lines of an award: the requested lines when they add up to it; otherwise (the Board
+    approved less, or more, than was asked) every line scaled by award / requested total, to the cent by the
+    largest remainder, so that the lines add up exactly to the award and keep their shares. Lines of zero stay
+    zero; a budget with nothing requested is left as it is (it must then be revised before the agreement)."""
+    requested = [Decimal(a) for a in requested]
+    total = sum(requested, ZERO)
+    if total == award or total <= 0:
+        return requested
+    positive = [i for i, a in enumerate(requested) if a > 0]
+    parts = split_largest_remainder(award, [requested[i] for i in positive])
+    scaled = [ZERO] * len(requested)
+    for i, part in zip(positive, parts, strict=True):
+        scaled[i] = part
+    return scaled
+
+
 def _next_number(year: int) -> str:
     """VTF/<year>/<sequence>: an insert-if-missing then one atomic UPDATE ... RETURNING, so concurrent approvals
     never share a number."""
@@ -107,7 +124,8 @@ def create_grant(application: Application, amount_usd: Decimal, *, actor: User,
 
     The grant starts "pending_signature" with the next number of the year (VTF/2027/014), the organisation,
     the amount, start and end dates from the application, the application's budget lines as the approved
-    budget, the tranche schedule (default 70 % on signature, 30 % after the interim report is accepted, split by
+    budget (scaled to the award when the Board approved another amount than requested: :func:`approved_budget`),
+    the tranche schedule (default 70 % on signature, 30 % after the interim report is accepted, split by
     largest remainder so the tranches sum exactly to the award) and the report schedule (interim at mid-term,
     final within 60 days of the end). The commitment is posted with :func:`fund.ledger.commit_grant`: a
     :class:`Conflict` (409) when it exceeds the available balance, and then nothing of the grant is written
@@ -129,6 +147,8 @@ def create_grant(application: Application, amount_usd: Decimal, *, actor: User,
                          f"(application {application.id}); commitment posted as ledger entry {entry.id}",
                  changes={"number": [None, grant.number], "amount": [None, str(amount)],
                           "status": [None, grant.status],
+                          "budget": [[str(line.total) for line in application.budget_lines],
+                                     [str(b.amount) for b in grant.budget_lines]],
                           "tranches": [None, [[t.number, str(t.amount), t.condition] for t in grant.tranches]],
                           "reports": [None, [[r.kind, r.due_on.isoformat()] for r in grant.reports]]})
     return grant
@@ -147,9 +167,10 @@ def _build_grant(application: Application, amount: Decimal, actor: User,
         created_by_id=getattr(actor, "id", None),
     )
     db.session.add(grant)
-    for pos, line in enumerate(application.budget_lines, start=1):
+    amounts = approved_budget(amount, [line.total for line in application.budget_lines])
+    for pos, (line, approved) in enumerate(zip(application.budget_lines, amounts, strict=True), start=1):
         grant.budget_lines.append(GrantBudgetLine(position=pos, category=line.category,
-                                                  description=line.description, amount=line.total))
+                                                  description=line.description, amount=approved))
     grant.reports.extend([
         GrantReport(kind=INTERIM, status="due", period_start=start, period_end=mid - dt.timedelta(days=1),
                     due_on=mid, currency="USD"),
@@ -261,6 +282,9 @@ def upload_signed_agreement(grant: Grant, upload, actor: User):
     if grant.status != "pending_signature":
         raise Conflict(_("The agreement can be uploaded only while the grant awaits signature."),
                        code="not_pending_signature")
+    from grants.awards.agreement import check_agreement
+
+    check_agreement(grant)
     doc = _store(grant, upload, "signed_agreement", actor)
     old = grant.signed_document_id
     grant.signed_document_id, grant.signed_at, grant.signed_by_id = doc.id, utcnow(), actor.id

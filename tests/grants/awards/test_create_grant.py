@@ -45,8 +45,12 @@ def test_the_grant_takes_its_terms_from_the_application(rctx):
     assert grant.number == f"VTF/{af.utcnow().year}/001"
     assert grant.organisation_id == application.organisation_id and grant.title == application.project_title
     assert (grant.start_date, grant.end_date) == (dt.date(2027, 9, 1), dt.date(2029, 2, 28))  # 18 months
+    # The Board approved 40,000.01 of 38,500.00: the approved budget is the requested one scaled to the award.
     assert [(b.category, b.amount) for b in grant.budget_lines] == [
-        (line.category, line.total) for line in application.budget_lines]
+        ("personnel", Decimal("22441.57")), ("shelter", Decimal("14961.04")), ("indirect", Decimal("2597.40"))]
+    assert grant.budget_total == grant.amount
+    assert [line.total for line in application.budget_lines] == [
+        Decimal("21600.00"), Decimal("14400.00"), Decimal("2500.00")]
     assert [(t.number, t.amount, t.condition) for t in grant.tranches] == [
         (1, Decimal("28000.01"), "signature"), (2, Decimal("12000.00"), "interim_report")]
     assert sum(t.amount for t in grant.tranches) == grant.amount
