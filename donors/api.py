@@ -119,6 +119,7 @@ def get_donor(donor_id: int):
 
 @blp.route("/donors/<int:donor_id>/pledges", methods=["POST"])
 @access(*WRITE)
+@idempotent
 @blp.arguments(PledgeIn)
 @blp.response(201, PledgeOut)
 def create_pledge(data, donor_id: int):
@@ -157,6 +158,7 @@ def get_pledge(pledge_id: int):
 
 @blp.route("/pledges/<int:pledge_id>/confirm", methods=["POST"])
 @access(*WRITE)
+@idempotent
 @blp.arguments(ConfirmIn)
 @blp.response(200, PledgeOut)
 def confirm_pledge(data, pledge_id: int):

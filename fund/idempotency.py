@@ -27,6 +27,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
+from copy import deepcopy
 
 from flask import Response, make_response, request
 from flask_login import current_user
@@ -136,4 +137,17 @@ def idempotent(view: Callable) -> Callable:
             db.session.flush()
         return response
 
+    wrapper._apidoc = deepcopy(getattr(view, "_apidoc", {}))
+    manual = wrapper._apidoc.setdefault("manual_doc", {})
+    manual["parameters"] = [*manual.get("parameters", []), HEADER_DOC]
     return wrapper
+
+
+#: The header as the OpenAPI document shows it on every operation that honours it.
+HEADER_DOC = {
+    "in": "header", "name": HEADER, "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    "description": "A key of your choice (a UUID) that makes a retry safe: the same key with the same request "
+                   "returns the first response (header Idempotent-Replayed: true) without acting again; the same "
+                   "key with another request is a 422; concurrent requests with one key act once.",
+}

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from fund import ledger
 from fund.db import db
+from fund.idempotency import idempotent
 from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
 from fund.openapi import multipart_arguments
 from fund.permissions import access
@@ -180,6 +181,7 @@ def close(grant_id):
 @blp.route("/grants/<int:grant_id>/refunds", methods=["POST"])
 @access(FINANCE_OFFICER)
 @guarded(Grant, "grant_id", edit=True)
+@idempotent
 @blp.arguments(RefundIn)
 @blp.response(201, RefundOut)
 def record_refund(data, grant_id):
@@ -193,6 +195,7 @@ def record_refund(data, grant_id):
 @blp.route("/grants/<int:grant_id>/disbursements", methods=["POST"])
 @access(FINANCE_OFFICER)
 @guarded(Grant, "grant_id", edit=True)
+@idempotent
 @blp.arguments(DisbursementIn)
 @blp.response(201, DisbursementOut)
 def request_disbursement(data, grant_id):
@@ -239,6 +242,7 @@ def edit_disbursement(data, disbursement_id):
 @blp.route("/disbursements/<int:disbursement_id>/approve", methods=["POST"])
 @access(FINANCE_OFFICER)
 @guarded(Disbursement, "disbursement_id", edit=True)
+@idempotent
 @blp.response(200, DisbursementOut)
 def approve_disbursement(disbursement_id):
     """Approve another officer's request. 403 for your own request; 409 when the tranche's condition is not
@@ -249,6 +253,7 @@ def approve_disbursement(disbursement_id):
 @blp.route("/disbursements/<int:disbursement_id>/pay", methods=["POST"])
 @access(FINANCE_OFFICER)
 @guarded(Disbursement, "disbursement_id", edit=True)
+@idempotent
 @blp.arguments(PaymentIn)
 @blp.response(200, DisbursementOut)
 def pay_disbursement(data, disbursement_id):

@@ -13,9 +13,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import select
+from sqlalchemy.orm import defaultload, lazyload
 
 from fund.db import db
 from fund.errors import FundError
+from fund.idempotency import idempotent
 from fund.models import ADMIN, AUDITOR, FUND_MANAGER, REVIEWER
 from fund.permissions import access, ensure_edit, ensure_view
 from fund.schemas import page_envelope, paged
@@ -111,7 +113,10 @@ def assign_reviewers(data, application_id):
 @blp.response(200, paged(ReviewOut))
 def list_reviews(args):
     """The caller's own review assignments. Application content appears once no conflict is declared."""
-    query = select(Review).where(Review.reviewer_id == current_user.id).order_by(Review.id.desc())
+    query = (select(Review).where(Review.reviewer_id == current_user.id).order_by(Review.id.desc())
+             .options(lazyload(Review.reviewer),  # the caller; the items show neither the budget nor beneficiaries
+                      defaultload(Review.application).lazyload(Application.budget_lines),
+                      defaultload(Review.application).lazyload(Application.beneficiaries)))
     if args.get("status"):
         query = query.where(Review.status == args["status"])
     page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
@@ -181,6 +186,7 @@ def call_ranking(args, call_id):
 @blp.route("/applications/<int:application_id>/decision", methods=["POST"])
 @access(FUND_MANAGER)
 @guarded(Application, "application_id")
+@idempotent
 @blp.arguments(DecisionIn)
 @blp.response(201, DecisionOut)
 def decide(data, application_id):
