@@ -5,8 +5,10 @@ and a second run purges nothing."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from unittest import mock
 
+import pytest
 from sqlalchemy import func, select
 
 from fund import audit, ledger, retention, storage
@@ -19,6 +21,7 @@ from grants.awards.models import Disbursement, Grant
 from grants.models import Application, BudgetLine, Document, Invitation
 from tests.grants import factories as f
 from tests.grants.awards import factories as af
+from tests.object_store import new_bucket, object_names
 
 DAY = dt.timedelta(days=1)
 
@@ -164,3 +167,38 @@ def test_a_purge_that_fails_keeps_rows_and_files(rctx):
     db.session.remove()
     assert _keys(application) == keys and all(store.exists(k) for k in keys)
     assert db.session.execute(select(func.count()).select_from(AuditEvent)).scalar_one() == events
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_purged_documents_leave_the_storage_backend(app, backend, request):
+    """The same purge against the local directory and a real S3-compatible server: the objects of purged
+    documents are gone from the store itself, those of documents not due are still there."""
+    if backend == "s3":
+        endpoint = request.getfixturevalue("s3_server")
+        bucket = new_bucket(endpoint)
+        url = f"s3://{bucket}/fund/files"
+        names = lambda: {n.removeprefix("fund/files/") for n in object_names(endpoint, bucket)}  # noqa: E731
+    else:
+        root = Path(app.config["STORAGE_DIR"])
+        url, endpoint = root.as_uri(), ""
+        names = lambda: {p.name for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")}  # noqa: E731
+    old = app.config.get("STORAGE_URL"), app.config.get("STORAGE_S3_ENDPOINT_URL")
+    app.config["STORAGE_URL"], app.config["STORAGE_S3_ENDPOINT_URL"] = url, endpoint
+    try:
+        with app.test_request_context():
+            fm = f.manager()
+            call = f.make_call()
+            ineligible = _submitted("ineligible", call)
+            grant_ops.transition(ineligible, "declare_ineligible", fm, message="Outside the mandate.")
+            pending = _submitted("pending", call)
+            db.session.commit()
+            due, kept = _keys(ineligible.id), _keys(pending.id)
+            assert due and kept and due | kept <= names()
+
+            retention.run(now=utcnow() + 731 * DAY)
+            stored = names()
+            assert not due & stored
+            assert kept <= stored
+            db.session.remove()
+    finally:
+        app.config["STORAGE_URL"], app.config["STORAGE_S3_ENDPOINT_URL"] = old
