@@ -20,6 +20,10 @@ def init_app(app: Flask) -> None:
     init_templating(app)
     api.register_blueprint(api_blp)
     csrf.exempt(api_blp)
+    from grants.payee_api import blp as payee_api_blp
+
+    api.register_blueprint(payee_api_blp)
+    csrf.exempt(payee_api_blp)
 
     if not any(endpoint.startswith("grants.") for _roles, endpoint, _label in DASHBOARD_LINKS):
         dashboard_link({APPLICANT}, "grants.applicant_home", _l("Your organisation and applications"))

@@ -32,4 +32,5 @@ ROUTES = {
     ("grants.pending_bank_changes", "GET"): Route(FO),
     ("grants.bank_change", "GET"): Route(FO, args=pending),
     ("grants.bank_change", "POST"): Route(FO, args=pending, body={}),
+    ("grants_payee_api.bank_history", "GET"): Route(HISTORY_READERS, args=org),
 }

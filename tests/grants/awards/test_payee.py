@@ -138,6 +138,12 @@ def test_after_the_award_a_change_waits_for_a_call_back_and_payments_are_held(ap
     assert history.status_code == 200 and "•••• 3000" in text and NEW_NUMBER not in text
     assert "our records" in text
     assert grantee.get(f"/grants/organisations/{org.id}/bank-details/history").status_code == 403
+    # ... and through the API.
+    versions = w.fo.get(f"/api/v1/organisations/{org.id}/bank-details/history").get_json()["items"]
+    assert [(v["status"], v["bank_account_number"]) for v in versions] == [("verified", "•••• 3000"),
+                                                                           ("applied", "•••• 5432")]
+    assert "our records" in versions[0]["callback_note"] and versions[0]["decided_by_id"] == w.officer2.id
+    assert w.ngo.get(f"/api/v1/organisations/{org.id}/bank-details/history").status_code == 403
     assert grantee.get(url).status_code == 403
 
 
