@@ -11,6 +11,7 @@ from fund import audit
 from fund.db import db, utcnow
 from fund.errors import FundError
 from fund.models import ROLES, ApiToken, Role, User, hash_token
+from fund.security_utils import password_problems
 
 
 def _row_exists(table: str, row_id: int) -> bool:
@@ -47,8 +48,9 @@ def create_user(
         errors["email"] = ["Not a valid e-mail address."]
     elif db.session.execute(select(User.id).where(User.email == email)).first():
         errors["email"] = ["A user with this e-mail address already exists."]
-    if len(password) < 10:
-        errors["password"] = ["At least 10 characters."]
+    problems = password_problems(password, email)
+    if problems:
+        errors["password"] = problems
     if role == "applicant" and organisation_id is None:
         pass  # an applicant may register before creating the organisation profile
     if role != "donor" and donor_id is not None:

@@ -89,3 +89,12 @@ class FundPasswordUtil(PasswordUtil):
             return [_("This password is too easy to guess. Use a longer phrase of unrelated words, not a common "
                       "password, a repeated pattern or your own name.")], normalized
         return None, normalized
+
+
+def password_problems(password: str, email: str | None) -> list[str]:
+    """The password policy's objections to ``password`` for the account ``email`` (empty when it is fine), for
+    accounts created outside Flask-Security's forms (by an administrator, the CLI, an invitation)."""
+    from fund.extensions import security
+
+    problems, _normalized = security.password_util.validate(password or "", True, email=email or "")
+    return list(problems or [])

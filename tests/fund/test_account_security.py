@@ -172,3 +172,17 @@ def test_a_deactivated_users_api_token_is_refused(app, make_user, api_as):
     resp = client.get("/api/v1/me")
     assert resp.status_code == 401
     assert resp.get_json()["error"]["code"]
+
+
+def test_accounts_made_by_an_administrator_or_the_cli_follow_the_policy_too(app, login_as):
+    result = app.test_cli_runner().invoke(args=["users", "create", "weak@example.org", "--role", "auditor",
+                                                "--password", "password1234"])
+    assert result.exit_code == 1 and "too easy to guess" in result.output
+    admin = login_as("admin")
+    resp = admin.submit("/admin/users", {"email": "new.officer@example.org", "role": "finance_officer",
+                                         "password": "new.officer@example.org"})
+    assert resp.status_code == 422
+    assert "The password must not be your e-mail address." in resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.execute(select(User).where(User.email.in_(["weak@example.org",
+                                                                     "new.officer@example.org"]))).first() is None
