@@ -19,13 +19,13 @@ install: $(STAMP)
 
 # Each package keeps its own French catalog (fund/, grants/, donors/translations); Flask-Babel merges them.
 translations: $(STAMP)
-	@for pkg in fund grants donors; do \
+	@for pkg in fund grants donors transparency; do \
 	  if [ -f $$pkg/translations/fr/LC_MESSAGES/messages.po ]; then \
 	    $(BIN)/pybabel -q compile -d $$pkg/translations || exit 1; fi; done
 
 # Refresh the catalogs after changing user-facing text, then translate the new entries.
 messages: $(STAMP)
-	@for pkg in fund grants donors; do \
+	@for pkg in fund grants donors transparency; do \
 	  mkdir -p $$pkg/translations && $(BIN)/pybabel -q extract -F babel/$$pkg.cfg -k _l -k lazy_gettext -o $$pkg/translations/messages.pot . && \
 	  if [ -f $$pkg/translations/fr/LC_MESSAGES/messages.po ]; then \
 	    $(BIN)/pybabel -q update -i $$pkg/translations/messages.pot -d $$pkg/translations; \
@@ -49,7 +49,7 @@ test-full:
 	FUND_TEST_FULL=1 $(MAKE) test
 
 lint: install
-	$(BIN)/ruff check fund grants donors tests
+	$(BIN)/ruff check fund grants donors transparency tests
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -30,16 +30,21 @@ suppressed alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from fund.results import (
+    SMALL,
     THRESHOLD,
+    WITHHELD,
     Line,
     Results,
     Suppressed,
     SuppressedResults,
+    _equations,
+    _lp_disclosed,
+    _rref_determined,
     as_results,
-    disclosed,
+    propagate_bounds,
     results_table,
     suppress,
     suppress_results_alone,
@@ -113,7 +118,7 @@ def layered_table(part: dict[int, Results], published: Publication) -> tuple[dic
     """The three layers ("S" the part, "R" the rest, "W" the publication) as one table: (values, lines) and the
     part's own (values, lines)."""
     s_values, s_lines = results_table(part)
-    r_values, r_lines = results_table(_rest(part, published.per_grant))
+    r_values, r_lines = results_table(_rest(part, published.per_grant), keep_zeros=True)
     values: dict = {}
     lines: list[Line] = []
     for layer, (v, ls) in (("S", (s_values, s_lines)), ("R", (r_values, r_lines)),
@@ -144,11 +149,53 @@ def suppress_beside_published(part: dict[int, Results], threshold: int = THRESHO
         return as_results(s_values, Suppressed(s_values, primary, withheld))
     # Nothing but the whole layer: its total alone if the union stays safe, otherwise nothing.
     total = ("S", "total")
-    reader_primary = {k for k in joint.primary if k[0] != "S" or k == total}
-    reader_primary |= {("W", *k) for k in w_primary}
-    reader_withheld = {k for k in values if k[0] in "SR" and k != total and k not in reader_primary}
-    reader_withheld |= {("W", *k) for k in w_withheld}
-    reader_withheld -= reader_primary
-    found = disclosed(values, lines, reader_primary, reader_withheld, threshold, small_only=True)
+    shown = {("W", *k): published.table.shown(k) for k in published.values}
+    shown[total] = SMALL if 0 < values[total] < threshold else values[total]
+    loose = {("W", *k) for k in published.values} if published.table.withdrawn else set()
+    found = found_out(values, lines, reader_bounds(values, shown, loose, threshold), sensitive(values, threshold))
     kept = frozenset() if found else frozenset({("total",)})
     return as_results(s_values, Suppressed(s_values, primary, frozenset(), withdrawn=True, kept=kept))
+
+
+# What a reader of several tables can work out --------------------------------------------------------------------
+
+
+def sensitive(values: dict, threshold: int = THRESHOLD) -> set:
+    """The entries that must never be worked out: counts from 1 to 4."""
+    return {k for k, v in values.items() if 0 < v < threshold}
+
+
+def reader_bounds(values: dict, shown: dict, loose: Iterable = (), threshold: int = THRESHOLD) -> dict:
+    """What a reader knows of each entry not shown as a number: "<5" is 1 to 4, "x" is at least 5 (zeros are never
+    withheld) unless its table was withdrawn (``loose``: "x" may then be anything), and an entry not published at
+    all (absent from ``shown``) is any count."""
+    loose = set(loose)
+    bounds = {}
+    for key in values:
+        if key not in shown:
+            bounds[key] = (0, None)
+        elif shown[key] == SMALL:
+            bounds[key] = (1, threshold - 1)
+        elif shown[key] == WITHHELD:
+            bounds[key] = (0, None) if key in loose else (threshold, None)
+    return bounds
+
+
+def found_out(values: dict, lines: list[Line], bounds: dict, secret: set) -> set:
+    """The entries of ``secret`` that a reader who knows the published entries (those without ``bounds``), the
+    lines and ``bounds`` can work out: the four attacks of :mod:`fund.results` (subtraction, exact linear algebra,
+    bounds, linear programming) with the reader's own bounds."""
+    hidden = set(bounds)
+    found = set()
+    for line in lines:
+        inside = {*line.members, line.total} & hidden
+        if len(inside) == 1:
+            found |= inside
+    equations = _equations(values, lines, hidden)
+    found |= _rref_determined(sorted(hidden, key=repr), [c for c, _k in equations])
+    tightened = propagate_bounds(equations, bounds)
+    found |= {k for k, (lo, hi) in tightened.items() if hi is not None and lo == hi}
+    found &= secret
+    if not found:
+        found |= _lp_disclosed(values, equations, tightened, secret & hidden)
+    return found & secret

@@ -497,8 +497,10 @@ def suppress_results_alone(per_grant: dict[int, Results], threshold: int = THRES
     return as_results(values, suppress(values, lines, threshold))
 
 
-def results_table(per_grant: dict[int, Results]) -> tuple[dict, list[Line]]:
-    """The entries and additive lines of the results of ``per_grant`` (see :func:`suppress_results_alone`)."""
+def results_table(per_grant: dict[int, Results], keep_zeros: bool = False) -> tuple[dict, list[Line]]:
+    """The entries and additive lines of the results of ``per_grant`` (see :func:`suppress_results_alone`);
+    ``keep_zeros``: categories named with a count of 0 are kept (a table nobody publishes, whose empty categories
+    a reader does not know)."""
     combined = Results()
     for r in per_grant.values():
         combined.add(r)
@@ -529,7 +531,7 @@ def results_table(per_grant: dict[int, Results]) -> tuple[dict, list[Line]]:
         lines.append(Line(keys, own_total))
     for name, counts in (("form", combined.by_form), ("assistance", combined.by_assistance),
                          ("country", combined.by_country)):
-        keys = tuple((name, code) for code in sorted(counts) if counts[code])
+        keys = tuple((name, code) for code in sorted(counts) if counts[code] or keep_zeros)
         for key in keys:
             values[key] = counts[key[1]]
         subtotal = sum(values[k] for k in keys)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, abort, current_app, request
 from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -219,7 +219,10 @@ def _xml(root) -> Response:
 @bp.route("/activities.xml")
 @public
 def activities():
-    return _xml(activities_document())
+    root = activities_document()
+    if not len(root):  # the standard wants at least one activity: no grant yet, no file
+        abort(404)
+    return _xml(root)
 
 
 @bp.route("/organisation.xml")

@@ -200,7 +200,7 @@ def grants():
     return html, 422 if errors else 200
 
 
-@bp.route("/grants/<number>")
+@bp.route("/grants/<path:number>")
 @public
 @cacheable
 def grant(number: str):
