@@ -192,6 +192,11 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorDetail, required=True)
 
 
+class UserQuery(PageQuery):
+    role = fields.String(validate=validate.OneOf(["reviewer", "fund_manager", "finance_officer", "auditor", "admin"]))
+    q = fields.String(validate=validate.Length(min=1, max=100))
+
+
 class UserOut(Schema):
     id = fields.Integer()
     email = fields.String()

@@ -17,10 +17,10 @@ from sqlalchemy.orm import defaultload, joinedload
 
 from fund.db import db
 from fund.errors import FundError
-from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
+from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER, REVIEWER
 from fund.openapi import binary_response, multipart_arguments
 from fund.permissions import ANY_ROLE, access, ensure_edit, ensure_view
-from fund.schemas import InSchema, page_envelope, paged
+from fund.schemas import FileUploadIn, InSchema, page_envelope, paged
 from fund.uploads import ALLOWED, check_upload
 from grants import operations
 from grants.downloads import document_response, translate_upload_errors
@@ -37,6 +37,7 @@ from grants.schemas import (
     CallQuery,
     DocumentOut,
     DocumentUploadIn,
+    OrganisationChanges,
     OrganisationIn,
     OrganisationOut,
     OrganisationQuery,
@@ -46,6 +47,8 @@ from grants.workflow import APPLICANT_STATUS_LABELS, states_for_applicant_status
 blp = Blueprint("grants_api", __name__, url_prefix="/api/v1", description="Calls, organisations, applications")
 
 APPLICATION_READERS = (APPLICANT, FUND_MANAGER, ADMIN, AUDITOR)
+#: An assigned reviewer reads the application and its documents once they have declared no conflict of interest.
+CONTENT_READERS = (*APPLICATION_READERS, REVIEWER)
 ORGANISATION_READERS = (APPLICANT, FUND_MANAGER, FINANCE_OFFICER, ADMIN, AUDITOR)
 
 
@@ -63,6 +66,13 @@ def guarded(model, arg: str, *, edit: bool = False):
         return wrapper
 
     return decorator
+
+
+def require_fields(data: dict) -> None:
+    """A PATCH must change something: an empty body is a 422, not a silent success."""
+    if not data:
+        message = _("Give at least one field to change.")
+        raise FundError(message, fields={"_schema": [message]})
 
 
 class ReturnBody(InSchema):
@@ -100,6 +110,35 @@ def get_organisation(args, organisation_id):
     return organisation_dict(org, current_user, full_bank=full)
 
 
+@blp.route("/organisations/<int:organisation_id>", methods=["PATCH"])
+@access(APPLICANT)
+@guarded(Organisation, "organisation_id", edit=True)
+@blp.arguments(OrganisationChanges(partial=True))
+@blp.response(200, OrganisationOut)
+def update_organisation(data, organisation_id):
+    """Change the profile (an administrator of the organisation; the fields given only). A new bank account
+    waits for a finance officer's verification once a grant is running, as in the portal."""
+    require_fields(data)
+    org = db.session.get(Organisation, organisation_id)  # permission checked by @guarded
+    operations.update_organisation(org, data, current_user)
+    return organisation_dict(org, current_user)
+
+
+@blp.route("/organisations/<int:organisation_id>/psea-policy", methods=["POST"])
+@access(APPLICANT)
+@guarded(Organisation, "organisation_id", edit=True)
+@multipart_arguments(blp, FileUploadIn)
+@blp.response(200, OrganisationOut)
+def upload_psea_policy(data, organisation_id):
+    """Upload the organisation's policy on protection from sexual exploitation and abuse (multipart ``file``);
+    an application cannot be submitted without it. A new upload replaces the previous policy."""
+    org = db.session.get(Organisation, organisation_id)  # permission checked by @guarded
+    with translate_upload_errors():
+        upload = check_upload(data["file"])
+    operations.store_psea_policy(org, upload, current_user)
+    return organisation_dict(org, current_user)
+
+
 # Calls --------------------------------------------------------------------------------------------------------
 
 @blp.route("/calls", methods=["POST"])
@@ -126,6 +165,14 @@ def list_calls(args):
     envelope = page_envelope(page)
     envelope["items"] = [call_dict(c) for c in envelope["items"]]
     return envelope
+
+
+@blp.route("/calls/<int:call_id>")
+@access(ANY_ROLE)
+@blp.response(200, CallOut)
+def get_call(call_id):
+    """A call for proposals with its criteria (a draft call: fund managers only)."""
+    return call_dict(ensure_view(db.session.get(Call, call_id)))
 
 
 @blp.route("/calls/<int:call_id>/open", methods=["POST"])
@@ -167,15 +214,18 @@ def create_application(data):
 def update_application(data, application_id):
     """Save fields of a draft (or returned) application; ``budget_lines`` and ``beneficiaries`` replace the
     whole list when given."""
+    require_fields(data)
     application = db.session.get(Application, application_id)  # permission checked by @guarded
     operations.update_application(application, data, current_user)
     return application_dict(application, current_user)
 
 
 @blp.route("/applications/<int:application_id>")
-@access(*APPLICATION_READERS)
+@access(*CONTENT_READERS)
 @blp.response(200, ApplicationOut)
 def get_application(application_id):
+    """An application in full: to its organisation, the fund, and a reviewer assigned to it who has declared no
+    conflict of interest (before the declaration, or after declaring a conflict, a 404)."""
     application = ensure_view(db.session.get(Application, application_id))
     return application_dict(application, current_user)
 
@@ -229,7 +279,7 @@ def upload_document(data, application_id):
 
 
 @blp.route("/documents/<int:document_id>")
-@access(*APPLICATION_READERS)
+@access(*CONTENT_READERS)
 @blp.doc(responses=binary_response(*ALLOWED, description="The file, as an attachment, in its own media type."))
 def get_document(document_id):
     """Download a document (always as an attachment; every download is audited)."""

@@ -101,6 +101,10 @@ class OrganisationIn(InSchema):
         return data
 
 
+class OrganisationChanges(OrganisationIn):
+    """The fields of a profile to change (load it with ``partial=True``)."""
+
+
 def iban_ok(iban: str) -> bool:
     rearranged = iban[4:] + iban[:4]
     digits = "".join(str(int(ch, 36)) for ch in rearranged)

@@ -92,6 +92,16 @@ def screen_application(data, application_id):
     return screening_dict(application, screening, facts(application))
 
 
+@blp.route("/applications/<int:application_id>/screening")
+@access(*RANKING_READERS)
+@blp.response(200, ScreeningOut)
+def get_screening(application_id):
+    """The eligibility checklist of an application as recorded so far (items without a result yet are
+    ``null``), with the facts and possible sanctions matches the screening shows."""
+    application = ensure_view(db.session.get(Application, application_id))
+    return screening_dict(application, operations.screening_of(application), facts(application))
+
+
 # Reviewers ----------------------------------------------------------------------------------------------------
 
 @blp.route("/applications/<int:application_id>/reviewers", methods=["POST"])
@@ -123,6 +133,16 @@ def list_reviews(args):
     envelope = page_envelope(page)
     envelope["items"] = [review_dict(r) for r in envelope["items"]]
     return envelope
+
+
+@blp.route("/reviews/<int:review_id>")
+@access(REVIEWER)
+@own_review()
+@blp.response(200, ReviewOut)
+def get_review(review_id):
+    """One of the caller's reviews; the application's content appears once no conflict is declared (its full text
+    and documents: ``GET /applications/{application_id}``)."""
+    return review_dict(db.session.get(Review, review_id))  # permission checked by @own_review
 
 
 @blp.route("/reviews/<int:review_id>/conflict", methods=["POST"])

@@ -21,5 +21,8 @@ ROUTES: dict = {
     ("fund.audit_csv", "GET"): Route(STAFF_READ),
     ("fund_api.me", "GET"): Route(ALL),
     ("fund_api.audit_verify", "GET"): Route(STAFF_READ),
+    ("fund_api.list_users", "GET"): Route(roles("fund_manager", "finance_officer", "auditor", "admin")),
+    ("fund_api.get_user", "GET"): Route(roles("fund_manager", "finance_officer", "auditor", "admin"),
+                                        args=lambda users: {"user_id": users["reviewer"].id}),
     ("fund_api.audit_events", "GET"): Route(STAFF_READ),
 }

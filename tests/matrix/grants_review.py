@@ -96,6 +96,8 @@ ROUTES: dict = {
     ("grants_review_api.screen_application", "POST"): Route(FM, args=submitted, body={}),
     ("grants_review_api.assign_reviewers", "POST"): Route(FM, args=eligible, body={}),
     ("grants_review_api.list_reviews", "GET"): Route(REVIEWER),
+    ("grants_review_api.get_review", "GET"): Route(REVIEWER, args=pending_review),
+    ("grants_review_api.get_screening", "GET"): Route(STAFF_READERS, args=submitted),
     ("grants_review_api.declare_conflict", "POST"): Route(REVIEWER, args=pending_review, body={}),
     ("grants_review_api.save_review", "PUT"): Route(REVIEWER, args=open_review, body={}),
     ("grants_review_api.submit_review", "POST"): Route(REVIEWER, args=open_review),
