@@ -20,6 +20,10 @@ def money(amount, currency: str = "USD") -> str:
 
 def init_templating(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
+    from fund import charts
+
+    app.jinja_env.globals.update(position_chart=charts.position_chart, pipeline_chart=charts.pipeline_chart,
+                                 forecast_chart=charts.forecast_chart)
     app.jinja_env.filters["datetime"] = lambda v, fmt="medium": format_datetime(v, fmt) if v else ""
     app.jinja_env.filters["date"] = lambda v, fmt="medium": format_date(v, fmt) if v else ""
     app.jinja_env.add_extension("jinja2.ext.i18n") if "jinja2.ext.i18n" not in app.jinja_env.extensions else None
