@@ -77,7 +77,7 @@ def audit_verify():
     from fund.checkpoints import verify_all
 
     result = verify_all()
-    body = {"ok": result.ok, "events": result.events}
+    body = {"ok": result.ok, "events": result.events, "checkpoints": result.checkpoints, "erased": result.erased}
     if not result.ok:
         body["first_bad_event"] = result.first_bad_event
         body["reason"] = result.reason

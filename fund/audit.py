@@ -36,7 +36,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, g, has_request_context, request
@@ -427,7 +427,6 @@ class VerifyResult:
     reason: str | None = None
     checkpoints: int = 0
     erased: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def _check_event(ev: AuditEvent, prev_hash: str, key: bytes, erasures: dict) -> str | None:

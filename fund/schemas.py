@@ -235,5 +235,7 @@ class AuditQuery(PageQuery):
 class AuditVerifyOut(Schema):
     ok = fields.Boolean()
     events = fields.Integer()
+    checkpoints = fields.Integer(metadata={"description": "Signed checkpoints the chain was checked against."})
+    erased = fields.Integer(metadata={"description": "Events whose personal data was erased."})
     first_bad_event = fields.Integer()
     reason = fields.String()

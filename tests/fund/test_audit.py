@@ -125,7 +125,8 @@ def test_an_inserted_event_is_named(app, tamper):
 def test_api_verify_reports_the_first_bad_event(app, api_as, tamper):
     write_events(app, 5)
     auditor = api_as("auditor")
-    assert auditor.get("/api/v1/audit/verify").json == {"ok": True, "events": 5 + 2}  # + the user and its token
+    # + the user and its token
+    assert auditor.get("/api/v1/audit/verify").json == {"ok": True, "events": 5 + 2, "checkpoints": 0, "erased": 0}
     tamper("UPDATE audit_personal SET summary = 'x' WHERE event_id = 2")
     body = api_as("admin").get("/api/v1/audit/verify").json
     assert body["ok"] is False and body["first_bad_event"] == 2 and body["events"] == 1

@@ -116,7 +116,7 @@ def test_an_edit_of_the_last_event_is_named(app, owner_engine, tamper):
 # The checkpoints -------------------------------------------------------------------------------------------------
 
 
-def test_checkpoint_signs_the_head_and_verify_counts_it(app, checkpoint_dir):
+def test_checkpoint_signs_the_head_and_verify_counts_it(app, checkpoint_dir, api_as):
     write_events(app, 5)
     out = checkpoint(app)
     assert "event 5" in out
@@ -127,6 +127,8 @@ def test_checkpoint_signs_the_head_and_verify_counts_it(app, checkpoint_dir):
     checkpoint(app)
     result = cli_verify(app)
     assert result.exit_code == 0 and "7 events verified against 2 checkpoints" in result.output
+    body = api_as("auditor").get("/api/v1/audit/verify").json
+    assert body["ok"] is True and body["checkpoints"] == 2 and body["events"] == 7 + 2  # + the auditor, its token
 
 
 def test_an_empty_chain_can_be_checkpointed(app, checkpoint_dir):
