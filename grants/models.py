@@ -269,7 +269,7 @@ class BeneficiaryCount(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
-    sex: Mapped[str] = mapped_column(String(16))
+    sex: Mapped[str] = mapped_column(String(32))
     age_band: Mapped[str] = mapped_column(String(16))
     count: Mapped[int] = mapped_column(Integer)
 

@@ -6,6 +6,8 @@ import functools
 
 from flask_babel import lazy_gettext as _l
 
+from fund import results
+
 ORGANISATION_TYPES = {
     "ngo": _l("Non-governmental organisation"),
     "community_based": _l("Community-based organisation"),
@@ -55,19 +57,11 @@ ASSISTANCE_GROUPS = {
 }
 ASSISTANCE_TYPES = {code: label for _g, (_gl, items) in ASSISTANCE_GROUPS.items() for code, label in items.items()}
 
-SEXES = {
-    "female": _l("Female"),
-    "male": _l("Male"),
-    "other": _l("Other or not recorded"),
-}
-AGE_BANDS = {
-    "0_11": _l("0–11"),
-    "12_17": _l("12–17"),
-    "18_24": _l("18–24"),
-    "25_59": _l("25–59"),
-    "60_plus": _l("60+"),
-    "not_recorded": _l("Age not recorded"),
-}
+#: Sexes and age bands: the codes of fund.results, the one vocabulary of applications, reports, statements and
+#: exports (the planned beneficiaries of an application and the victims a report counts are the same cells).
+SEXES = dict(zip(results.SEXES, (_l("Female"), _l("Male"), _l("Other or not recorded")), strict=True))
+AGE_BANDS = dict(zip(results.AGE_BANDS, (_l("0–11"), _l("12–17"), _l("18–24"), _l("25–59"), _l("60+"),
+                                         _l("Age not recorded")), strict=True))
 
 BUDGET_CATEGORIES = {
     "personnel": _l("Personnel"),

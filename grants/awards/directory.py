@@ -133,7 +133,7 @@ class AwardsDirectory:
             for code in a.assistance_types or []:
                 if code in ASSISTANCE_TYPES:
                     names |= _labels(ASSISTANCE_TYPES, code)
-            children = any(b.age_band in ("0_11", "12_17") and b.count for b in a.beneficiaries) or bool(
+            children = any(b.age_band in ("0-11", "12-17") and b.count for b in a.beneficiaries) or bool(
                 CHILD_FORMS & set(a.forms_of_exploitation or []))
             if not (_matches(value, names) or (children and any(w in value for w in CHILD_WORDS))):
                 return False

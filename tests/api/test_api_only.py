@@ -21,7 +21,7 @@ ANSWERS = {
     "objectives": "120 survivors assisted.", "countries": ["SN"], "locations": "Dakar", "start_date": "2027-09-01",
     "duration_months": 18, "forms_of_exploitation": ["forced_labour"],
     "assistance_types": ["shelter", "legal_counselling"],
-    "beneficiaries": [{"sex": "female", "age_band": "18_24", "count": 40}],
+    "beneficiaries": [{"sex": "female", "age_band": "18-24", "count": 40}],
     "identification_referral": "Labour inspectorate referrals.", "partners": "Ministry of Labour.",
     "risks_safeguarding": "PSEA training.", "monitoring_plan": "Quarterly follow-up.",
     "budget_lines": [{"category": "personnel", "description": "Case workers", "quantity": "36",

@@ -129,8 +129,8 @@ def complete_answers() -> dict:
         "summary": "Shelter, legal aid and training.", "objectives": "120 survivors assisted.",
         "countries": ["SN"], "locations": "Dakar", "start_date": dt.date(2027, 9, 1), "duration_months": 18,
         "forms_of_exploitation": ["forced_labour"], "assistance_types": ["shelter", "legal_counselling"],
-        "beneficiaries": [{"sex": "female", "age_band": "18_24", "count": 40},
-                          {"sex": "male", "age_band": "25_59", "count": 30}],
+        "beneficiaries": [{"sex": "female", "age_band": "18-24", "count": 40},
+                          {"sex": "male", "age_band": "25-59", "count": 30}],
         "identification_referral": "Labour inspectorate referrals.", "partners": "Ministry of Labour.",
         "risks_safeguarding": "PSEA training.", "monitoring_plan": "Quarterly follow-up.",
         "budget_lines": [

@@ -112,7 +112,7 @@ def test_applications_create_patch_get_and_list(app, make_user, api_as):
     patched = api.patch(f"/api/v1/applications/{a['id']}", json={
         "budget_lines": [{"category": "shelter", "description": "Rent", "quantity": "12", "unit_cost": "1250.50"},
                          {"category": "indirect", "description": "Admin", "quantity": "1", "unit_cost": "1000"}],
-        "beneficiaries": [{"sex": "female", "age_band": "0_11", "count": 7}],
+        "beneficiaries": [{"sex": "female", "age_band": "0-11", "count": 7}],
     })
     assert patched.status_code == 200, patched.json
     body = patched.json
@@ -120,7 +120,7 @@ def test_applications_create_patch_get_and_list(app, make_user, api_as):
     assert body["budget_lines"][0] == {"id": body["budget_lines"][0]["id"], "category": "shelter",
                                        "description": "Rent", "quantity": "12.00", "unit_cost": "1250.50",
                                        "total": "15006.00", "currency": "USD"}
-    assert body["beneficiaries"] == [{"sex": "female", "age_band": "0_11", "count": 7}]
+    assert body["beneficiaries"] == [{"sex": "female", "age_band": "0-11", "count": 7}]
     bad = api.patch(f"/api/v1/applications/{a['id']}", json={
         "duration_months": 30, "budget_lines": [{"category": "cars", "description": "", "quantity": "0.001",
                                                  "unit_cost": 12.5}]})

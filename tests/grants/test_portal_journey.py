@@ -114,7 +114,7 @@ def test_the_portal_journey_without_javascript(app, build, sign_in, lang):
     assert t["saved"] in page(follow(client, resp))
     client.submit(f"{base}/sections/focus", {"forms_of_exploitation": ["forced_labour", "domestic_servitude"],
                                              "assistance_types": ["shelter", "legal_counselling"]})
-    client.submit(f"{base}/sections/beneficiaries", {"b-female-18_24": "40", "b-male-25_59": "12"})
+    client.submit(f"{base}/sections/beneficiaries", {"b-female-18-24": "40", "b-male-25-59": "12"})
 
     # Visit 3: approach, budget (a mistake first, shown beside its field), documents, then submit.
     client = new_visit(app, sign_in, email)
@@ -148,8 +148,8 @@ def test_the_portal_journey_without_javascript(app, build, sign_in, lang):
     with app.app_context():
         a = db.session.get(Application, app_id)
         assert (a.status, a.reference, str(a.requested_amount)) == ("submitted", reference, "22600.00")
-        assert [(b.sex, b.age_band, b.count) for b in a.beneficiaries] == [("female", "18_24", 40),
-                                                                           ("male", "25_59", 12)]
+        assert [(b.sex, b.age_band, b.count) for b in a.beneficiaries] == [("female", "18-24", 40),
+                                                                           ("male", "25-59", 12)]
         assert a.countries == ["SN"] and a.forms_of_exploitation == ["forced_labour", "domestic_servitude"]
 
     # The acknowledgement, in the applicant's language.
