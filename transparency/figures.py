@@ -2,18 +2,21 @@
 grants committed, disbursements, programme support costs, refunds and the cash balance at the end of each year.
 
 Two aggregate queries whatever the size of the fund: the postings summed per year, account and entry kind, and
-the contributions' cash postings summed per year and donor. A reversal carries the kind of the entry it reverses,
-so every figure is net of reversals.
+the contributions' cash postings summed per year and donor, kept in memory until the ledger changes (then one
+query for the donors' names and wishes). A reversal carries the kind of the entry it reverses, so every figure is
+net of reversals.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from donors.models import DONOR_TYPES, Donor
 from fund import ledger
@@ -65,13 +68,53 @@ def _year(column):
     return func.extract("year", column)
 
 
-def by_year() -> list[Year]:
-    """Every year with a movement, oldest first."""
+_cache: dict = {}
+
+
+def _ledger_sums() -> tuple[list, list]:
+    """The two aggregate queries, kept per process until the ledger changes: it is append-only, so the id of its
+    latest entry names its state (a correction is a new entry)."""
+    key = (current_app.config["SQLALCHEMY_DATABASE_URI"],
+           db.session.execute(select(func.max(ledger.JournalEntry.id))).scalar())
+    if key in _cache:
+        return _cache[key]
     year = _year(ledger.JournalEntry.value_date)
     rows = db.session.execute(
         select(year, ledger.Posting.account, ledger.JournalEntry.kind, func.sum(ledger.Posting.usd_cents))
         .join(ledger.JournalEntry, ledger.JournalEntry.id == ledger.Posting.entry_id)
         .group_by(year, ledger.Posting.account, ledger.JournalEntry.kind)).all()
+    donor_rows = db.session.execute(
+        select(year, ledger.Posting.donor_id, func.sum(ledger.Posting.usd_cents))
+        .join(ledger.JournalEntry, ledger.JournalEntry.id == ledger.Posting.entry_id)
+        .where(ledger.Posting.account == ledger.CASH, ledger.JournalEntry.kind == ledger.CONTRIBUTION)
+        .group_by(year, ledger.Posting.donor_id)).all()
+    _cache.clear()
+    _cache[key] = (list(rows), list(donor_rows))
+    return _cache[key]
+
+
+_years: dict = {}
+TTL = 300  # seconds: a donor renamed (the fingerprint misses a name of the same length) shows within this time
+
+
+def by_year() -> list[Year]:
+    """Every year with a movement, oldest first: computed again when the ledger or the donors change."""
+    donors_mark = db.session.execute(
+        select(func.count(Donor.id), func.coalesce(func.sum(func.length(Donor.name) * Donor.id), 0),
+               func.coalesce(func.sum(case((Donor.anonymous.is_(True), Donor.id), else_=0)), 0))).one()
+    key = (current_app.config["SQLALCHEMY_DATABASE_URI"],
+           db.session.execute(select(func.max(ledger.JournalEntry.id))).scalar(), tuple(donors_mark))
+    cached = _years.get(key)
+    if cached is not None and time.monotonic() - cached[0] < TTL:
+        return cached[1]
+    years = _by_year()
+    _years.clear()
+    _years[key] = (time.monotonic(), years)
+    return years
+
+
+def _by_year() -> list[Year]:
+    rows, donor_rows = _ledger_sums()
     years: dict[int, Year] = {}
     for y, account, kind, cents in rows:
         item = years.setdefault(int(y), Year(int(y)))
@@ -88,11 +131,6 @@ def by_year() -> list[Year]:
                 item.psc -= v
         elif account == ledger.GRANTS_PAYABLE and kind == ledger.COMMITMENT:
             item.committed -= v
-    donor_rows = db.session.execute(
-        select(year, ledger.Posting.donor_id, func.sum(ledger.Posting.usd_cents))
-        .join(ledger.JournalEntry, ledger.JournalEntry.id == ledger.Posting.entry_id)
-        .where(ledger.Posting.account == ledger.CASH, ledger.JournalEntry.kind == ledger.CONTRIBUTION)
-        .group_by(year, ledger.Posting.donor_id)).all()
     donor_ids = {d for _y, d, _c in donor_rows if d is not None}
     donors = {d.id: d for d in db.session.execute(select(Donor).where(Donor.id.in_(donor_ids))).scalars()} \
         if donor_ids else {}

@@ -9,6 +9,7 @@ page (each language has its own URL, so a cache never serves one for the other).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import wraps
 
 from flask import Blueprint, abort, current_app, g, make_response, render_template, request
@@ -17,7 +18,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy import String, cast, func, or_, select
-from sqlalchemy.orm import selectinload
 
 from fund import ledger
 from fund.charts import Chart, Series
@@ -41,6 +41,7 @@ PUBLIC_STATES = ("pending_signature", "active", "suspended", "closed", "terminat
 REGION_LABELS = {"Africa": _l("Africa"), "Americas": _l("Americas"), "Asia": _l("Asia"), "Europe": _l("Europe"),
                  "Oceania": _l("Oceania")}
 MAX_AGE = 300
+DONORS_PER_PAGE = 50
 
 
 @bp.before_request
@@ -111,8 +112,14 @@ def index():
         [str(y.year) for y in years],
         [Series(_("Committed"), [y.committed for y in years]), Series(_("Paid"), [y.disbursed for y in years])],
         unit="USD", format=usd, extra={"category_label": _("Year")})
+    year = request.args.get("year", type=int)
+    shown = next((y for y in years if y.year == year), years[-1] if years else None)
+    page = max(1, request.args.get("page", 1, type=int))
+    donors = shown.donors[(page - 1) * DONORS_PER_PAGE: page * DONORS_PER_PAGE] if shown else []
+    pages = max(1, -(-len(shown.donors) // DONORS_PER_PAGE)) if shown else 1
     return render_template("transparency/index.html", years=years, total=total, contributions=contributions,
-                           grants_chart=grants_chart, type_labels=figures.DONOR_TYPE_LABELS)
+                           grants_chart=grants_chart, type_labels=figures.DONOR_TYPE_LABELS, shown=shown,
+                           donors=donors, page=min(page, pages), pages=pages)
 
 
 # Grants -------------------------------------------------------------------------------------------------------
@@ -137,8 +144,14 @@ def _json_has(column, code: str):
     return cast(column, String).like(f'%"{code}"%')
 
 
+GRANT_COLUMNS = (Grant.id, Grant.number, Grant.title, Grant.amount, Grant.currency, Grant.status, Grant.start_date,
+                 Grant.end_date, Organisation.name.label("organisation"), Application.countries,
+                 Application.forms_of_exploitation, Application.assistance_types, Call.window)
+
+
 def grants_query(args: dict):
-    query = (select(Grant).join(Application, Application.id == Grant.application_id)
+    """The public grants matching ``args``, as plain rows of :data:`GRANT_COLUMNS` (no entity loading)."""
+    query = (select(*GRANT_COLUMNS).join(Application, Application.id == Grant.application_id)
              .join(Call, Call.id == Application.call_id).join(Organisation, Organisation.id == Grant.organisation_id)
              .where(Grant.status.in_(PUBLIC_STATES)))
     if args.get("q"):
@@ -158,23 +171,58 @@ def grants_query(args: dict):
         query = query.where(_json_has(Application.assistance_types, args["assistance"]))
     if args.get("status"):
         query = query.where(Grant.status == args["status"])
-    return query.options(selectinload(Grant.application)).order_by(Grant.start_date.desc(), Grant.id.desc())
+    return query
 
 
-def grant_view(grant: Grant, paid, victims, language: str) -> dict:
-    a = grant.application
-    country_codes = list(a.countries or [])
+def grant_view(row, paid, victims, language: str) -> dict:
+    country_codes = list(row.countries or [])
     return {
-        "id": grant.id, "number": grant.number, "title": grant.title, "organisation": grant.organisation.name,
+        "id": row.id, "number": row.number, "title": row.title, "organisation": row.organisation,
         "countries": [country_name(c, language) for c in country_codes],
         "regions": [str(REGION_LABELS[r]) for r in regions_of(country_codes)],
-        "window": str(WINDOWS[a.call.window][1]) if a.call.window in WINDOWS else a.call.window,
-        "forms": [label(FORMS_OF_EXPLOITATION, c) for c in a.forms_of_exploitation or []],
-        "assistance": [label(ASSISTANCE_TYPES, c) for c in a.assistance_types or []],
-        "amount": grant.amount, "currency": grant.currency, "paid": paid,
-        "status": label(GRANT_STATES, grant.status), "start": grant.start_date, "end": grant.end_date,
+        "window": str(WINDOWS[row.window][1]) if row.window in WINDOWS else row.window,
+        "forms": [label(FORMS_OF_EXPLOITATION, c) for c in row.forms_of_exploitation or []],
+        "assistance": [label(ASSISTANCE_TYPES, c) for c in row.assistance_types or []],
+        "amount": row.amount, "currency": row.currency, "paid": paid,
+        "status": label(GRANT_STATES, row.status), "start": row.start_date, "end": row.end_date,
         "victims": victims,
     }
+
+
+@dataclass
+class Page:
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def paginate(query, page: int, per_page: int = 25) -> Page:
+    """A page of rows: one COUNT and one LIMIT/OFFSET query."""
+    total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+    items = db.session.execute(query.order_by(Grant.start_date.desc(), Grant.id.desc())
+                               .limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(items, page, per_page, total)
 
 
 @bp.route("/grants")
@@ -187,11 +235,11 @@ def grants():
     except ValidationError as exc:
         errors = exc.messages
         args = {"page": 1}
-    page = db.paginate(grants_query(args), page=args["page"], per_page=25, error_out=False)
-    paid = ledger.grants_figures([gr.id for gr in page.items])
+    page = paginate(grants_query(args), args["page"])
+    paid = ledger.grants_figures([row.id for row in page.items])
     published = publication().results.grants
     language = lang()
-    rows = [grant_view(gr, paid[gr.id].paid, published.get(gr.id), language) for gr in page.items]
+    rows = [grant_view(row, paid[row.id].paid, published.get(row.id), language) for row in page.items]
     html = render_template(
         "transparency/grants.html", rows=rows, page=page, args=request.args, errors=errors,
         countries=countries(language), regions=REGION_LABELS, windows={k: v[1] for k, v in WINDOWS.items()},
@@ -204,14 +252,12 @@ def grants():
 @public
 @cacheable
 def grant(number: str):
-    found = db.session.execute(
-        select(Grant).where(Grant.number == number, Grant.status.in_(PUBLIC_STATES))
-        .options(selectinload(Grant.application))).scalar_one_or_none()
-    if found is None:
+    row = db.session.execute(grants_query({}).where(Grant.number == number)).first()
+    if row is None:
         abort(404)
-    paid = ledger.grants_figures([found.id])[found.id].paid
-    victims = publication().results.grants.get(found.id)
-    return render_template("transparency/grant.html", grant=grant_view(found, paid, victims, lang()),
+    paid = ledger.grants_figures([row.id])[row.id].paid
+    victims = publication().results.grants.get(row.id)
+    return render_template("transparency/grant.html", grant=grant_view(row, paid, victims, lang()),
                            count_text=count_text)
 
 
