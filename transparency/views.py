@@ -112,14 +112,43 @@ def index():
         [str(y.year) for y in years],
         [Series(_("Committed"), [y.committed for y in years]), Series(_("Paid"), [y.disbursed for y in years])],
         unit="USD", format=usd, extra={"category_label": _("Year")})
+    regions = grants_by_region()
+    region_chart = Chart(
+        "chart-regions", _("Grants by region"),
+        _("Amount granted in US dollars to projects working in each region (a project in several regions counts in "
+          "each)."),
+        [str(REGION_LABELS[r]) for r in regions], [Series(_("Amount granted"), list(regions.values()))],
+        unit="USD", format=usd, extra={"category_label": _("Region")})
     year = request.args.get("year", type=int)
     shown = next((y for y in years if y.year == year), years[-1] if years else None)
     page = max(1, request.args.get("page", 1, type=int))
     donors = shown.donors[(page - 1) * DONORS_PER_PAGE: page * DONORS_PER_PAGE] if shown else []
     pages = max(1, -(-len(shown.donors) // DONORS_PER_PAGE)) if shown else 1
     return render_template("transparency/index.html", years=years, total=total, contributions=contributions,
-                           grants_chart=grants_chart, type_labels=figures.DONOR_TYPE_LABELS, shown=shown,
+                           grants_chart=grants_chart, region_chart=region_chart,
+                           type_labels=figures.DONOR_TYPE_LABELS, shown=shown,
                            donors=donors, page=min(page, pages), pages=pages)
+
+
+_regions: dict = {}
+
+
+def grants_by_region() -> dict:
+    """Amount granted per region (USD), kept until a grant changes (its number and latest change name the state)."""
+    mark = db.session.execute(select(func.count(Grant.id), func.max(Grant.updated_at))
+                              .where(Grant.status.in_(PUBLIC_STATES))).one()
+    key = (current_app.config["SQLALCHEMY_DATABASE_URI"], tuple(str(v) for v in mark))
+    if key not in _regions:
+        totals: dict = {}
+        rows = db.session.execute(select(Application.countries, Grant.amount)
+                                  .join(Application, Application.id == Grant.application_id)
+                                  .where(Grant.status.in_(PUBLIC_STATES)))
+        for country_codes, amount in rows:
+            for region in regions_of(country_codes or []):
+                totals[region] = totals.get(region, figures.ZERO) + amount
+        _regions.clear()
+        _regions[key] = {r: totals[r] for r in REGION_LABELS if r in totals}
+    return _regions[key]
 
 
 # Grants -------------------------------------------------------------------------------------------------------

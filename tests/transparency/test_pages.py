@@ -33,6 +33,8 @@ def test_charts_are_accessible_svg_with_a_table(client, fund_world):
     table = html.split('<table class="chart-table">')[1].split("</table>")[0]
     assert "Member States" in table and "150,000.00 USD" in table and "Anonymous donors" in table
     assert "<script" not in html
+    regions = html.split('id="chart-regions"')[1].split("</figure>")[0]
+    assert "Africa" in regions and "Asia" in regions and "38,500.00 USD" in regions  # Senegal; Nepal and India
 
 
 def test_grants_list_filters(client, fund_world):
