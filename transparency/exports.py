@@ -1,6 +1,6 @@
 """Staff exports as XLSX and CSV: the ledger's postings with their entries, contributions, pledges and their
-instalments, grants with their tranches and payments (finance); applications with their scores, the ranking,
-reports with their results (selection and programme).
+instalments, grants with their tranches and payments, the attribution of donors' money to grants (finance);
+applications with their scores, the ranking, reports with their results (selection and programme).
 
 Each export is a list of typed columns and rows of Python values. XLSX is written by XlsxWriter in constant
 memory (row by row): numbers as numbers, dates as dates, money as a number with its currency's decimals
@@ -152,6 +152,26 @@ def report_rows():
                    cell.count if cell else None)
 
 
+def attribution_rows():
+    """The donor x grant attribution matrix over the fund's whole history, one row per cell: what each donor's
+    money paid each grant, the PSC it paid, what it brought in, and what no donor's money could be named for."""
+    from fund import attribution
+
+    data = attribution.matrix_data(attribution.matrix(dt.date(2000, 1, 1), dt.date.today()))
+    grants = data["grants"]
+    for d in data["donors"]:
+        for g, value in zip(grants, d["cells"], strict=True):
+            if value:
+                yield (d["id"], d["name"], g["id"], g["number"], g["organisation"], "grant", value, "USD")
+        if d["psc"]:
+            yield (d["id"], d["name"], None, None, None, "psc", d["psc"], "USD")
+        if d["received"]:
+            yield (d["id"], d["name"], None, None, None, "received", d["received"], "USD")
+    for g in grants:
+        if g["unattributed"]:
+            yield (None, None, g["id"], g["number"], g["organisation"], "unattributed", g["unattributed"], "USD")
+
+
 EXPORTS: dict[str, tuple[tuple, Export]] = {}
 
 
@@ -189,6 +209,9 @@ register(FINANCE, Export("payments", _l("Grant payments"), [
     Column("id", "int"), Column("grant"), Column("tranche", "int"), Column("status"), Column("currency"),
     Column("amount", "money", "currency"), Column("psc_usd", "money", "currency"), Column("paid_on", "date"),
     Column("payment_reference"), Column("ledger_entry_id", "int")], payment_rows))
+register(FINANCE, Export("attribution", _l("Attribution of donors' money to grants"), [
+    Column("donor_id", "int"), Column("donor"), Column("grant_id", "int"), Column("grant"), Column("organisation"),
+    Column("kind"), Column("amount_usd", "money", "usd"), Column("usd")], attribution_rows))
 register(PROGRAMME, Export("applications", _l("Applications with scores"), [
     Column("id", "int"), Column("reference"), Column("call"), Column("organisation"), Column("country"),
     Column("status"), Column("project_title"), Column("submitted_at", "datetime"), Column("currency"),

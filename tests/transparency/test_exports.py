@@ -108,3 +108,14 @@ def test_programme_exports_are_not_for_finance_officers(login_as, make_user, fun
     assert client.get("/exports/programme/applications.xlsx").status_code == 403
     index = client.get("/exports/").get_data(as_text=True)
     assert "ledger.xlsx" in index and "applications.xlsx" not in index
+
+
+def test_attribution_xlsx_adds_up_to_what_the_grants_were_paid(app, login_as, make_user, fund_world):
+    _sheet_, rows = _sheet(login_as(make_user("finance_officer")).get("/exports/finance/attribution.xlsx"))
+    with app.app_context():
+        paid = ledger.grants_figures([fund_world.big])[fund_world.big].paid
+    to_big = [Decimal(str(round(r["amount_usd"], 2))) for r in rows
+              if r["grant_id"] == fund_world.big and r["kind"] in ("grant", "unattributed")]
+    assert sum(to_big) == paid == Decimal("10000.00")
+    received = {r["donor_id"]: Decimal(str(round(r["amount_usd"], 2))) for r in rows if r["kind"] == "received"}
+    assert received[fund_world.named] == Decimal("150000.00")
