@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import func, select
 
 from fund import ledger
 from fund.charts import Chart, Series
@@ -168,39 +168,52 @@ class GrantQuery(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
 
 
-def _json_has(column, code: str):
-    """A JSON list column holds ``code`` (the list's text contains the quoted code: SQLite and PostgreSQL)."""
-    return cast(column, String).like(f'%"{code}"%')
-
-
 GRANT_COLUMNS = (Grant.id, Grant.number, Grant.title, Grant.amount, Grant.currency, Grant.status, Grant.start_date,
                  Grant.end_date, Organisation.name.label("organisation"), Application.countries,
                  Application.forms_of_exploitation, Application.assistance_types, Call.window)
+_grant_rows: dict = {}
 
 
-def grants_query(args: dict):
-    """The public grants matching ``args``, as plain rows of :data:`GRANT_COLUMNS` (no entity loading)."""
-    query = (select(*GRANT_COLUMNS).join(Application, Application.id == Grant.application_id)
-             .join(Call, Call.id == Application.call_id).join(Organisation, Organisation.id == Grant.organisation_id)
-             .where(Grant.status.in_(PUBLIC_STATES)))
-    if args.get("q"):
-        needle = f"%{args['q'].lower()}%"
-        query = query.where(or_(func.lower(Organisation.name).like(needle), func.lower(Grant.title).like(needle),
-                                func.lower(Grant.number).like(needle)))
-    if args.get("country"):
-        query = query.where(_json_has(Application.countries, args["country"].upper()))
-    if args.get("region"):
-        codes = [c for c, _n in countries("en") if args["region"] in regions_of([c])]
-        query = query.where(or_(*[_json_has(Application.countries, c) for c in codes]))
-    if args.get("window"):
-        query = query.where(Call.window == args["window"])
-    if args.get("form"):
-        query = query.where(_json_has(Application.forms_of_exploitation, args["form"]))
-    if args.get("assistance"):
-        query = query.where(_json_has(Application.assistance_types, args["assistance"]))
-    if args.get("status"):
-        query = query.where(Grant.status == args["status"])
-    return query
+def public_grants() -> list:
+    """Every public grant as a plain row of :data:`GRANT_COLUMNS`, newest first: one query, kept in memory until a
+    grant or an organisation changes (their number and latest change name the state)."""
+    mark = db.session.execute(
+        select(func.count(Grant.id), func.max(Grant.updated_at),
+               select(func.max(Organisation.updated_at)).scalar_subquery())).one()
+    key = (current_app.config["SQLALCHEMY_DATABASE_URI"], tuple(str(v) for v in mark))
+    if key not in _grant_rows:
+        rows = db.session.execute(
+            select(*GRANT_COLUMNS).join(Application, Application.id == Grant.application_id)
+            .join(Call, Call.id == Application.call_id).join(Organisation, Organisation.id == Grant.organisation_id)
+            .where(Grant.status.in_(PUBLIC_STATES)).order_by(Grant.start_date.desc(), Grant.id.desc())).all()
+        _grant_rows.clear()
+        _grant_rows[key] = [(row, regions_of(row.countries or []),
+                             f"{row.organisation}\n{row.title}\n{row.number}".lower()) for row in rows]
+    return _grant_rows[key]
+
+
+def matching_grants(args: dict) -> list:
+    """The public grants matching the search ``args`` (filtered in memory over :func:`public_grants`)."""
+    needle = (args.get("q") or "").lower()
+    country = (args.get("country") or "").upper()
+    out = []
+    for row, regions, text in public_grants():
+        if needle and needle not in text:
+            continue
+        if country and country not in (row.countries or []):
+            continue
+        if args.get("region") and args["region"] not in regions:
+            continue
+        if args.get("window") and row.window != args["window"]:
+            continue
+        if args.get("form") and args["form"] not in (row.forms_of_exploitation or []):
+            continue
+        if args.get("assistance") and args["assistance"] not in (row.assistance_types or []):
+            continue
+        if args.get("status") and row.status != args["status"]:
+            continue
+        out.append(row)
+    return out
 
 
 def grant_view(row, paid, victims, language: str) -> dict:
@@ -246,12 +259,8 @@ class Page:
         return self.page + 1
 
 
-def paginate(query, page: int, per_page: int = 25) -> Page:
-    """A page of rows: one COUNT and one LIMIT/OFFSET query."""
-    total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
-    items = db.session.execute(query.order_by(Grant.start_date.desc(), Grant.id.desc())
-                               .limit(per_page).offset((page - 1) * per_page)).all()
-    return Page(items, page, per_page, total)
+def paginate(rows: list, page: int, per_page: int = 25) -> Page:
+    return Page(rows[(page - 1) * per_page: page * per_page], page, per_page, len(rows))
 
 
 @bp.route("/grants")
@@ -264,7 +273,7 @@ def grants():
     except ValidationError as exc:
         errors = exc.messages
         args = {"page": 1}
-    page = paginate(grants_query(args), args["page"])
+    page = paginate(matching_grants(args), args["page"])
     paid = ledger.grants_figures([row.id for row in page.items])
     published = publication().results.grants
     language = lang()
@@ -281,7 +290,7 @@ def grants():
 @public
 @cacheable
 def grant(number: str):
-    row = db.session.execute(grants_query({}).where(Grant.number == number)).first()
+    row = next((row for row, _regions, _text in public_grants() if row.number == number), None)
     if row is None:
         abort(404)
     paid = ledger.grants_figures([row.id])[row.id].paid
