@@ -259,6 +259,11 @@ class Page:
         return self.page + 1
 
 
+def _plain(labels: dict) -> dict:
+    """Labels translated once (lazy strings would be translated again at every use in the template)."""
+    return {k: str(v) for k, v in labels.items()}
+
+
 def paginate(rows: list, page: int, per_page: int = 25) -> Page:
     return Page(rows[(page - 1) * per_page: page * per_page], page, per_page, len(rows))
 
@@ -280,8 +285,10 @@ def grants():
     rows = [grant_view(row, paid[row.id].paid, published.get(row.id), language) for row in page.items]
     html = render_template(
         "transparency/grants.html", rows=rows, page=page, args=request.args, errors=errors,
-        countries=countries(language), regions=REGION_LABELS, windows={k: v[1] for k, v in WINDOWS.items()},
-        forms=FORMS_OF_EXPLOITATION, assistance=ASSISTANCE_TYPES, states={k: GRANT_STATES[k] for k in PUBLIC_STATES},
+        countries=countries(language), regions=_plain(REGION_LABELS),
+        windows=_plain({k: v[1] for k, v in WINDOWS.items()}),
+        forms=_plain(FORMS_OF_EXPLOITATION), assistance=_plain(ASSISTANCE_TYPES),
+        states=_plain({k: GRANT_STATES[k] for k in PUBLIC_STATES}),
         count_text=count_text)
     return html, 422 if errors else 200
 
