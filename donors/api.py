@@ -64,7 +64,7 @@ def pledge_out(s: operations.PledgeSummary) -> dict:
                                       "earmark", "note")},
         "received": s.received, "written_off": s.written_off, "outstanding": s.outstanding,
         "instalments": [{"id": v.instalment.id, "due_on": v.instalment.due_on, "amount": v.instalment.amount,
-                         "paid": v.paid, "status": v.status} for v in s.instalments],
+                         "paid": v.paid, "currency": p.currency, "status": v.status} for v in s.instalments],
     }
 
 

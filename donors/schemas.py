@@ -121,7 +121,8 @@ class InstalmentOut(Schema):
     id = fields.Integer()
     due_on = fields.Date()
     amount = Amount()
-    paid = Amount()
+    paid = Amount(positive=False)
+    currency = fields.String()
     status = fields.String()
 
 

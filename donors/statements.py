@@ -798,7 +798,7 @@ def as_response(statement: Statement, fmt: str):
     if fmt == "json":
         return Response(json_bytes(statement), mimetype="application/json")
     if fmt == "csv":
-        data, mimetype = csv_bytes(statement), "text/csv; charset=utf-8"
+        data, mimetype = csv_bytes(statement), "text/csv"  # werkzeug adds "; charset=utf-8"
     else:
         try:
             data = render_statement_pdf(statement, preview=True)

@@ -156,7 +156,7 @@ def _matrix_csv(data: dict) -> Response:
     writer.writerow(["", "unattributed", *[g["unattributed"] for g in grants], t["unattributed"],
                      t["psc_charged"] - t["psc_attributed"], ""])
     period = data["period"]
-    response = Response(("\ufeff" + out.getvalue()).encode("utf-8"), mimetype="text/csv; charset=utf-8")
+    response = Response(("\ufeff" + out.getvalue()).encode("utf-8"), mimetype="text/csv")  # charset added
     response.headers["Content-Disposition"] = (
         f'attachment; filename="attribution-{period["from"]:%Y%m%d}-{period["to"]:%Y%m%d}.csv"')
     response.headers["Cache-Control"] = "private, no-store"

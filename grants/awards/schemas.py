@@ -298,9 +298,9 @@ class ResultsOut(Schema):
 class ExpenseOut(Schema):
     budget_line_id = fields.Integer()
     description = fields.String()
-    budget = Amount()
-    expected = Amount()
-    spent = Amount()
+    budget = Amount(positive=False, currency="USD")
+    expected = Amount(positive=False, currency="USD")
+    spent = Amount(positive=False, currency="USD")
     explanation = fields.String(allow_none=True)
 
 
