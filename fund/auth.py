@@ -5,9 +5,9 @@
   cookie names, so an old cookie replayed afterwards is signed out.
 - API: personal bearer tokens only (``Authorization: Bearer <token>``); session cookies are ignored under
   ``/api/``, which is why the API needs no CSRF token.
-- Sign-in throttling: failed attempts per client address and per account, through Flask-Limiter. The password
-  step counts per e-mail; the second-factor step per pending sign-in (the account the session is half-way into),
-  so nobody can exhaust another person's attempts. A second-factor code is accepted once
+- Sign-in throttling: failed attempts through Flask-Limiter. The password step counts per client address and
+  per e-mail; the second-factor step per pending sign-in only (the account the session is half-way into), so
+  nobody can exhaust another person's attempts. A second-factor code is accepted once
   (:class:`fund.security_utils.FundTotp`).
 - Flask-Security's own authentication tokens are refused everywhere (``include_auth_token`` is a 400 and no
   request loader reads them): they cannot be listed nor revoked, unlike the personal tokens above.
@@ -94,11 +94,16 @@ def init_auth(app: Flask) -> None:
         view = app.view_functions.get(endpoint)
         if view is None:
             continue
-        view = limiter.limit(rate, methods=["POST"], deduct_when=_failed_login,
-                             key_func=lambda: request.remote_addr or "-", scope=f"{endpoint}:ip")(view)
-        per_account = _pending_account if endpoint == "security.two_factor_token_validation" else _login_email
-        view = limiter.limit(rate, methods=["POST"], deduct_when=_failed_login, key_func=per_account,
-                             scope=f"{endpoint}:account")(view)
+        if endpoint == "security.two_factor_token_validation":
+            # Only someone who passed the password step gets here: counted per account alone, so that colleagues
+            # behind one address (an office's NAT) cannot lock each other out.
+            view = limiter.limit(rate, methods=["POST"], deduct_when=_failed_login, key_func=_pending_account,
+                                 scope=f"{endpoint}:account")(view)
+        else:
+            view = limiter.limit(rate, methods=["POST"], deduct_when=_failed_login,
+                                 key_func=lambda: request.remote_addr or "-", scope=f"{endpoint}:ip")(view)
+            view = limiter.limit(rate, methods=["POST"], deduct_when=_failed_login, key_func=_login_email,
+                                 scope=f"{endpoint}:email")(view)
         app.view_functions[endpoint] = view
 
     @user_logged_out.connect_via(app)
