@@ -23,6 +23,7 @@ from fund.permissions import ANY_ROLE, access, ensure_edit, ensure_view
 from fund.schemas import FileUploadIn, InSchema, page_envelope, paged
 from fund.uploads import ALLOWED, check_upload
 from grants import operations
+from grants.checklist import checklist
 from grants.downloads import document_response, translate_upload_errors
 from grants.models import Application, Call, Document, Organisation
 from grants.permissions import can_see_bank_details
@@ -291,9 +292,23 @@ def get_document(document_id):
 @access(APPLICANT)
 @blp.response(200, ApplicationOut)
 def submit_application(application_id):
-    """Submit: only while the call is open (server time) and when the application is complete."""
+    """Submit: only while the call is open (server time) and when the application is complete. An incomplete
+    application is a 422 whose ``fields`` name the sections still to complete (``organisation``, ``project``,
+    ``location``, ``focus``, ``beneficiaries``, ``approach``, ``budget``, ``documents``)."""
     application = ensure_edit(db.session.get(Application, application_id))
-    operations.submit_application(application, current_user)
+    try:
+        operations.submit_application(application, current_user)
+    except FundError as exc:
+        if exc.code != "guard_failed":
+            raise
+        by_section: dict[str, list[str]] = {}
+        for item in checklist(application):
+            if not item.done:
+                by_section.setdefault(item.section, []).append(str(item.problem or item.label))
+        known = {m for messages in by_section.values() for m in messages}
+        general = [m for m in exc.fields.get("_schema", []) if str(m) not in known]
+        raise FundError(exc.message, fields={**by_section, **({"_schema": general} if general else {})},
+                        code=exc.code) from None
     return application_dict(application, current_user)
 
 

@@ -94,11 +94,12 @@ def test_an_incomplete_submission_lists_what_is_missing(app, applicant_with_org,
     before = state(app, app_id)
     resp = api.post(f"/api/v1/applications/{app_id}/submit")
     assert resp.status_code == 422
-    problems = resp.json["error"]["fields"]["_schema"]
-    assert problems[0] == "The application is not complete."
-    for missing in ("Missing: Project title.", "Missing: Countries.", "Missing: Expected beneficiaries.",
-                    "Add the budget lines.", "Missing document: Detailed budget (spreadsheet)."):
-        assert any(missing in p for p in problems), (missing, problems)
+    fields = resp.json["error"]["fields"]
+    assert fields["_schema"] == ["The application is not complete."]
+    for section, missing in (("project", "Missing: Project title."), ("location", "Missing: Countries."),
+                             ("beneficiaries", "Missing: Expected beneficiaries."), ("budget", "Add the budget lines."),
+                             ("documents", "Missing document: Detailed budget (spreadsheet).")):
+        assert any(missing in p for p in fields[section]), (missing, fields)
     assert state(app, app_id) == before
 
 
