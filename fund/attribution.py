@@ -15,12 +15,15 @@ programme support costs) plus what came back to it. The rows, all in US cents at
 ``psc``          a pool's money paying the programme support costs of a grant's expenditure (same signs)
 ================ =====================================================================================
 
-so ``unspent = sum(contribution) - sum(grant) - sum(psc)`` for a pool, a donor or the fund.
+so ``unspent = sum(contribution) - sum(grant) - sum(psc)`` for a pool, a donor or the fund. Each pool's unspent
+balance is also kept in :class:`AttributionPool`, updated with the rows that move it (one statement per write, in
+the same transaction, under the fund lock), so a payment reads the pools' balances without adding up the fund's
+history; :func:`pool_differences` recomputes them from the rows (``flask ledger check`` runs it).
 
 The method, applied by the ledger's posting functions in the transaction and under the fund lock of the posting:
 
 * a payment to a grant (a disbursement, or the reversal of a grantee refund) is paid first by earmarked pools
-  whose earmark applies to the grant (:meth:`fund.results.GrantDirectory.grants_matching`), pro rata to their
+  whose earmark applies to the grant (:func:`fund.results.earmarks_applying`), pro rata to their
   unspent balances at that moment, then by pools without an earmark, pro rata to theirs; never more than a pool
   holds. Whatever the pools cannot cover stays unattributed (the fund paid it, but no donor's available money
   could be named for it);
@@ -46,7 +49,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, and_, case, func, select
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, UniqueConstraint, and_, case, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fund.audit import make_append_only
@@ -89,6 +92,35 @@ make_append_only(Attribution.__table__)
 
 Pool = tuple[int, str | None, str | None]  # (donor_id, earmark_type, earmark_value)
 
+#: How a pool without an earmark is keyed in :class:`AttributionPool` (a unique key cannot hold NULL).
+NO_EARMARK = ""
+
+
+class AttributionPool(db.Model):
+    """A pool's unspent balance: the sum of its :class:`Attribution` rows (contributions in, grants and PSC out),
+    kept current by the writes that add them. Written only by :func:`_write` and the migration that back-filled it."""
+
+    __tablename__ = "ledger_attribution_pool"
+    __table_args__ = (UniqueConstraint("donor_id", "earmark_type", "earmark_value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    donor_id: Mapped[int] = mapped_column(Integer)
+    #: The earmark of the pool, ``NO_EARMARK`` (not NULL) for a pool without one.
+    earmark_type: Mapped[str] = mapped_column(String(20), default=NO_EARMARK)
+    earmark_value: Mapped[str] = mapped_column(String(200), default=NO_EARMARK)
+    #: US cents received minus US cents paid out.
+    usd_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    @property
+    def pool(self) -> Pool:
+        return _pool(self.donor_id, self.earmark_type, self.earmark_value)
+
+
+def _pool(donor_id: int, etype: str | None, evalue: str | None) -> Pool:
+    if not etype:
+        return (donor_id, None, None)
+    return (donor_id, etype, evalue or None)
+
 
 def largest_remainder(total: int, weights: dict) -> dict:
     """Share ``total`` (integer cents, >= 0) in proportion to ``weights`` (integers or Decimals > 0) so that the
@@ -114,35 +146,42 @@ def _cents(value: Decimal) -> int:
 
 
 def _unspent_pools() -> dict[Pool, int]:
-    """Pools with money left, in a fixed order (donor, earmark): one aggregate query."""
-    balance = func.sum(case((Attribution.kind == CONTRIBUTION, Attribution.usd_cents), else_=-Attribution.usd_cents))
+    """Pools with money left, in a fixed order (donor, earmark): one query on the kept pool balances."""
     rows = db.session.execute(
-        select(Attribution.donor_id, Attribution.earmark_type, Attribution.earmark_value, balance)
-        .group_by(Attribution.donor_id, Attribution.earmark_type, Attribution.earmark_value)
-        .having(balance > 0)
+        select(AttributionPool.donor_id, AttributionPool.earmark_type, AttributionPool.earmark_value,
+               AttributionPool.usd_cents).where(AttributionPool.usd_cents > 0)
     ).all()
-    pools = {(d, t, v): int(c) for d, t, v, c in rows}
+    pools = {_pool(d, t, v): int(c) for d, t, v, c in rows}
     return dict(sorted(pools.items(), key=lambda item: (item[0][0], item[0][1] or "", item[0][2] or "")))
 
 
 def _earmarks_applying(grant_id: int, earmarks: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    from fund.results import directory
+    from fund.results import earmarks_applying
 
-    grants = directory()
-    applying = set()
-    for etype, evalue in earmarks:
-        parameter = EARMARK_PARAMETERS.get(etype)
-        if parameter and grant_id in grants.grants_matching(**{parameter: evalue}):
-            applying.add((etype, evalue))
-    return applying
+    return earmarks_applying(grant_id, [(t, v) for t, v in earmarks if t in EARMARK_PARAMETERS])
 
 
 def _write(entry, kind: str, grant_id: int | None, shares: dict[Pool, int], sign: int) -> None:
+    """Add the rows of ``shares`` and move the kept balances of their pools by as much (one statement)."""
+    deltas: dict[tuple[int, str, str], int] = {}
     for (donor_id, etype, evalue), cents in shares.items():
         if cents:
             db.session.add(Attribution(entry_id=entry.id, value_date=entry.value_date, kind=kind, donor_id=donor_id,
                                        earmark_type=etype, earmark_value=evalue, grant_id=grant_id,
                                        usd_cents=sign * cents))
+            key = (donor_id, etype or NO_EARMARK, (evalue or NO_EARMARK) if etype else NO_EARMARK)
+            deltas[key] = deltas.get(key, 0) + (sign * cents if kind == CONTRIBUTION else -sign * cents)
+    if not deltas:
+        return
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = AttributionPool.__table__
+    stmt = insert(table).values([{"donor_id": d, "earmark_type": t, "earmark_value": v, "usd_cents": c}
+                                 for (d, t, v), c in sorted(deltas.items())])
+    db.session.execute(stmt.on_conflict_do_update(index_elements=["donor_id", "earmark_type", "earmark_value"],
+                                                  set_={"usd_cents": table.c.usd_cents + stmt.excluded.usd_cents}))
 
 
 def record_contribution(entry, *, donor_id: int, usd: Decimal, earmark: tuple[str | None, str | None] | None) -> None:
@@ -222,6 +261,37 @@ def return_from_grant(entry, grant_id: int, usd: Decimal, kind: str = GRANT) -> 
         return 0
     _write(entry, kind, grant_id, largest_remainder(take, held), -1)
     return take
+
+
+@dataclass(frozen=True)
+class PoolDifference:
+    pool: Pool
+    kept: int
+    recomputed: int
+
+    def __str__(self) -> str:
+        donor_id, etype, evalue = self.pool
+        earmark = f"{etype} {evalue!r}" if etype else "no earmark"
+        return (f"attribution pool of donor {donor_id} ({earmark}): kept {self.kept} US cents unspent, "
+                f"attribution rows say {self.recomputed}")
+
+
+def pool_differences() -> list[PoolDifference]:
+    """Every pool whose kept unspent balance differs from the sum of its attribution rows (a missing row counts as
+    zero): an integrity check, always empty."""
+    balance = func.sum(case((Attribution.kind == CONTRIBUTION, Attribution.usd_cents), else_=-Attribution.usd_cents))
+    recomputed: dict[Pool, int] = {}
+    for d, t, v, c in db.session.execute(
+            select(Attribution.donor_id, Attribution.earmark_type, Attribution.earmark_value, balance)
+            .group_by(Attribution.donor_id, Attribution.earmark_type, Attribution.earmark_value)).all():
+        pool = _pool(d, t, v)
+        recomputed[pool] = recomputed.get(pool, 0) + int(c or 0)
+    kept: dict[Pool, int] = {}
+    for row in db.session.execute(select(AttributionPool)).scalars():
+        kept[row.pool] = kept.get(row.pool, 0) + row.usd_cents
+    return [PoolDifference(pool, kept.get(pool, 0), recomputed.get(pool, 0))
+            for pool in sorted(set(kept) | set(recomputed), key=lambda p: (p[0], p[1] or "", p[2] or ""))
+            if kept.get(pool, 0) != recomputed.get(pool, 0)]
 
 
 # Reading -------------------------------------------------------------------------------------------------------
@@ -405,6 +475,6 @@ def donor_names(ids: Iterable[int]) -> dict[int, str]:
     return lookup(ids) if ids and lookup is not None else {}
 
 
-__all__ = ["Attribution", "DonorUse", "Matrix", "attribute_payment", "donor_use", "largest_remainder", "matrix",
-           "matrix_data",
-           "record_contribution", "register_donor_names", "return_from_grant", "reverse_contribution"]
+__all__ = ["Attribution", "AttributionPool", "DonorUse", "Matrix", "attribute_payment", "donor_use",
+           "largest_remainder", "matrix", "matrix_data", "pool_differences", "record_contribution",
+           "register_donor_names", "return_from_grant", "reverse_contribution"]

@@ -1,5 +1,6 @@
 """`flask --app wsgi rates import FILE`: import UN operational rates of exchange from CSV, all or nothing.
-`flask --app wsgi ledger check`: recompute the kept ledger balances from the postings."""
+`flask --app wsgi ledger check`: recompute the kept ledger balances from the postings
+and the attribution pools' unspent balances from the attribution rows."""
 
 from __future__ import annotations
 
@@ -59,17 +60,21 @@ ledger_cli = AppGroup("ledger", help="The fund's double-entry ledger.")
 def ledger_check():
     """Recompute every kept balance (fund-wide, per donor, pledge and grant) from the postings and compare, and
     check that every entry balances. Exits with status 1 on any disagreement."""
-    from fund import balances, ledger
+    from fund import attribution, balances, ledger
 
     diffs = balances.differences()
     unbalanced = ledger.unbalanced_entries()
-    for d in diffs:
+    pools = attribution.pool_differences()
+    for d in [*diffs, *pools]:
         click.echo(f"  {d}", err=True)
     if unbalanced:
         click.echo(f"  entries that do not balance: {', '.join(map(str, unbalanced))}", err=True)
     kept = db.session.execute(db.select(db.func.count()).select_from(balances.LedgerBalance)).scalar_one()
-    if diffs or unbalanced:
+    kept_pools = db.session.execute(db.select(db.func.count()).select_from(attribution.AttributionPool)).scalar_one()
+    if diffs or unbalanced or pools:
         click.echo(f"Ledger check failed: {len(diffs)} of {kept} balance(s) disagree with the postings, "
-                   f"{len(unbalanced)} unbalanced entr{'y' if len(unbalanced) == 1 else 'ies'}.", err=True)
+                   f"{len(unbalanced)} unbalanced entr{'y' if len(unbalanced) == 1 else 'ies'}, "
+                   f"{len(pools)} of {kept_pools} attribution pool(s) disagree with the attribution rows.", err=True)
         sys.exit(1)
-    click.echo(f"Ledger check passed: {kept} balances agree with the postings; every entry balances.")
+    click.echo(f"Ledger check passed: {kept} balances agree with the postings; every entry balances; "
+               f"{kept_pools} attribution pools agree with the attribution rows.")

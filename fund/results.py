@@ -64,6 +64,11 @@ class GrantDirectory(Protocol):
                         theme: str | None = None) -> list[int]:
         """Ids of grants an earmark (window, region or theme) applies to."""
 
+    def earmarks_applying(self, grant_id: int, earmarks: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of the ``earmarks`` ((type, value), the type one of funding_window, region, theme) apply to one
+        grant: what a payment needs, answered from that grant alone (one query), whatever the number of grants.
+        Optional: :func:`earmarks_applying` falls back to :meth:`grants_matching` for a directory without it."""
+
     def results(self, grant_ids: Iterable[int], date_from: dt.date | None = None,
                 date_to: dt.date | None = None) -> dict[int, Results]:
         """Results per grant from accepted reports whose reporting period ends within [date_from, date_to]."""
@@ -75,6 +80,9 @@ class _NoGrants:
 
     def grants_matching(self, **earmark):
         return []
+
+    def earmarks_applying(self, grant_id, earmarks):
+        return set()
 
     def results(self, grant_ids, date_from=None, date_to=None):
         return {}
@@ -90,6 +98,18 @@ def register(directory: GrantDirectory) -> None:
 
 def directory() -> GrantDirectory:
     return _directory
+
+
+def earmarks_applying(grant_id: int, earmarks: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the ``earmarks`` ((type, value)) apply to the grant, as the registered directory says."""
+    earmarks = sorted(set(earmarks))
+    if not earmarks:
+        return set()
+    one_grant = getattr(_directory, "earmarks_applying", None)
+    if one_grant is not None:
+        return set(one_grant(grant_id, earmarks))
+    return {(etype, evalue) for etype, evalue in earmarks
+            if grant_id in _directory.grants_matching(**{etype: evalue})}
 
 
 # Small-cell suppression -----------------------------------------------------------------------------------------

@@ -38,7 +38,8 @@ from fund.db import db, utcnow
 #: Tables that hold money or the audit trail. No retention class may purge them.
 NEVER_PURGED = frozenset({
     "journal_entry", "ledger_posting", "contribution", "pledge", "pledge_instalment", "disbursement",
-    "grant_refund", "grant_award", "issued_statement", "ledger_attribution", "exchange_rate",
+    "grant_refund", "grant_award", "issued_statement", "ledger_attribution",
+    "ledger_attribution_pool", "exchange_rate",
     "audit_event", "audit_head", "audit_personal", "audit_subject",
 })
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from flask_babel import force_locale
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from fund.db import db
 from fund.results import GrantInfo, Results
@@ -104,6 +104,21 @@ class AwardsDirectory:
                         theme: str | None = None) -> list[int]:
         rows = self._load(select(Grant).where(Grant.status.in_(EARMARKABLE)).order_by(Grant.id))
         return [g.id for g in rows if self._earmark_applies(g, funding_window, region, theme)]
+
+    def earmarks_applying(self, grant_id: int, earmarks: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        earmarks = [(t, v) for t, v in earmarks if t in ("funding_window", "region", "theme")]
+        if not earmarks:
+            return set()
+        grant = db.session.execute(
+            select(Grant).where(Grant.id == grant_id, Grant.status.in_(EARMARKABLE))
+            .options(joinedload(Grant.application).options(joinedload(Application.call),
+                                                            joinedload(Application.beneficiaries), lazyload("*")),
+                     lazyload("*"))
+        ).unique().scalar_one_or_none()
+        if grant is None:
+            return set()
+        return {(t, v) for t, v in earmarks if self._earmark_applies(grant, **{"funding_window": None, "region": None,
+                                                                              "theme": None, t: v})}
 
     def _earmark_applies(self, g: Grant, funding_window, region, theme) -> bool:
         a = g.application
