@@ -63,6 +63,14 @@ class Chart:
         # is numbers and the palette's constants.
         return Markup(_line(self) if self.kind == "line" else _bars(self))  # nosec B704
 
+    def as_data(self) -> dict:
+        """Plain data for a PDF (fund.pdf accepts nothing else): title, drawing and the table of figures."""
+        return {"id": self.id, "title": str(self.title), "svg": str(self.svg()), "unit": self.unit,
+                "category_label": str(self.extra.get("category_label", "")),
+                "series": [str(s.label) for s in self.series],
+                "rows": [[str(c), *[self.text(s.values[i]) for s in self.series]]
+                         for i, c in enumerate(self.categories)]}
+
 
 def _number(value) -> Decimal | None:
     if isinstance(value, str) or value is None:

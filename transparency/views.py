@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import Blueprint, abort, current_app, g, make_response, render_template, request
+from flask import Blueprint, Response, abort, current_app, g, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -92,33 +92,58 @@ def label(table: dict, code: str) -> str:
 # The fund in figures ------------------------------------------------------------------------------------------
 
 
+def figures_charts(years: list) -> list:
+    """The charts of the fund in figures, for the page and its PDF."""
+    types = [t for t in figures.DONOR_TYPE_LABELS if any(t in y.by_type for y in years)]
+    usd = lambda v: money(v, "USD")  # noqa: E731
+    regions = grants_by_region()
+    return [
+        Chart("chart-contributions", _("Contributions received by year and type of donor"),
+              _("Contributions received in US dollars each year, one bar per type of donor."),
+              [str(y.year) for y in years],
+              [Series(str(figures.DONOR_TYPE_LABELS[t]), [y.by_type.get(t, figures.ZERO) for y in years])
+               for t in types], unit="USD", format=usd, extra={"category_label": _("Year")}),
+        Chart("chart-grants", _("Grants committed and paid by year"),
+              _("Grants committed and disbursements paid in US dollars each year."),
+              [str(y.year) for y in years],
+              [Series(_("Committed"), [y.committed for y in years]),
+               Series(_("Paid"), [y.disbursed for y in years])],
+              unit="USD", format=usd, extra={"category_label": _("Year")}),
+        Chart("chart-regions", _("Grants by region"),
+              _("Amount granted in US dollars to projects working in each region (a project in several regions "
+                "counts in each)."),
+              [str(REGION_LABELS[r]) for r in regions], [Series(_("Amount granted"), list(regions.values()))],
+              unit="USD", format=usd, extra={"category_label": _("Region")}),
+    ]
+
+
+@bp.route("/figures.pdf")
+@public
+@cacheable
+def figures_pdf():
+    from fund.pdf import render_pdf
+
+    years = figures.by_year()
+    total = figures.totals(years)
+    keys = ("contributions", "committed", "disbursed", "refunded", "psc", "balance")
+    context = {
+        "lang": lang(),
+        "years": [{"year": y.year, **{k: getattr(y, k) for k in keys}} for y in years],
+        "total": {k: getattr(total, k) for k in keys},
+        "charts": [c.as_data() for c in figures_charts(years) if c.categories],
+    }
+    pdf = render_pdf("transparency/pdf/figures.html", context)
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": "inline; filename=fund-in-figures.pdf"})
+
+
 @bp.route("/")
 @public
 @cacheable
 def index():
     years = figures.by_year()
     total = figures.totals(years)
-    types = [t for t in figures.DONOR_TYPE_LABELS if any(t in y.by_type for y in years)]
-    usd = lambda v: money(v, "USD")  # noqa: E731
-    contributions = Chart(
-        "chart-contributions", _("Contributions received by year and type of donor"),
-        _("Contributions received in US dollars each year, one bar per type of donor."),
-        [str(y.year) for y in years],
-        [Series(str(figures.DONOR_TYPE_LABELS[t]), [y.by_type.get(t, figures.ZERO) for y in years]) for t in types],
-        unit="USD", format=usd, extra={"category_label": _("Year")})
-    grants_chart = Chart(
-        "chart-grants", _("Grants committed and paid by year"),
-        _("Grants committed and disbursements paid in US dollars each year."),
-        [str(y.year) for y in years],
-        [Series(_("Committed"), [y.committed for y in years]), Series(_("Paid"), [y.disbursed for y in years])],
-        unit="USD", format=usd, extra={"category_label": _("Year")})
-    regions = grants_by_region()
-    region_chart = Chart(
-        "chart-regions", _("Grants by region"),
-        _("Amount granted in US dollars to projects working in each region (a project in several regions counts in "
-          "each)."),
-        [str(REGION_LABELS[r]) for r in regions], [Series(_("Amount granted"), list(regions.values()))],
-        unit="USD", format=usd, extra={"category_label": _("Region")})
+    contributions, grants_chart, region_chart = figures_charts(years)
     year = request.args.get("year", type=int)
     shown = next((y for y in years if y.year == year), years[-1] if years else None)
     page = max(1, request.args.get("page", 1, type=int))

@@ -23,6 +23,7 @@ ROUTES: dict = {
     ("transparency.grant", "GET"): Route(PUBLIC, args=_grant),
     ("transparency.results", "GET"): Route(PUBLIC),
     ("transparency.contribute", "GET"): Route(PUBLIC),
+    ("transparency.figures_pdf", "GET"): Route(PUBLIC),
     ("iati.activities", "GET"): Route(PUBLIC),
     ("iati.organisation", "GET"): Route(PUBLIC),
     ("exports.index", "GET"): Route(FINANCE),

@@ -139,3 +139,13 @@ def test_queries_do_not_grow_with_the_fund(app, client, fund_world):
         client.get(url)
     after = {u: _count_queries(app, client, u) for u in urls}
     assert after == before
+
+
+def test_figures_pdf_embeds_the_charts(client, fund_world):
+    from tests.donors.statement_support import pdf_text
+
+    resp = client.get("/transparency/figures.pdf")
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    text = " ".join(pdf_text(resp.data).split())
+    assert "Contributions received by year and type of donor" in text and "Grants by region" in text
+    assert "160,000.00 USD" in text and "Anonymous donors" in text
