@@ -73,6 +73,12 @@ def test_a_generated_client_runs_donor_contribution_call_application_submission(
     def pdf(name: str) -> File:
         return File(payload=io.BytesIO(gf.PDF_BYTES), file_name=name, mime_type="application/pdf")
 
+    from fund import rates
+    from fund.db import db
+
+    with app.app_context():
+        rates.seed_currencies()  # the currency table is emptied between tests
+        db.session.commit()
     now = dt.datetime.now(dt.UTC)
     with live_server(app) as server:
         def as_user(role: str) -> AuthenticatedClient:
@@ -82,8 +88,10 @@ def test_a_generated_client_runs_donor_contribution_call_application_submission(
 
         donor = post_api_v1_donors.sync(client=fo, body=DonorIn.from_dict(
             {"name": "Kingdom of Norway", "type": "member_state", "country": "NO"}))
-        contribution = post_api_v1_contributions.sync(client=fo, idempotency_key="journey-1", body=ContributionIn(
+        first = post_api_v1_contributions.sync_detailed(client=fo, idempotency_key="journey-1", body=ContributionIn(
             donor_id=donor.id, amount="250000.00", currency="USD", received_on=now.date(), bank_reference="NO-1"))
+        assert first.status_code == 201, first.content
+        contribution = first.parsed
         assert (contribution.amount, contribution.usd_amount) == ("250000.00", "250000.00")
         again = post_api_v1_contributions.sync_detailed(client=fo, idempotency_key="journey-1", body=ContributionIn(
             donor_id=donor.id, amount="250000.00", currency="USD", received_on=now.date(), bank_reference="NO-1"))
