@@ -6,7 +6,7 @@ media type and the body it documents (the error body included)."""
 from __future__ import annotations
 
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -40,7 +40,7 @@ def _known_ids(case, fund) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=6, deadline=None, derandomize=True,
+@settings(max_examples=6, deadline=None, derandomize=True, phases=[Phase.generate],
           suppress_health_check=list(HealthCheck))
 def test_every_operation_conforms(case, app, seeded_fund):
     _known_ids(case, seeded_fund)
