@@ -162,21 +162,23 @@ def _earmarks_applying(grant_id: int, earmarks: Iterable[tuple[str, str]]) -> se
 
 
 def _write(entry, kind: str, grant_id: int | None, shares: dict[Pool, int], sign: int) -> None:
-    """Add the rows of ``shares`` and move the kept balances of their pools by as much (one statement)."""
-    deltas: dict[tuple[int, str, str], int] = {}
+    """Add the rows of ``shares`` (one statement) and move the kept balances of their pools by as much (one
+    statement), whatever the number of pools."""
+    rows, deltas = [], {}
     for (donor_id, etype, evalue), cents in shares.items():
         if cents:
-            db.session.add(Attribution(entry_id=entry.id, value_date=entry.value_date, kind=kind, donor_id=donor_id,
-                                       earmark_type=etype, earmark_value=evalue, grant_id=grant_id,
-                                       usd_cents=sign * cents))
+            rows.append({"entry_id": entry.id, "value_date": entry.value_date, "kind": kind, "donor_id": donor_id,
+                         "earmark_type": etype, "earmark_value": evalue, "grant_id": grant_id,
+                         "usd_cents": sign * cents})
             key = (donor_id, etype or NO_EARMARK, (evalue or NO_EARMARK) if etype else NO_EARMARK)
             deltas[key] = deltas.get(key, 0) + (sign * cents if kind == CONTRIBUTION else -sign * cents)
-    if not deltas:
+    if not rows:
         return
     if db.session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
+    db.session.execute(insert(Attribution.__table__), rows)
     table = AttributionPool.__table__
     stmt = insert(table).values([{"donor_id": d, "earmark_type": t, "earmark_value": v, "usd_cents": c}
                                  for (d, t, v), c in sorted(deltas.items())])
