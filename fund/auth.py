@@ -81,6 +81,10 @@ def _failed_login(response) -> bool:
     return response.status_code not in (301, 302, 303)
 
 
+def _client_address() -> str:
+    return request.remote_addr or "-"
+
+
 def init_auth(app: Flask) -> None:
     datastore = SQLAlchemyUserDatastore(db, User, Role)
     security.init_app(app, datastore, register_blueprint=True)
@@ -88,7 +92,8 @@ def init_auth(app: Flask) -> None:
     app.before_request(_refuse_auth_token)
     security.login_manager.request_loader(lambda _request: None)
 
-    # Throttle the password and the second-factor steps.
+    # Throttle the password and the second-factor steps. The key functions are module-level so that a second app in
+    # the same process (tests) registers limits equal to the first's, which Flask-Limiter keeps once, not twice.
     rate = app.config["LOGIN_RATE_LIMIT"]
     for endpoint in ("security.login", "security.two_factor_token_validation", "security.forgot_password"):
         view = app.view_functions.get(endpoint)
@@ -101,7 +106,7 @@ def init_auth(app: Flask) -> None:
                                  scope=f"{endpoint}:account")(view)
         else:
             view = limiter.limit(rate, methods=["POST"], deduct_when=_failed_login,
-                                 key_func=lambda: request.remote_addr or "-", scope=f"{endpoint}:ip")(view)
+                                 key_func=_client_address, scope=f"{endpoint}:ip")(view)
             view = limiter.limit(rate, methods=["POST"], deduct_when=_failed_login, key_func=_login_email,
                                  scope=f"{endpoint}:email")(view)
         app.view_functions[endpoint] = view

@@ -171,9 +171,18 @@ def _wipe(app) -> None:
                     conn.execute(text(f'DELETE FROM "{t}"'))
 
 
+@pytest.fixture(scope="session")
+def _limiter_storage(app):
+    """The suite's own throttling storage (memory), as create_app of the session app left it."""
+    return limiter._storage, limiter._limiter
+
+
 @pytest.fixture(autouse=True)
-def _isolation(app):
-    """Every test starts from empty tables; the limiter's counters start from zero."""
+def _isolation(app, _limiter_storage):
+    """Every test starts from empty tables; the limiter's counters start from zero. Flask-Limiter keeps one storage
+    per Limiter object, so a test that builds another app in-process (production settings, Redis) would leave its
+    storage to the tests after it: the suite's own is put back first."""
+    limiter._storage, limiter._limiter = _limiter_storage
     limiter.reset()
     yield
     _wipe(app)
