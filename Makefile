@@ -26,7 +26,7 @@ translations: $(STAMP)
 # Refresh the catalogs after changing user-facing text, then translate the new entries.
 messages: $(STAMP)
 	@for pkg in fund grants donors transparency; do \
-	  mkdir -p $$pkg/translations && $(BIN)/pybabel -q extract -F babel/$$pkg.cfg -k _l -k lazy_gettext -o $$pkg/translations/messages.pot . && \
+	  mkdir -p $$pkg/translations && $(BIN)/pybabel -q extract -F babel/$$pkg.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -o $$pkg/translations/messages.pot . && \
 	  if [ -f $$pkg/translations/fr/LC_MESSAGES/messages.po ]; then \
 	    $(BIN)/pybabel -q update -i $$pkg/translations/messages.pot -d $$pkg/translations; \
 	  else $(BIN)/pybabel -q init -i $$pkg/translations/messages.pot -d $$pkg/translations -l fr; fi; done

@@ -146,6 +146,11 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # file:///directory or s3://bucket/prefix (see fund/storage.py); empty: STORAGE_DIR.
         "STORAGE_URL": os.environ.get("STORAGE_URL", ""),
         "STORAGE_S3_ENDPOINT_URL": os.environ.get("STORAGE_S3_ENDPOINT_URL", ""),
+        # Operations (fund/ops.py): log lines as JSON and one access line per request (both on in production);
+        # /metrics for a bearer of METRICS_TOKEN, or for loopback clients only when it is empty.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json" if production else "text").strip().lower(),
+        "LOG_ACCESS": _bool("LOG_ACCESS", production),
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         "TRUSTED_HOSTS": trusted_hosts or None,
         # How many reverse proxies stand in front of the service: only then are X-Forwarded-For and
         # X-Forwarded-Proto believed (Werkzeug ProxyFix), and only that many hops of them.
@@ -174,11 +179,6 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
-        # Operations (fund/ops.py): log lines as JSON and one access line per request (both on in production);
-        # /metrics for a bearer of METRICS_TOKEN, or for loopback clients only when it is empty.
-        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json" if production else "text").strip().lower(),
-        "LOG_ACCESS": _bool("LOG_ACCESS", production),
-        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS", False),
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "VTF Grants <no-reply@vtf.example.org>"),
         "MAIL_MAX_ATTEMPTS": int(os.environ.get("MAIL_MAX_ATTEMPTS", "8")),

@@ -28,6 +28,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from fund import audit
 from fund.db import db, utcnow
@@ -194,7 +195,7 @@ APPLICANT_STATUS = {
 APPLICANT_STATUS_LABELS = {
     "draft": _l("Draft"),
     "returned": _l("Returned for revision"),
-    "received": _l("Received"),
+    "received": lazy_pgettext("application", "Received"),
     "under_assessment": _l("Under assessment"),
     "decision": _l("Decision"),
     "withdrawn": _l("Withdrawn"),

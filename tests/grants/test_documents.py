@@ -94,8 +94,11 @@ def test_downloads_are_attachments_with_nosniff_and_are_audited(app, draft, api_
         assert "filename=" in got.headers["Content-Disposition"]
         assert got.headers["X-Content-Type-Options"] == "nosniff"
         assert got.headers["Content-Type"] == "image/png"
-    for role in ("reviewer", "donor", "finance_officer"):
+    for role in ("donor", "finance_officer"):
         assert api_as(role).get(f"/api/v1/documents/{doc['id']}").status_code == 403
+    # Reviewers may read the documents of applications assigned to them; to a reviewer not assigned this one,
+    # it does not exist.
+    assert api_as("reviewer").get(f"/api/v1/documents/{doc['id']}").status_code == 404
     with app.app_context():
         downloads = db.session.execute(select(AuditEvent).where(AuditEvent.action == "document.download",
                                                                 AuditEvent.entity_id == str(doc["id"]))).scalars()
