@@ -51,7 +51,7 @@ YEAR_AGO = TODAY - dt.timedelta(days=365)
 
 #: Tables copied as they are (reference data, counters, singletons); every other table is multiplied.
 SHARED = {"alembic_version", "currency", "exchange_rate", "role", "ledger_lock", "statement_counter",
-          "grant_number_counter", "audit_head", "ledger_balance"}
+          "grant_number_counter", "audit_head", "ledger_balance", "ledger_attribution_pool"}
 #: Integer columns that name a row of another table without a foreign key (the ledger knows no domain tables).
 SOFT_REFERENCES = {
     ("ledger_posting", "donor_id"): "donor", ("ledger_posting", "pledge_id"): "pledge",
@@ -214,6 +214,13 @@ def multiply(url: str, copies: int) -> None:
         t = LedgerBalance.__table__
         conn.execute(insert(t).from_select(["scope", "ref_id", "account", "kind", "currency", "amount_minor",
                                             "usd_cents"], recomputed_query()))
+        conn.execute(text("DELETE FROM ledger_attribution_pool"))  # the donors' pools, from the copied rows
+        conn.execute(text(
+            "INSERT INTO ledger_attribution_pool (donor_id, earmark_type, earmark_value, usd_cents) "
+            "SELECT donor_id, COALESCE(earmark_type, ''), "
+            "CASE WHEN earmark_type IS NULL THEN '' ELSE COALESCE(earmark_value, '') END, "
+            "SUM(CASE WHEN kind = 'contribution' THEN usd_cents ELSE -usd_cents END) FROM ledger_attribution "
+            "GROUP BY 1, 2, 3"))
         conn.execute(text("SET session_replication_role = DEFAULT"))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("ANALYZE"))
