@@ -10,8 +10,9 @@ Append-only: there is no update or delete path, and on PostgreSQL a trigger refu
 ledger tables. A correction is a reversing entry linked to the original (``reversal_of_id``, unique: an entry is
 reversed at most once). "Reversed" is derived from that link, never written on the original.
 
-Figures (fund position, per-donor, per-pledge, per-grant) are computed from the postings with one aggregate
-query each, whatever the number of postings.
+Figures (fund position, per-donor, per-pledge, per-grant) are read from balances that :func:`post_entry` keeps
+current in the posting's transaction (:mod:`fund.balances`): a few rows each, whatever the number of postings.
+`flask ledger check` recomputes every balance from the postings.
 
 Which donors' money paid which grant is recorded by the same functions, in the same transaction, beside the
 postings (:mod:`fund.attribution`): contributions fill the donors' pools, payments, refunds, PSC and reversals
@@ -453,15 +454,6 @@ class GrantFigures:
 
     def as_dict(self) -> dict:
         return {k: str(v) if isinstance(v, Decimal) else v for k, v in self.__dict__.items()}
-
-
-def _usd_sums(dimension, ids: list[int]) -> list:
-    """USD cents summed per (dimension id, account, entry kind) for the given ids: one aggregate query."""
-    return db.session.execute(
-        select(dimension, Posting.account, JournalEntry.kind, func.sum(Posting.usd_cents))
-        .join(JournalEntry).where(dimension.in_(ids))
-        .group_by(dimension, Posting.account, JournalEntry.kind)
-    ).all()
 
 
 def grants_figures(grant_ids: Iterable[int]) -> dict[int, GrantFigures]:
