@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 
 @pytest.fixture
@@ -32,3 +32,21 @@ def tamper(app, owner_engine):
                 conn.execute(text(sql))
 
     return run
+
+
+@pytest.fixture
+def fresh_database(app, owner_engine, tmp_path):
+    """The URL of an empty database of the same kind as the suite's, dropped afterwards."""
+    if owner_engine.dialect.name != "postgresql":
+        yield f"sqlite:///{tmp_path / 'upgrade.db'}"
+        return
+    url = make_url(app.config.get("DATABASE_OWNER_URL") or str(owner_engine.url))
+    name = f"{url.database}_upgrade"
+    admin = create_engine(url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 from alembic import command as alembic_command
-from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy import func, select, text
 
 from fund import audit, checkpoints, create_app
 from fund.audit import ERASED, AuditEvent, AuditPersonal, AuditSubject
@@ -377,24 +377,6 @@ def _legacy_rows(n: int) -> list[dict]:
         prev = row["hash"]
         rows.append(row)
     return rows
-
-
-@pytest.fixture
-def fresh_database(app, owner_engine, tmp_path):
-    """The URL of an empty database of the same kind as the suite's, dropped afterwards."""
-    if owner_engine.dialect.name != "postgresql":
-        yield f"sqlite:///{tmp_path / 'upgrade.db'}"
-        return
-    url = make_url(app.config.get("DATABASE_OWNER_URL") or str(owner_engine.url))
-    name = f"{url.database}_upgrade"
-    admin = create_engine(url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _upgrade_app(app, url):
