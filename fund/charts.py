@@ -78,6 +78,12 @@ def _number(value) -> Decimal | None:
     return Decimal(value)
 
 
+def _share(part: Decimal, span: Decimal) -> float:
+    """Where ``part`` falls along an axis of length ``span``, as a fraction for drawing. Only pixel geometry is a
+    float; every figure written on a chart is formatted from its Decimal by ``Chart.text``."""
+    return float(part / span)  # ok-float: a drawing coordinate, never money
+
+
 def _scale(values: list[Decimal]) -> tuple[Decimal, Decimal]:
     low = min([Decimal(0), *values])
     high = max([Decimal(0), *values])
@@ -121,7 +127,7 @@ def _bars(chart: Chart) -> str:
     height = legend_height + group * len(chart.categories) + 10
     out = _open(chart, WIDTH, height)
     out += _legend(chart, 4)
-    zero_x = label_width + float((0 - low) / span) * plot
+    zero_x = label_width + _share(0 - low, span) * plot
     for row, category in enumerate(chart.categories):
         top = legend_height + row * group
         out.append(f'<text x="{label_width - 6}" y="{top + group / 2 + 4:.1f}" text-anchor="end">'
@@ -132,8 +138,8 @@ def _bars(chart: Chart) -> str:
             number = _number(value)
             colour = PALETTE[i % len(PALETTE)]
             if number is not None and number != 0:
-                x1 = label_width + float((min(number, 0) - low) / span) * plot
-                w = abs(float(number / span)) * plot
+                x1 = label_width + _share(min(number, 0) - low, span) * plot
+                w = abs(_share(number, span)) * plot
                 out.append(f'<rect x="{x1:.1f}" y="{y}" width="{max(w, 1):.1f}" height="14" fill="{colour}"/>')
                 end = x1 + w
             else:
@@ -161,7 +167,7 @@ def _line(chart: Chart) -> str:
         return left + (plot * i / (count - 1) if count > 1 else plot / 2)
 
     def y_of(v: Decimal) -> float:
-        return top + PLOT_HEIGHT - float((v - low) / span) * PLOT_HEIGHT
+        return top + PLOT_HEIGHT - _share(v - low, span) * PLOT_HEIGHT
 
     for k in range(5):  # gridlines with their values
         v = low + span * k / 4

@@ -27,3 +27,14 @@ def test_dashboards_draw_their_charts(login_as, make_user, fund_world):
         url = url_for("grants_awards.forecast")
     forecast = client.get(url).get_data(as_text=True)
     assert 'id="chart-forecast"' in forecast and "Payments due by month" in forecast
+
+
+def test_bars_are_drawn_in_proportion_to_their_figures():
+    import re
+    from decimal import Decimal
+
+    chart = charts.Chart(id="t", title="Grants by region", description="", categories=["Africa", "Asia", "Europe"],
+                         series=[charts.Series("Granted", [Decimal("10000.00"), Decimal("30000.00"), "<5"])])
+    widths = [float(w) for w in re.findall(r'<rect x="[^"]+" y="[^"]+" width="([^"]+)"', str(chart.svg()))]
+    assert len(widths) == 2  # a figure not published draws no bar
+    assert abs(widths[1] - 3 * widths[0]) < 0.2
