@@ -1,15 +1,23 @@
-"""Jinja set-up: filters for money and dates, the language switch, navigation."""
+"""Jinja set-up: filters for money, dates, percentages and country names, the language switch, navigation.
+
+Every figure on a screen or in a PDF goes through these filters so it reads the same way in both languages:
+dates and times to the minute (never seconds) with the time zone, percentages with the locale's decimal sign
+and spacing ("12.5%" in English, "12,5 %" in French), countries by name in the current language.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from decimal import Decimal
 
+from babel.numbers import format_percent
 from flask import Flask, request
-from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import format_date, format_decimal, format_time, get_locale
 from markupsafe import Markup, escape
 
+from babel import Locale
 from fund.money import exponent
 
 
@@ -48,6 +56,54 @@ def html_attrs(attrs) -> Markup:
     return Markup("".join(out))
 
 
+def _locale() -> Locale:
+    return Locale.parse(str(get_locale() or "en"))
+
+
+def datetime_text(value, fmt: str = "medium") -> str:
+    """A date and time to the minute with its time zone, in the user's time zone and language:
+    "Mar 5, 2026, 9:07 AM UTC", "5 mars 2026, 09:07 TU". ``fmt`` is the width of the date part
+    (short, medium, long, full); the time never shows seconds."""
+    if not value:
+        return ""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)  # stored times are UTC
+    if not isinstance(value, dt.datetime):
+        return format_date(value, fmt)
+    pattern = _locale().datetime_formats.get("medium", "{1} {0}")
+    pattern = str(getattr(pattern, "pattern", pattern)).replace("'", "")
+    time = f"{format_time(value, 'short')} {format_time(value, 'z')}"
+    return pattern.replace("{1}", format_date(value, fmt)).replace("{0}", time)
+
+
+def percent(value, places: int = 1) -> str:
+    """A percentage given in percent (Decimal("12.5") is 12.5 %), at most ``places`` decimals, in the locale:
+    "12.5%" in English, "12,5 %" in French; trailing zeros dropped ("40 %")."""
+    if value is None or value == "":
+        return ""
+    ratio = (Decimal(value) / 100).quantize(Decimal(1).scaleb(-(places + 2))).normalize()
+    return format_percent(ratio, locale=_locale(), decimal_quantization=False)
+
+
+def country_name(code: str | None, locale: str | None = None) -> str:
+    """The name of an ISO 3166-1 alpha-2 country in the current language (or ``locale``): "NO" is "Norway",
+    "Norvège" in French. An unknown code is shown as it is; None or "" as nothing."""
+    if not code:
+        return ""
+    code = str(code).upper()
+    if len(code) != 2 or not code.isalpha() or code == "ZZ":  # ZZ is babel's "Unknown Region"
+        return code
+    return (Locale.parse(locale) if locale else _locale()).territories.get(code, code)
+
+
+def nl2br(text) -> Markup:
+    """Text with its line breaks kept (an address), escaped first: each newline becomes <br>."""
+    if text is None:
+        return Markup("")
+    lines = str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return Markup("<br>\n").join(escape(line) for line in lines)
+
+
 def init_templating(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["html_attrs"] = html_attrs
@@ -55,7 +111,10 @@ def init_templating(app: Flask) -> None:
 
     app.jinja_env.globals.update(position_chart=charts.position_chart, pipeline_chart=charts.pipeline_chart,
                                  forecast_chart=charts.forecast_chart)
-    app.jinja_env.filters["datetime"] = lambda v, fmt="medium": format_datetime(v, fmt) if v else ""
+    app.jinja_env.filters["datetime"] = datetime_text
+    app.jinja_env.filters["percent"] = percent
+    app.jinja_env.filters["country"] = country_name
+    app.jinja_env.filters["nl2br"] = nl2br
     app.jinja_env.filters["date"] = lambda v, fmt="medium": format_date(v, fmt) if v else ""
     app.jinja_env.add_extension("jinja2.ext.i18n") if "jinja2.ext.i18n" not in app.jinja_env.extensions else None
 

@@ -16,7 +16,6 @@ from grants.taxonomies import (
     ORGANISATION_TYPES,
     WINDOWS,
     countries,
-    country_name,
 )
 from grants.workflow import APPLICANT_STATUS, APPLICANT_STATUS_LABELS, CALL_WORKFLOW
 
@@ -33,7 +32,7 @@ def _label(table: dict):
 
 def init_templating(app: Flask) -> None:
     env = app.jinja_env
-    env.filters["country"] = lambda code: country_name(code, _lang())
+    # |country (a country's name in the current language) is fund.templating's, shared by every package.
     env.filters["exploitation"] = _label(FORMS_OF_EXPLOITATION)
     env.filters["assistance"] = _label(ASSISTANCE_TYPES)
     env.filters["budget_category"] = _label(BUDGET_CATEGORIES)
