@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from fund.errors import Conflict
 from fund.pdf import render_pdf
-from fund.templating import money
+from fund.templating import money, percent
 from grants.awards.models import FINAL, INTERIM, Grant
 from grants.awards.operations import FINAL_REPORT_DAYS
 from grants.awards.workflow import CONDITION_LABELS
@@ -69,11 +69,11 @@ def agreement_context(grant: Grant, lang: str) -> dict:
         "start_date": grant.start_date, "end_date": grant.end_date,
         "amount": money(grant.amount, grant.currency),
         "budget": [{"category": str(BUDGET_CATEGORIES.get(c, c)), "amount": money(a, grant.currency),
-                    "share": f"{(a * 100 / grant.budget_total).quantize(Decimal('0.1'))} %"
+                    "share": percent(a * 100 / grant.budget_total, 1)
                     if grant.budget_total else ""} for c, a in by_category.items()],
         "budget_total": money(grant.budget_total, grant.currency),
         "tranches": [{"number": t.number, "amount": money(t.amount, grant.currency),
-                      "share": f"{(t.amount * 100 / grant.amount).quantize(Decimal('0.01'))} %",
+                      "share": percent(t.amount * 100 / grant.amount, 2),
                       "condition": str(CONDITION_LABELS[t.condition]), "expected_on": t.expected_on}
                      for t in grant.tranches],
         "reports": [{"kind": _("Interim report"), "period_start": interim.period_start,
