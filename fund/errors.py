@@ -72,6 +72,18 @@ TITLES = {
     500: lazy_gettext("Something went wrong"),
 }
 
+#: What a page says when a route gives no reason of its own (werkzeug's English default text otherwise).
+DESCRIPTIONS = {
+    400: lazy_gettext("The request could not be understood. Go back and try again."),
+    403: lazy_gettext("You do not have access to this page. If you think you should, ask the fund's team "
+                      "to check your account's role."),
+    404: lazy_gettext("There is no page at this address. Check the address, or go back to the home page."),
+    405: lazy_gettext("This page cannot be used this way. Go back and use the page's own buttons."),
+    413: lazy_gettext("The file is too large."),
+    429: lazy_gettext("Too many attempts. Wait a few minutes and try again."),
+    500: lazy_gettext("An unexpected error occurred. It has been logged."),
+}
+
 
 def _flatten_webargs(messages: dict) -> dict:
     """webargs nests messages by location ({"json": {...}}); the API reports fields directly."""
@@ -130,6 +142,8 @@ def register_error_handlers(app: Flask) -> None:
         if "messages" in data:
             fields = _flatten_webargs(data["messages"])
         message = data.get("message") or exc.description or ""
+        if message == type(exc).description and exc.code in DESCRIPTIONS:  # werkzeug's default, in English
+            message = DESCRIPTIONS[exc.code]
         if exc.code == 422 and fields:
             message = _("The data sent is not valid.")
         if exc.code == 401 and not request.path.startswith("/api/"):

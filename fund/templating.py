@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from babel.numbers import format_percent
 from flask import Flask, request
-from flask_babel import format_date, format_decimal, format_time, get_locale
+from flask_babel import format_date, format_decimal, format_time, get_locale, gettext
 from markupsafe import Markup, escape
 
 from babel import Locale
@@ -104,6 +104,13 @@ def nl2br(text) -> Markup:
     return Markup("<br>\n").join(escape(line) for line in lines)
 
 
+def colon(label) -> str:
+    """A label followed by its colon the way the language writes it: "Review:" in English, "Évaluation :" in
+    French (a no-break space before the colon). Use it for labels joined to a value in a template,
+    ``{{ _("Review")|colon }} {{ value }}``, instead of a colon typed after the translated text."""
+    return gettext("%(label)s:", label=label)
+
+
 def init_templating(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["html_attrs"] = html_attrs
@@ -115,6 +122,7 @@ def init_templating(app: Flask) -> None:
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["country"] = country_name
     app.jinja_env.filters["nl2br"] = nl2br
+    app.jinja_env.filters["colon"] = colon
     app.jinja_env.filters["date"] = lambda v, fmt="medium": format_date(v, fmt) if v else ""
     app.jinja_env.add_extension("jinja2.ext.i18n") if "jinja2.ext.i18n" not in app.jinja_env.extensions else None
 
