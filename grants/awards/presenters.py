@@ -165,3 +165,64 @@ def refund_dict(refund: GrantRefund) -> dict:
             "psc_usd": refund.psc_usd}
 
 
+
+
+# What the organisation reads about its grants ------------------------------------------------------------------
+
+def grantee_status(grant: Grant) -> tuple[str, str]:
+    """(code, label) of a grant as its organisation reads it: the workflow state, but saying whose move it is
+    while the agreement waits for signatures."""
+    from flask_babel import gettext as _
+
+    if grant.status == "pending_signature":
+        if grant.signed_document_id is None:
+            return "awaiting_signature", _("Awarded: awaiting your signature")
+        return "awaiting_countersignature", _("Signed: awaiting the fund's countersignature")
+    return grant.status, str(GRANT_STATES.get(grant.status, grant.status))
+
+
+def grantee_next_step(grant: Grant, on: dt.date | None = None) -> str | None:
+    """The one thing the organisation should do (or wait for) next, in a sentence; None once it is over."""
+    from flask_babel import format_date
+    from flask_babel import gettext as _
+
+    from grants.awards.templating import REPORT_KIND_LABELS
+
+    if grant.status == "pending_signature":
+        if grant.signed_document_id is None:
+            return _("Next step: sign the agreement. Download it from the grant's page, have it signed and upload "
+                     "the signed copy there.")
+        return _("Next step: the fund countersigns the agreement; the first payment follows.")
+    if grant.status in ("active", "suspended"):
+        due = [r for r in grant.reports if r.status in ("due", "returned")]
+        if due:
+            report = min(due, key=lambda r: r.due_on)
+            if is_overdue(report, on):
+                return _("Next step: the %(report)s was due on %(date)s and is overdue.",
+                         report=str(REPORT_KIND_LABELS[report.kind]).lower(), date=format_date(report.due_on))
+            return _("Next step: the %(report)s is due on %(date)s.",
+                     report=str(REPORT_KIND_LABELS[report.kind]).lower(), date=format_date(report.due_on))
+        return _("Nothing is due from your organisation for now.")
+    return None
+
+
+def organisation_grants(organisation_id: int | None) -> list[dict]:
+    """The organisation's grants, newest first, with a status and the next step (for the applicant's portal)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import noload
+
+    from fund.db import db
+
+    if not organisation_id:
+        return []
+    grants = db.session.execute(
+        select(Grant).options(noload(Grant.budget_lines), noload(Grant.tranches), noload(Grant.disbursements))
+        .where(Grant.organisation_id == organisation_id).order_by(Grant.id.desc())
+    ).scalars().all()
+    rows = []
+    for g in grants:
+        code, label = grantee_status(g)
+        rows.append({"id": g.id, "number": g.number, "title": g.title, "application_id": g.application_id,
+                     "amount": g.amount, "currency": g.currency, "status": code, "status_label": label,
+                     "next_step": grantee_next_step(g)})
+    return rows

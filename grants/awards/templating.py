@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
+from grants.awards.presenters import grantee_next_step, grantee_status, organisation_grants
 from grants.awards.workflow import (
     CONDITION_LABELS,
     DISBURSEMENT_STATES,
@@ -23,6 +25,12 @@ TRANCHE_STATUS = {
     "cancelled": _l("Cancelled"),
 }
 REPORT_KIND_LABELS = {"interim": _l("Interim report"), "final": _l("Final report")}
+#: What the organisation reads for an application the Board (or screening) has decided, when no grant exists.
+APPLICATION_OUTCOME = {
+    "approved": lazy_pgettext("application", "Approved by the Board"),
+    "rejected": lazy_pgettext("application", "Not selected"),
+    "ineligible": lazy_pgettext("application", "Not eligible"),
+}
 
 
 def _label(table: dict):
@@ -37,4 +45,8 @@ def init_templating(app: Flask) -> None:
     env.globals["tranche_status"] = _label(TRANCHE_STATUS)
     env.globals["tranche_condition"] = _label(CONDITION_LABELS)
     env.globals["report_kind"] = _label(REPORT_KIND_LABELS)
+    env.globals["application_outcome"] = _label(APPLICATION_OUTCOME)
+    env.globals["organisation_grants"] = organisation_grants
+    env.globals["grantee_status"] = grantee_status
+    env.globals["grantee_next_step"] = grantee_next_step
     env.globals["disbursement_trigger"] = lambda trigger: str(DISBURSEMENT_WORKFLOW[trigger].label)
