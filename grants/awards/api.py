@@ -23,6 +23,7 @@ from grants.api import guarded
 from grants.awards import operations
 from grants.awards.models import Disbursement, Grant, GrantReport
 from grants.awards.presenters import disbursement_dict, grant_dict, grant_list_dict, refund_dict, report_dict
+from grants.awards.reports import rule_problems
 from grants.awards.schemas import (
     BudgetIn,
     DisbursementEditIn,
@@ -292,7 +293,8 @@ def _report(report_id: int) -> GrantReport:
 
 
 def _report_out(report: GrantReport) -> dict:
-    return report_dict(db.session.get(Grant, report.grant_id), report)
+    grant = db.session.get(Grant, report.grant_id)
+    return {**report_dict(grant, report), "warnings": rule_problems(grant, report)}
 
 
 @blp.route("/grants/<int:grant_id>/reports", methods=["POST"])
@@ -302,7 +304,9 @@ def _report_out(report: GrantReport) -> dict:
 @blp.response(201, ReportOut)
 def save_report(data, grant_id):
     """Write the interim or final report (``kind``): narrative, results and financial report, in one go or in
-    parts. Results must agree across breakdowns (422 naming the one that does not; nothing is saved)."""
+    parts. A draft is saved as sent even when its breakdowns disagree or a line more than 10 % off is not
+    explained yet: ``warnings`` names those points, which the submission refuses. Unknown categories or lines
+    not of this grant are refused (422; nothing is saved)."""
     grant = _grant(grant_id)
     kind = data.pop("kind")
     return _report_out(operations.save_report(grant, kind, data, current_user))
@@ -322,6 +326,7 @@ def get_report(report_id):
 @blp.arguments(ReportFields)
 @blp.response(200, ReportOut)
 def update_report(data, report_id):
+    """Change parts of the report; saved as sent, with ``warnings`` as for the first write."""
     report = _report(report_id)
     grant = db.session.get(Grant, report.grant_id)
     return _report_out(operations.save_report(grant, report.kind, data, current_user))
@@ -346,7 +351,8 @@ def upload_audit_report(data, report_id):
 @guarded(GrantReport, "report_id", edit=True)
 @blp.response(200, ReportOut)
 def submit_report(report_id):
-    """Submit a complete report (422 listing what is missing)."""
+    """Submit the report as saved: 422 listing what is missing in ``_schema``, with the rules it breaks in
+    ``results`` and ``expenditure`` (the fields of ``warnings``)."""
     return _report_out(operations.submit_report(_report(report_id), current_user))
 
 

@@ -576,10 +576,12 @@ def _disbursement_reversed(original, reversal) -> None:
 
 def save_report(grant: Grant, kind: str, data: dict, actor: User) -> GrantReport:
     """Save any part of the interim or final report while it is due or returned: narrative fields, results
-    (all four breakdowns, which must agree) and the financial report (expenditure per budget line, explained
-    where more than 10 % off). Checked before anything is written."""
-    from grants.awards.models import ReportExpense, ReportResult
-    from grants.awards.reports import check_expenditure, check_results
+    (four breakdowns) and the financial report (expenditure per budget line). A draft is kept as typed, even
+    when its breakdowns disagree or a line more than 10 % off is not explained yet: those rules are checked on
+    submission (:func:`grants.awards.reports.rule_problems` lists them, for warnings). Only what cannot be
+    stored at all (unknown categories, lines not of this grant) is refused, before anything is written."""
+    from grants.awards.models import SEX_AGE, ReportExpense, ReportResult
+    from grants.awards.reports import check_categories, check_lines
     from grants.awards.workflow import REPORT_EDITABLE
 
     report = grant.report(kind)
@@ -593,8 +595,13 @@ def save_report(grant: Grant, kind: str, data: dict, actor: User) -> GrantReport
     data = dict(data)
     results = data.pop("results", None)
     lines = data.pop("expenditure", None)
-    total = check_results(results) if results is not None else None
-    spent = check_expenditure(grant, report, lines) if lines is not None else None
+    total = spent = None
+    if results is not None:
+        check_categories(results)
+        total = sum(results.get(SEX_AGE, {}).values())
+    if lines is not None:
+        check_lines(grant, lines)
+        spent = sum((row["spent"] for row in lines), ZERO)
     changes = audit.populate(report, data)
     if results is not None:
         old = {f"{r.breakdown}:{r.key}": r.count for r in report.results}
@@ -651,12 +658,25 @@ def attach_audit_report(report: GrantReport, upload, actor: User):
     return doc
 
 
-def submit_report(report: GrantReport, actor: User) -> GrantReport:
-    """Submit a complete report; the money received to date and the unspent balance are kept with it."""
+def submit_report(report: GrantReport, actor: User, data: dict | None = None) -> GrantReport:
+    """Submit a complete report whose breakdowns agree and whose lines more than 10 % off are explained; the
+    money received to date and the unspent balance are kept with it. With ``data`` (the report form as
+    typed), the report is saved first and what was typed is what is submitted. A refused submission raises
+    FundError (422) before writing anything of its own, with the rules broken in ``fields`` (as in
+    :func:`grants.awards.reports.rule_problems`) beside the list in ``_schema``."""
+    from grants.awards.reports import rule_problems
     from grants.awards.workflow import REPORT_WORKFLOW
 
+    grant = db.session.get(Grant, report.grant_id)
+    if data is not None:
+        save_report(grant, report.kind, data, actor)
     _lock_row(report)
-    REPORT_WORKFLOW.fire(report, "submit", actor)
+    try:
+        REPORT_WORKFLOW.fire(report, "submit", actor)
+    except FundError as exc:
+        if exc.code == "guard_failed":
+            exc.fields = {**rule_problems(grant, report), **exc.fields}
+        raise
     figures = ledger.grant_figures(report.grant_id)
     report.received = figures.paid
     report.unspent = figures.paid - (report.expenditure or ZERO)

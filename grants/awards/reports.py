@@ -73,14 +73,13 @@ def allowed_keys(breakdown: str) -> frozenset[str]:
     return country_codes() | {NOT_RECORDED}
 
 
-def check_results(results: dict[str, dict[str, int]]) -> int:
-    """Check that every breakdown adds up to the total by sex and age; return that total. Raises FundError (422)
-    naming the breakdown (and its field) that disagrees; nothing has been written by then."""
-    missing = [b for b in (SEX_AGE, BY_FORM, BY_ASSISTANCE, BY_COUNTRY) if b not in results]
-    if missing:
-        fields = {"results": {b: [_("Give this breakdown (use \"not recorded\" where needed).")] for b in missing}}
-        raise FundError(_("Give all four breakdowns of the results."), fields=fields, code="results_incomplete")
+def check_categories(results: dict[str, dict[str, int]]) -> None:
+    """Refuse what cannot be stored at all: unknown breakdowns or categories, counts that are not whole numbers
+    of zero or more. Raises FundError (422) naming the breakdown; nothing has been written by then."""
     for breakdown, cells in results.items():
+        if breakdown not in BREAKDOWN_LABELS:
+            raise FundError(_("Unknown breakdown: %(what)s.", what=breakdown),
+                            fields={"results": {breakdown: [_("Unknown breakdown.")]}})
         unknown = sorted(set(cells) - allowed_keys(breakdown))
         if unknown:
             raise FundError(_("Unknown categories in %(what)s: %(keys)s.", what=BREAKDOWN_LABELS[breakdown],
@@ -90,15 +89,34 @@ def check_results(results: dict[str, dict[str, int]]) -> int:
         if any((not isinstance(n, int)) or isinstance(n, bool) or n < 0 for n in cells.values()):
             raise FundError(_("Counts are whole numbers of zero or more."),
                             fields={"results": {breakdown: [_("Counts are whole numbers of zero or more.")]}})
-    total = sum(results[SEX_AGE].values())
+
+
+def results_problems(results: dict[str, dict[str, int]]) -> dict[str, list[str]]:
+    """What keeps the results from being submitted, per breakdown: a breakdown not given, or one that does not
+    add up to the total by sex and age. Empty when every breakdown agrees. A draft is saved with these problems
+    (shown as warnings); the submission refuses them."""
+    problems: dict[str, list[str]] = {}
+    for b in (SEX_AGE, BY_FORM, BY_ASSISTANCE, BY_COUNTRY):
+        if b not in results:
+            problems[b] = [_("Give this breakdown (use \"not recorded\" where needed).")]
+    total = sum(results.get(SEX_AGE, {}).values())
     for breakdown in (BY_FORM, BY_ASSISTANCE, BY_COUNTRY):
+        if breakdown not in results:
+            continue
         subtotal = sum(results[breakdown].values())
         if subtotal != total:
-            message = _("The totals disagree: %(what)s add up to %(sub)d, but victims by sex and age add up to "
-                        "%(total)d. Every breakdown must count the same victims (use \"not recorded\" where "
-                        "needed).", what=BREAKDOWN_LABELS[breakdown], sub=subtotal, total=total)
-            raise FundError(message, fields={"results": {breakdown: [message]}}, code="totals_disagree")
-    return total
+            problems[breakdown] = [_(
+                "The totals disagree: %(what)s add up to %(sub)d, but victims by sex and age add up to %(total)d. "
+                "Every breakdown must count the same victims (use \"not recorded\" where needed).",
+                what=BREAKDOWN_LABELS[breakdown], sub=subtotal, total=total)]
+    return problems
+
+
+def stored_results(report: GrantReport) -> dict[str, dict[str, int]] | None:
+    """The results kept with a report, every breakdown present (None when no results were given)."""
+    if report.total_assisted is None:
+        return None
+    return {b: report.breakdown(b) for b in (SEX_AGE, BY_FORM, BY_ASSISTANCE, BY_COUNTRY)}
 
 
 def budget_share(grant: Grant, period_end: dt.date) -> Decimal:
@@ -121,31 +139,75 @@ def needs_explanation(expected: Decimal, spent: Decimal) -> bool:
     return abs(spent - expected) > expected * VARIANCE_LIMIT
 
 
-def check_expenditure(grant: Grant, report: GrantReport, lines: list[dict]) -> Decimal:
-    """Check the financial report: lines of this grant's budget, each once, with an explanation wherever a line
-    is more than 10 % off; return the total spent. Raises FundError (422) with per-line field messages."""
-    budget = {line.id: line for line in grant.budget_lines}
+def check_lines(grant: Grant, lines: list[dict]) -> None:
+    """Refuse what cannot be stored: a line that is not of this grant's budget, or a line given twice. Raises
+    FundError (422) with per-line field messages (keyed by the line's position in ``lines``)."""
+    budget = {line.id for line in grant.budget_lines}
     errors: dict = {}
     seen: set[int] = set()
     for i, row in enumerate(lines):
-        line = budget.get(row["budget_line_id"])
-        if line is None:
+        if row["budget_line_id"] not in budget:
             errors[str(i)] = {"budget_line_id": [_("This is not a line of the grant's budget.")]}
-            continue
-        if line.id in seen:
+        elif row["budget_line_id"] in seen:
             errors[str(i)] = {"budget_line_id": [_("Each budget line may be reported once.")]}
-            continue
-        seen.add(line.id)
-        expected = expected_spending(grant, report, line.amount)
-        if needs_explanation(expected, row["spent"]) and not (row.get("explanation") or "").strip():
-            errors[str(i)] = {"explanation": [_(
-                "Explain why the expenditure on “%(line)s” (USD %(spent)s) is more than 10 %% away from the "
-                "budget for the period (USD %(expected)s).", line=line.description, spent=row["spent"],
-                expected=expected)]}
+        seen.add(row["budget_line_id"])
     if errors:
         raise FundError(_("Some lines of the financial report need attention."), fields={"expenditure": errors},
                         code="expenditure_invalid")
-    return sum((row["spent"] for row in lines), Decimal("0.00"))
+
+
+def expenditure_problems(grant: Grant, report: GrantReport, lines: list[dict]) -> dict[int, list[str]]:
+    """What keeps the financial report from being submitted, per budget line id: expenditure more than 10 %
+    away from the budget expected for the period and not explained. Empty when every line is fine."""
+    budget = {line.id: line for line in grant.budget_lines}
+    problems: dict[int, list[str]] = {}
+    for row in lines:
+        line = budget.get(row["budget_line_id"])
+        if line is None:
+            continue
+        expected = expected_spending(grant, report, line.amount)
+        if needs_explanation(expected, row["spent"]) and not (row.get("explanation") or "").strip():
+            problems[line.id] = [_(
+                "Explain why the expenditure on “%(line)s” (USD %(spent)s) is more than 10 %% away from the "
+                "budget for the period (USD %(expected)s).", line=line.description, spent=row["spent"],
+                expected=expected)]
+    return problems
+
+
+def stored_lines(grant: Grant, report: GrantReport) -> list[dict]:
+    """The expenditure kept with a report, in the order of the grant's budget (the order of the API's
+    ``expenditure_lines``)."""
+    kept = {e.budget_line_id: e for e in report.expenses}
+    return [{"budget_line_id": line.id, "spent": kept[line.id].spent, "explanation": kept[line.id].explanation}
+            for line in grant.budget_lines if line.id in kept]
+
+
+def rule_problems(grant: Grant, report: GrantReport) -> dict:
+    """The rules a saved report breaks, in the shape of the API's error fields: ``{"results": {breakdown:
+    [...]}, "expenditure": {"<position in expenditure_lines>": {"explanation": [...]}}}``. Empty when none.
+    Saving keeps a report that breaks them (they are warnings); submitting refuses it."""
+    found: dict = {}
+    results = stored_results(report)
+    if results is not None:
+        by_breakdown = results_problems(results)
+        if by_breakdown:
+            found["results"] = by_breakdown
+    lines = stored_lines(grant, report)
+    by_line = expenditure_problems(grant, report, lines)
+    if by_line:
+        found["expenditure"] = {str(i): {"explanation": by_line[row["budget_line_id"]]}
+                                for i, row in enumerate(lines) if row["budget_line_id"] in by_line}
+    return found
+
+
+def rule_messages(problems: dict) -> list[str]:
+    """The messages of :func:`rule_problems`, flat (for the state machine's guard)."""
+    out: list[str] = []
+    for messages in problems.get("results", {}).values():
+        out.extend(messages)
+    for row in problems.get("expenditure", {}).values():
+        out.extend(row["explanation"])
+    return out
 
 
 def missing(report: GrantReport) -> list[str]:

@@ -304,6 +304,21 @@ class ExpenseOut(Schema):
     explanation = fields.String(allow_none=True)
 
 
+class ExpenseWarningOut(Schema):
+    explanation = fields.List(fields.String())
+
+
+class ReportWarningsOut(Schema):
+    """The rules of submission the saved report breaks, in the shape of the submission's 422 ``fields``
+    (empty when none): a breakdown that does not add up to the total by sex and age, and lines of
+    ``expenditure_lines`` (by position) more than 10 % off without an explanation. Saving keeps such a
+    draft; submitting refuses it."""
+
+    results = fields.Dict(keys=fields.String(validate=validate.OneOf(["sex_age", "form", "assistance", "country"])),
+                          values=fields.List(fields.String()))
+    expenditure = fields.Dict(keys=fields.String(), values=fields.Nested(ExpenseWarningOut))
+
+
 class ReportOut(ReportSummaryOut):
     grant_id = fields.Integer()
     activities = fields.String(allow_none=True)
@@ -321,6 +336,7 @@ class ReportOut(ReportSummaryOut):
     audit_document_id = fields.Integer(allow_none=True)
     submitted_at = fields.DateTime(allow_none=True)
     reviewed_at = fields.DateTime(allow_none=True)
+    warnings = fields.Nested(ReportWarningsOut)
 
 
 class RefundOut(Schema):

@@ -43,7 +43,15 @@ from grants.awards.models import (
     GrantReport,
 )
 from grants.awards.presenters import expense_rows, is_due_soon, is_overdue, tranche_rows
-from grants.awards.reports import AGE_LABELS, NARRATIVE_FIELDS, NARRATIVE_LABELS, SEX_LABELS, cell_key
+from grants.awards.reports import (
+    AGE_LABELS,
+    NARRATIVE_FIELDS,
+    NARRATIVE_LABELS,
+    SEX_LABELS,
+    cell_key,
+    rule_problems,
+    stored_lines,
+)
 from grants.awards.schemas import (
     DisbursementEditIn,
     DisbursementIn,
@@ -375,7 +383,7 @@ def _report_form_data() -> dict:
         data[name] = value or None
 
     def count(key: str):
-        raw = (form.get(key) or "").strip().replace(" ", "")
+        raw = re.sub(r"[\s\u00a0\u202f]", "", form.get(key) or "")
         return raw or "0"
 
     cells = [{"sex": s, "age_band": a, "count": count(f"sa-{s}-{a}")} for s in SEXES for a in AGE_BANDS]
@@ -407,17 +415,64 @@ def _report_form_data() -> dict:
     return data
 
 
-def _report_errors(messages: dict, lines: list[dict]) -> dict:
-    """Field messages keyed by the names of the inputs on the page."""
+def _country_row(code: str) -> int | None:
+    for i in range(COUNTRY_ROWS):
+        if (request.form.get(f"country-{i}-code") or "").strip() == code:
+            return i
+    return None
+
+
+def _report_errors(messages: dict, data: dict) -> dict:
+    """Field messages keyed by the names of the inputs on the page: a count that is not a whole number beside
+    its cell, named ("Female, 18–24: ..."); an expenditure line's messages beside its line."""
     errors: dict = {}
+    lines = data.get("expenditure") or []
+    cells = (data.get("results") or {}).get("sex_age") or []
     for key, msgs in flatten_errors(messages).items():
         m = re.match(r"expenditure-(\d+)-(\w+)", key)
         if m and int(m.group(1)) < len(lines):
             line_id = lines[int(m.group(1))]["budget_line_id"]
             errors[f"{'explain' if m.group(2) == 'explanation' else 'spent'}-{line_id}"] = msgs
-        else:
-            errors[key] = msgs
+            continue
+        m = re.match(r"results-sex_age-(\d+)-count", key)
+        if m and int(m.group(1)) < len(cells):
+            cell = cells[int(m.group(1))]
+            label = f"{SEX_LABELS[cell['sex']]}, {AGE_LABELS[cell['age_band']]}"
+            errors[f"sa-{cell['sex']}-{cell['age_band']}"] = [f"{label}: {msg}" for msg in msgs]
+            continue
+        m = re.match(r"results-(form|assistance|country)-(\w+)-value", key)
+        if m:
+            name = {"form": "form-", "assistance": "as-"}.get(m.group(1))
+            row = _country_row(m.group(2)) if name is None else None
+            errors[f"{name}{m.group(2)}" if name else f"country-{row}-count"] = msgs
+            continue
+        errors[key] = msgs
     return errors
+
+
+def _rule_keys(problems: dict, grant: Grant, report: GrantReport) -> dict:
+    """The rules a report breaks (:func:`grants.awards.reports.rule_problems`) keyed by the page's inputs."""
+    out: dict = {f"results-{b}": msgs for b, msgs in problems.get("results", {}).items()}
+    lines = stored_lines(grant, report)
+    for index, row in problems.get("expenditure", {}).items():
+        if int(index) < len(lines):
+            out[f"explain-{lines[int(index)]['budget_line_id']}"] = row["explanation"]
+    return out
+
+
+def _load_report_form(data: dict) -> tuple[dict, dict]:
+    """Load the form; what does not load (a count that is not a number...) is left out, so the rest is saved
+    anyway. Returns (what loads, the messages of what was left out, keyed by the page's inputs)."""
+    token = {"csrf_token": request.form.get("csrf_token", "")}
+    try:
+        loaded = ReportFields().load({**data, **token})
+        errors: dict = {}
+    except ValidationError as exc:
+        errors = _report_errors(exc.messages, data)
+        rest = {k: v for k, v in data.items() if k not in exc.messages}
+        loaded = ReportFields().load({**rest, **token})
+    loaded.pop("csrf_token", None)
+    return loaded, errors
 
 
 def _report_page(report: GrantReport, errors: dict | None = None, status: int = 200, form=None):
@@ -426,12 +481,15 @@ def _report_page(report: GrantReport, errors: dict | None = None, status: int = 
 
     editable = report.status in REPORT_EDITABLE and current_user.has_any_role(APPLICANT) and can_edit(
         current_user, report) and grant.status in ("active", "suspended")
+    # A draft that breaks a rule of submission is kept; the page says beside each field what to change.
+    warnings = _rule_keys(rule_problems(grant, report), grant, report) if editable else {}
     events = db.session.execute(select(GrantEvent).where(GrantEvent.entity == "report",
                                                          GrantEvent.entity_id == report.id)
                                 .order_by(GrantEvent.id)).scalars().all()
     countries = sorted(report.breakdown(BY_COUNTRY).items())
     html = render_template(
         "grants/awards/report.html", grant=grant, report=report, errors=errors or {}, form=form, status=status,
+        warnings={k: v for k, v in warnings.items() if k not in (errors or {})},
         editable=editable, lang=language(), sexes=SEXES, age_bands=AGE_BANDS, sex_labels=SEX_LABELS,
         age_labels=AGE_LABELS, cells=report.breakdown(SEX_AGE), cell_key=cell_key,
         forms=[*FORMS_OF_EXPLOITATION.items(), (NOT_RECORDED, _("Not recorded"))],
@@ -454,28 +512,53 @@ def report(report_id: int):
 @bp.route("/reports/<int:report_id>", methods=["POST"])
 @access(APPLICANT)
 def save_report(report_id: int):
-    """Save the report form (any part of it); results that disagree are refused and nothing is saved."""
+    """Save the report form as typed, always: breakdowns that disagree or a line more than 10 % off without a
+    word are kept in the draft and shown as warnings beside their fields. With ``action=submit`` (the form's
+    second button) what was typed is saved and then submitted, in the same request; the rules of submission
+    refuse it there (422, the page shown again as typed, the messages beside the fields), and the draft is
+    kept all the same."""
     rep = ensure_edit(db.session.get(GrantReport, report_id))
-    data = _report_form_data()
     grant = db.session.get(Grant, rep.grant_id)
+    submitting = request.form.get("action") == "submit"
+    data = _report_form_data()
+    loaded, errors = _load_report_form(data)
     try:
-        loaded = ReportFields().load({**data, "csrf_token": request.form.get("csrf_token", "")})
-        loaded.pop("csrf_token", None)
         operations.save_report(grant, rep.kind, loaded, current_user)
-    except ValidationError as exc:
-        db.session.rollback()
-        rep = db.session.get(GrantReport, report_id)
-        return _report_page(rep, _report_errors(exc.messages, data.get("expenditure") or []), 422, request.form)
     except FundError as exc:
         if exc.status == 403:
             raise
         db.session.rollback()
         rep = db.session.get(GrantReport, report_id)
-        errors = _report_errors(exc.fields, data.get("expenditure") or []) if exc.fields else {}
+        errors = {**errors, **(_report_errors(exc.fields, data) if exc.fields else {})}
         errors.setdefault("_action", [exc.message])
         return _report_page(rep, errors, exc.status, request.form)
+    if errors:
+        # What loads is kept (the narrative above all); what does not is shown again as typed, beside its message.
+        db.session.commit()
+        return _report_page(db.session.get(GrantReport, report_id), errors, 422, request.form)
+    if submitting:
+        try:
+            operations.submit_report(rep, current_user)
+        except FundError as exc:
+            if exc.status == 403:
+                raise
+            # The submission refused before writing anything of its own: keep the draft just saved.
+            db.session.commit()
+            rep = db.session.get(GrantReport, report_id)
+            return _report_page(rep, _submission_errors(exc, grant, rep), exc.status, request.form)
+        flash(_("The report has been submitted to the fund."), "success")
+        return redirect(url_for("grants_awards.report", report_id=rep.id))
     flash(_("The report has been saved."), "success")
     return redirect(url_for("grants_awards.report", report_id=rep.id))
+
+
+def _submission_errors(exc: FundError, grant: Grant, report: GrantReport) -> dict:
+    """A refused submission: the rules broken beside their fields, and every reason in the summary."""
+    fields = exc.fields or {}
+    errors = _rule_keys(fields, grant, report)
+    problems = fields.get("_schema") if isinstance(fields.get("_schema"), list) else None
+    errors["_action"] = problems or [exc.message]
+    return errors
 
 
 @bp.route("/reports/<int:report_id>/audit-report", methods=["POST"])
@@ -497,13 +580,14 @@ def upload_audit_report(report_id: int):
 
 def _report_refused(report_id: int, exc: FundError):
     db.session.rollback()
-    problems = exc.fields.get("_schema") if isinstance(exc.fields.get("_schema"), list) else None
-    return _report_page(db.session.get(GrantReport, report_id), {"_action": problems or [exc.message]}, exc.status)
+    report = db.session.get(GrantReport, report_id)
+    return _report_page(report, _submission_errors(exc, db.session.get(Grant, report.grant_id), report), exc.status)
 
 
 @bp.route("/reports/<int:report_id>/submit", methods=["POST"])
 @access(APPLICANT)
 def submit_report(report_id: int):
+    """Submit the report as stored (the report page submits what is typed through its form's second button)."""
     rep = ensure_edit(db.session.get(GrantReport, report_id))
     try:
         operations.submit_report(rep, current_user)

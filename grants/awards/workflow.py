@@ -286,6 +286,14 @@ def _report_complete(report: GrantReport, actor, data) -> list[str]:
     return [_("The report is not complete.")] + found if found else []
 
 
+def _report_agrees(report: GrantReport, actor, data) -> list[str]:
+    """Breakdowns that add up to the same total, and every line more than 10 % off explained (a draft may be
+    saved without; it is submitted with)."""
+    from grants.awards.reports import rule_messages, rule_problems
+
+    return rule_messages(rule_problems(db.session.get(Grant, report.grant_id), report))
+
+
 def _interim_first(report: GrantReport, actor, data) -> list[str]:
     if report.kind == FINAL and report_status(report.grant_id, INTERIM) not in (None, "accepted"):
         raise Conflict(_("The interim report must be accepted before the final report."), code="interim_first")
@@ -294,7 +302,7 @@ def _interim_first(report: GrantReport, actor, data) -> list[str]:
 
 REPORT_WORKFLOW = Workflow("grant_report", REPORT_STATES, [
     Transition("submit", REPORT_EDITABLE, "submitted", _APP, _l("Submit the report"),
-               guards=[_report_grant_running, _report_complete]),
+               guards=[_report_grant_running, _report_complete, _report_agrees]),
     Transition("accept", frozenset({"submitted"}), "accepted", _FM, _l("Accept the report"),
                guards=[_interim_first]),
     Transition("return", frozenset({"submitted"}), "returned", _FM, _l("Return with comments"),

@@ -34,9 +34,8 @@ def _saved(app, report_id):
         }
 
 
-def test_totals_that_disagree_are_refused_naming_the_breakdown_and_nothing_is_saved(app, world):
+def test_totals_that_disagree_are_kept_as_a_draft_with_a_warning_and_refused_on_submission(app, world):
     w, grant, reports = _setup(world)
-    before = _saved(app, reports["interim"])
     for breakdown, label in (("form", "form of exploitation"), ("assistance", "type of assistance"),
                              ("country", "country")):
         body = report_body("interim", grant, shares={"personnel": "10800.00", "shelter": "7200.00",
@@ -45,11 +44,20 @@ def test_totals_that_disagree_are_refused_naming_the_breakdown_and_nothing_is_sa
         first = next(iter(body["results"][breakdown]))
         body["results"][breakdown][first] += 1  # one victim too many in this breakdown only
         resp = w.ngo.post(f"/api/v1/grants/{w.grant_id}/reports", json=body)
+        assert resp.status_code == 201, resp.get_json()
+        warnings = resp.get_json()["warnings"]
+        assert list(warnings) == ["results"] and list(warnings["results"]) == [breakdown]
+        message = warnings["results"][breakdown][0]
+        assert label in message and "16" in message and "15" in message
+        saved = _saved(app, reports["interim"])
+        assert saved["activities"] == body["activities"] and saved["total"] == 15  # the draft as sent
+
+        resp = w.ngo.post(f"/api/v1/reports/{reports['interim']}/submit")
         assert resp.status_code == 422, resp.get_json()
         error = resp.get_json()["error"]
-        assert list(error["fields"]["results"]) == [breakdown]
-        assert label in error["message"] and "16" in error["message"] and "15" in error["message"]
-        assert _saved(app, reports["interim"]) == before  # not even the narrative
+        assert error["fields"]["results"] == warnings["results"] and "expenditure" not in error["fields"]
+        assert label in error["message"]
+        assert w.ngo.get(f"/api/v1/reports/{reports['interim']}").get_json()["status"] == "due"
 
 
 def test_not_recorded_lets_breakdowns_agree(app, world):
@@ -67,15 +75,17 @@ def test_not_recorded_lets_breakdowns_agree(app, world):
     assert results["form"] == {"forced_begging": 2, "not_recorded": 2}
 
 
-def test_unknown_categories_and_missing_breakdowns_are_refused(app, world):
-    w, grant, _reports = _setup(world)
-    bad = {"kind": "interim", "results": {**RESULTS, "form": {"witchcraft": 15}}}
+def test_unknown_categories_are_refused_and_missing_breakdowns_warned(app, world):
+    w, grant, reports = _setup(world)
+    before = _saved(app, reports["interim"])
+    bad = {"kind": "interim", "activities": "Not kept.", "results": {**RESULTS, "form": {"witchcraft": 15}}}
     resp = w.ngo.post(f"/api/v1/grants/{w.grant_id}/reports", json=bad)
     assert resp.status_code == 422 and "form" in resp.get_json()["error"]["fields"]["results"]
+    assert _saved(app, reports["interim"]) == before  # what cannot be stored refuses the whole request
     partial = {"kind": "interim", "results": {"sex_age": RESULTS["sex_age"], "form": RESULTS["form"]}}
     resp = w.ngo.post(f"/api/v1/grants/{w.grant_id}/reports", json=partial)
-    assert resp.status_code == 422
-    assert set(resp.get_json()["error"]["fields"]["results"]) == {"assistance", "country"}
+    assert resp.status_code == 201
+    assert set(resp.get_json()["warnings"]["results"]) == {"assistance", "country"}
     cell = {"kind": "interim", "results": {**RESULTS, "sex_age": [{"sex": "woman", "age_band": "18-24",
                                                                    "count": 15}]}}
     assert w.ngo.post(f"/api/v1/grants/{w.grant_id}/reports", json=cell).status_code == 422
@@ -86,19 +96,20 @@ def test_a_line_more_than_ten_percent_off_needs_an_explanation(app, world):
     lines = {b["category"]: b for b in grant["budget_lines"]}
     body = report_body("final", grant, shares={"shelter": "12900.00"})  # 14,400 budgeted: 10.4 % under
     resp = w.ngo.post(f"/api/v1/grants/{w.grant_id}/reports", json=body)
-    assert resp.status_code == 422
+    assert resp.status_code == 201
     index = [b["category"] for b in grant["budget_lines"]].index("shelter")
-    fields = resp.get_json()["error"]["fields"]["expenditure"]
-    assert list(fields) == [str(index)] and "explanation" in fields[str(index)]
-    assert "Shelter" in fields[str(index)]["explanation"][0]
-    assert _saved(app, reports["final"])["expenses"] == 0
+    warnings = resp.get_json()["warnings"]["expenditure"]
+    assert list(warnings) == [str(index)] and "explanation" in warnings[str(index)]
+    assert "Shelter" in warnings[str(index)]["explanation"][0]
+    assert _saved(app, reports["final"])["expenses"] == 3  # kept as a draft
 
     within = report_body("final", grant, shares={"shelter": "13000.00"})  # 9.7 % under: no explanation needed
-    assert w.ngo.post(f"/api/v1/grants/{w.grant_id}/reports", json=within).status_code == 201
+    resp = w.ngo.post(f"/api/v1/grants/{w.grant_id}/reports", json=within)
+    assert resp.status_code == 201 and resp.get_json()["warnings"] == {}
     explained = report_body("final", grant, shares={"shelter": "12900.00"},
                             explanations={"shelter": "Survivors moved to family care earlier."})
     resp = w.ngo.post(f"/api/v1/grants/{w.grant_id}/reports", json=explained)
-    assert resp.status_code == 201
+    assert resp.status_code == 201 and resp.get_json()["warnings"] == {}
     assert resp.get_json()["expenditure"] == "37000.00"  # 21,600 + 12,900 + 2,500
     assert set(lines) == {"personnel", "shelter", "indirect"}
 
@@ -107,6 +118,9 @@ def test_interim_lines_are_compared_with_the_budget_for_the_period(app, world):
     w, grant, reports = _setup(world)
     full = report_body("interim", grant)  # the whole budget spent by mid-term: every line needs a word
     resp = w.ngo.post(f"/api/v1/grants/{w.grant_id}/reports", json=full)
+    assert resp.status_code == 201
+    assert len(resp.get_json()["warnings"]["expenditure"]) == len(grant["budget_lines"])
+    resp = w.ngo.post(f"/api/v1/reports/{reports['interim']}/submit")
     assert resp.status_code == 422
     assert len(resp.get_json()["error"]["fields"]["expenditure"]) == len(grant["budget_lines"])
 
