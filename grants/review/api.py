@@ -27,6 +27,7 @@ from grants.review import operations, ranking
 from grants.review.models import COI_PENDING, Review
 from grants.review.presenters import (
     assignments_dict,
+    bulk_assignment_dict,
     decision_dict,
     ranking_row_dict,
     review_dict,
@@ -34,6 +35,8 @@ from grants.review.presenters import (
 )
 from grants.review.schemas import (
     AssignmentsOut,
+    BulkAssignmentIn,
+    BulkAssignmentOut,
     ConflictIn,
     DecisionIn,
     DecisionOut,
@@ -115,6 +118,25 @@ def assign_reviewers(data, application_id):
     application = db.session.get(Application, application_id)  # permission checked by @guarded
     reviews = operations.assign_reviewers(application, data["user_ids"], current_user)
     return assignments_dict(application, reviews)
+
+
+@blp.route("/calls/<int:call_id>/assignments", methods=["POST"])
+@access(FUND_MANAGER)
+@guarded(Call, "call_id")
+@blp.arguments(BulkAssignmentIn)
+@blp.response(200, BulkAssignmentOut)
+def assign_in_bulk(data, call_id):
+    """Assign reviewers (``user_ids``) to several applications of the call in one action: the
+    ``application_ids`` named, or with ``all_screened_in: true`` every application of the call that is eligible
+    or under review. The rules of the single assignment apply to every pair; all or nothing: 409 when one pair
+    is refused (a conflict of interest declared with the organisation, a reviewer of the applicant
+    organisation, an application not eligible or under review, the call's review deadline passed), with every
+    reason in ``fields._schema``; 422 for a user who is not a reviewer or an application of another call.
+    Pairs already assigned are left as they are (``already_assigned``); each new assignment is audited."""
+    call = db.session.get(Call, call_id)  # permission checked by @guarded
+    result = operations.assign_in_bulk(call, data["user_ids"],
+                                       None if data["all_screened_in"] else data["application_ids"], current_user)
+    return bulk_assignment_dict(call, result)
 
 
 @blp.route("/reviews")

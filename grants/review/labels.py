@@ -22,6 +22,8 @@ SANCTIONS_FIELDS = {"name": _l("Organisation name"), "bank_account_holder": _l("
                     "contact_name": _l("Contact person")}
 RECOMMENDATION_LABELS = {"fund": _l("Fund"), "fund_with_changes": _l("Fund with changes"),
                          "reserve": _l("Reserve list"), "do_not_fund": _l("Do not fund")}
+#: The scoring scale of every criterion, shown on the review form.
+SCORE_LABELS = {1: _l("Poor"), 2: _l("Weak"), 3: _l("Adequate"), 4: _l("Good"), 5: _l("Excellent")}
 DECISION_LABELS = {"approved": _l("Approved"), "reserve": _l("Reserve list"), "rejected": _l("Rejected")}
 COI_LABELS = {"pending": _l("Not declared yet"), "none": _l("No conflict"),
               "conflict": _l("Conflict declared: recused")}

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     CheckConstraint,
+    Date,
     ForeignKey,
     Integer,
     Numeric,
@@ -39,13 +40,15 @@ DECISION_OUTCOMES = ("approved", "reserve", "rejected")
 
 
 class ReviewSettings(db.Model):
-    """Per-call review settings: the minimum number of reviewers each application needs (default 2)."""
+    """Per-call review settings: the minimum number of reviewers each application needs (default 2), and the
+    review deadline (the last day reviewers may be assigned; none: no deadline)."""
 
     __tablename__ = "call_review_settings"
     __table_args__ = (CheckConstraint("min_reviewers >= 1 AND min_reviewers <= 10", name="min_reviewers"),)
 
     call_id: Mapped[int] = mapped_column(ForeignKey("funding_call.id", ondelete="CASCADE"), primary_key=True)
     min_reviewers: Mapped[int] = mapped_column(Integer, default=2)
+    review_deadline: Mapped[dt.date | None] = mapped_column(Date)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_babel import format_datetime
+from sqlalchemy import select
 
-from fund.db import utcnow
+from fund.db import db, utcnow
 from fund.ledger import fund_position
 from fund.templating import money
 from grants.models import Application, Call
 from grants.presenters import language
 from grants.review import operations
 from grants.review.labels import DECISION_LABELS, ITEM_LABELS
-from grants.review.models import COI_NONE, SCREENING_ITEMS, Decision, Review, Screening
+from grants.review.models import COI_CONFLICT, COI_NONE, SCREENING_ITEMS, Decision, Review, Screening
 from grants.review.ranking import RankRow, weighted_score
 from grants.review.screening import ScreeningFacts
 from grants.taxonomies import country_name
@@ -46,6 +47,22 @@ def assignments_dict(application: Application, reviews: list[Review]) -> dict:
     return {"application_id": application.id, "application_status": application.status,
             "min_reviewers": operations.min_reviewers(application.call_id),
             "reviewers": [assignment_dict(r) for r in reviews]}
+
+
+def bulk_assignment_dict(call: Call, result: dict) -> dict:
+    """The outcome of a bulk assignment: the assignments made, the pairs left as they were, and each
+    application's status and number of active reviewers afterwards."""
+    active: dict[int, int] = {}
+    for app_id, coi in db.session.execute(
+            select(Review.application_id, Review.coi)
+            .where(Review.application_id.in_([a.id for a in result["applications"]]))).tuples():
+        active[app_id] = active.get(app_id, 0) + (coi != COI_CONFLICT)
+    return {"call_id": call.id,
+            "created": [{"id": r.id, "application_id": r.application_id, "reviewer_id": r.reviewer_id}
+                        for r in result["created"]],
+            "already_assigned": result["already"],
+            "applications": [{"application_id": a.id, "reference": a.reference, "application_status": a.status,
+                              "reviewers": active.get(a.id, 0)} for a in result["applications"]]}
 
 
 def review_dict(review: Review) -> dict:

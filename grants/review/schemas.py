@@ -101,6 +101,47 @@ class AssignmentsOut(Schema):
     reviewers = fields.List(fields.Nested(AssignmentOut))
 
 
+class BulkAssignmentIn(InSchema):
+    """Reviewers to assign to applications of one call: the ``application_ids`` named, or with
+    ``all_screened_in`` every application of the call that is eligible or under review (give one or the
+    other)."""
+
+    user_ids = fields.List(Id(strict=True), required=True, validate=validate.Length(min=1, max=50),
+                           metadata={"description": "Users with the reviewer role."})
+    application_ids = fields.List(Id(strict=True), load_default=None, validate=validate.Length(min=1, max=500))
+    all_screened_in = fields.Boolean(load_default=False,
+                                     metadata={"description": "Every eligible application, or one under review, "
+                                                              "of the call."})
+
+    @validates_schema
+    def _one_or_the_other(self, data, **kwargs):
+        if data.get("all_screened_in") and data.get("application_ids") is not None:
+            raise ValidationError(str(_l("Choose applications or all the screened-in applications, not both.")),
+                                  field_name="application_ids")
+        if not data.get("all_screened_in") and data.get("application_ids") is None:
+            raise ValidationError(str(_l("Choose at least one application.")), field_name="application_ids")
+
+
+class BulkAssignmentCreatedOut(Schema):
+    id = fields.Integer()
+    application_id = fields.Integer()
+    reviewer_id = fields.Integer()
+
+
+class BulkAssignmentApplicationOut(Schema):
+    application_id = fields.Integer()
+    reference = fields.String(allow_none=True)
+    application_status = fields.String()
+    reviewers = fields.Integer(metadata={"description": "Reviewers assigned, recused ones excluded."})
+
+
+class BulkAssignmentOut(Schema):
+    call_id = fields.Integer()
+    created = fields.List(fields.Nested(BulkAssignmentCreatedOut))
+    already_assigned = fields.Integer(metadata={"description": "Pairs already in place, left as they were."})
+    applications = fields.List(fields.Nested(BulkAssignmentApplicationOut))
+
+
 class ConflictIn(InSchema):
     conflict = fields.Boolean(required=True)
     reason = fields.String(load_default=None, allow_none=True, validate=TEXT)
@@ -262,6 +303,12 @@ class DecisionOut(Schema):
 class MinReviewersIn(InSchema):
     min_reviewers = fields.Integer(required=True, validate=validate.Range(min=1, max=10))
     csrf_token = fields.String()
+
+
+class ReviewSettingsIn(MinReviewersIn):
+    """The call's review settings form: the minimum number of reviewers and the review deadline (empty: none)."""
+
+    review_deadline = fields.Date(load_default=None, allow_none=True)
 
 
 class CallFilterQuery(QuerySchema):

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import func, select
@@ -38,16 +39,18 @@ from grants.review.labels import (
     RESULT_LABELS,
     REVIEW_STATUS_LABELS,
     SANCTIONS_FIELDS,
+    SCORE_LABELS,
 )
-from grants.review.models import COI_PENDING, SCREENING_ITEMS, Decision, Review, Screening
+from grants.review.models import COI_CONFLICT, COI_PENDING, SCREENING_ITEMS, Decision, Review, Screening
 from grants.review.presenters import decision_sheet
 from grants.review.schemas import (
+    BulkAssignmentIn,
     ConflictIn,
     DecisionIn,
-    MinReviewersIn,
     RankingQuery,
     ReviewersIn,
     ReviewIn,
+    ReviewSettingsIn,
     ScreeningIn,
 )
 from grants.review.screening import facts
@@ -88,7 +91,7 @@ def selection():
                            workflow=APPLICATION_WORKFLOW)
 
 
-def _dashboard_page(call: Call, errors: dict | None = None, status: int = 200):
+def _dashboard_page(call: Call, errors: dict | None = None, status: int = 200, form=None):
     by_status = dict(db.session.execute(
         select(Application.status, func.count()).where(Application.call_id == call.id)
         .group_by(Application.status)).all())
@@ -113,7 +116,8 @@ def _dashboard_page(call: Call, errors: dict | None = None, status: int = 200):
         requested=Decimal(requested), shortlisted=Decimal(shortlisted), approved=Decimal(approved),
         position=fund_position(), min_reviewers=operations.min_reviewers(call.id), conflicts=conflicts,
         pending_reviews=pending_reviews, lang=language(), errors=errors or {}, reserve=operations.reserve_list(call),
-        can_manage=current_user.has_any_role(FUND_MANAGER))
+        can_manage=current_user.has_any_role(FUND_MANAGER), review_deadline=operations.review_deadline(call.id),
+        deadline_passed=operations.deadline_passed(call.id), form=form)
     return html, status
 
 
@@ -129,12 +133,22 @@ def call_dashboard(call_id: int):
 @access(FUND_MANAGER)
 def call_settings(call_id: int):
     call = ensure_edit(_call(call_id))
+    raw = {k: v for k, v in request.form.to_dict().items() if k in ("min_reviewers", "review_deadline", "csrf_token")}
+    raw["review_deadline"] = (raw.get("review_deadline") or "").strip() or None
     try:
-        data = MinReviewersIn().load(request.form.to_dict())
-    except ValidationError:
-        return _dashboard_page(call, {"min_reviewers": [_("Give a whole number from 1 to 10.")]}, 422)
-    operations.set_min_reviewers(call, data["min_reviewers"], current_user)
-    flash(_("Each application of this call now needs at least %(n)d reviewers.", n=data["min_reviewers"]), "success")
+        data = ReviewSettingsIn().load(raw)
+    except ValidationError as exc:
+        errors = {}
+        if "min_reviewers" in exc.messages:
+            errors["min_reviewers"] = [_("Give a whole number from 1 to 10.")]
+        if "review_deadline" in exc.messages:
+            errors["review_deadline"] = [_("Give a date such as 2027-03-31, or leave it empty.")]
+        return _dashboard_page(call, errors, 422, form=request.form)
+    operations.save_review_settings(call, {"min_reviewers": data["min_reviewers"],
+                                           "review_deadline": data["review_deadline"]}, current_user)
+    flash(ngettext("Each application of this call now needs at least %(num)d reviewer.",
+                   "Each application of this call now needs at least %(num)d reviewers.", data["min_reviewers"]),
+          "success")
     return redirect(url_for("grants_review.call_dashboard", call_id=call.id))
 
 
@@ -275,6 +289,75 @@ def assign(application_id: int):
     return redirect(url_for("grants_review.assignment", application_id=application.id))
 
 
+def _bulk_page(call: Call, *, form=None, errors: dict | None = None, status: int = 200):
+    applications = operations.screened_in(call)
+    counts: dict[int, list[int]] = {a.id: [] for a in applications}
+    for app_id, reviewer_id, coi in db.session.execute(
+            select(Review.application_id, Review.reviewer_id, Review.coi)
+            .where(Review.application_id.in_(list(counts)))).tuples():
+        if coi != COI_CONFLICT:
+            counts[app_id].append(reviewer_id)
+    chosen_users = {int(v) for v in form.getlist("user_ids") if v.isdigit()} if form else set()
+    chosen_apps = {int(v) for v in form.getlist("application_ids") if v.isdigit()} if form else set()
+    html = render_template(
+        "grants/review/bulk_assignment.html", call=call, applications=applications, counts=counts,
+        reviewers=_reviewers(), errors=errors or {}, lang=language(), workflow=APPLICATION_WORKFLOW,
+        min_reviewers=operations.min_reviewers(call.id), review_deadline=operations.review_deadline(call.id),
+        deadline_passed=operations.deadline_passed(call.id), chosen_users=chosen_users, chosen_apps=chosen_apps,
+        scope=(form.get("scope") if form else None) or "all",
+        can_assign=current_user.has_any_role(FUND_MANAGER))
+    return html, status
+
+
+@bp.route("/selection/calls/<int:call_id>/assignments")
+@access(*STAFF_READERS)
+def bulk_assignment(call_id: int):
+    """Assign reviewers to many applications of a call at once: the reviewers ticked, to the applications
+    ticked or to every screened-in application of the call."""
+    return _bulk_page(_call(call_id))
+
+
+@bp.route("/selection/calls/<int:call_id>/assignments", methods=["POST"])
+@access(FUND_MANAGER)
+def assign_in_bulk(call_id: int):
+    call = ensure_edit(_call(call_id))
+    form = request.form
+    scope = form.get("scope")
+    raw: dict = {"user_ids": [int(v) for v in form.getlist("user_ids") if v.isdigit()]}
+    if scope == "all":
+        raw["all_screened_in"] = True
+    else:
+        raw["application_ids"] = [int(v) for v in form.getlist("application_ids") if v.isdigit()]
+    try:
+        if scope not in ("all", "chosen"):
+            raise ValidationError({"scope": [_("Choose which applications.")]})
+        data = BulkAssignmentIn().load(raw)
+        result = operations.assign_in_bulk(call, data["user_ids"],
+                                           None if data["all_screened_in"] else data["application_ids"], current_user)
+    except ValidationError as exc:
+        errors = {}
+        for key, msgs in flatten_errors(exc.messages).items():
+            name = key.split("-")[0]
+            if name == "user_ids":
+                msgs = [_("Choose at least one reviewer.")]
+            elif name == "application_ids":
+                msgs = [_("Choose at least one application.")]
+            errors[name] = msgs
+        return _bulk_page(call, form=form, errors=errors, status=422)
+    except FundError as exc:
+        if exc.status in (403, 404):
+            raise
+        db.session.rollback()
+        return _bulk_page(_call(call_id), form=form, errors=_fund_errors(exc), status=exc.status)
+    created = len(result["created"])
+    if created:
+        flash(ngettext("%(num)d assignment made; the reviewers have been told by e-mail.",
+                       "%(num)d assignments made; the reviewers have been told by e-mail.", created), "success")
+    else:
+        flash(_("Nothing to assign: every reviewer chosen is already assigned to these applications."), "success")
+    return redirect(url_for("grants_review.bulk_assignment", call_id=call.id))
+
+
 # The reviewer's side --------------------------------------------------------------------------------------------
 
 @bp.route("/reviews")
@@ -312,7 +395,8 @@ def _review_page(review: Review, *, form=None, errors: dict | None = None, statu
         form=form, docs=[d for d in documents_of(a)], totals=budget_totals(a), sexes=SEXES, age_bands=AGE_BANDS,
         cells={(b.sex, b.age_band): b.count for b in a.beneficiaries}, recommendations=RECOMMENDATION_LABELS,
         weighted=ranking.weighted_score(review, criteria), others=others,
-        editable=not review.submitted and a.status == "under_review",
+        editable=not review.submitted and a.status == "under_review", score_labels=SCORE_LABELS,
+        score_options=[(n, f"{n} – {label}") for n, label in SCORE_LABELS.items()],
     )
     return html, status
 

@@ -80,6 +80,8 @@ ROUTES: dict = {
     ("grants_review.save_screening", "POST"): Route(FM, args=submitted, body={}),
     ("grants_review.assignment", "GET"): Route(STAFF_READERS, args=eligible),
     ("grants_review.assign", "POST"): Route(FM, args=eligible, body={}),
+    ("grants_review.bulk_assignment", "GET"): Route(STAFF_READERS, args=call),
+    ("grants_review.assign_in_bulk", "POST"): Route(FM, args=call, body={"scope": "all"}),
     ("grants_review.inbox", "GET"): Route(REVIEWER),
     ("grants_review.review", "GET"): Route(REVIEWER, args=pending_review),
     ("grants_review.declare", "POST"): Route(REVIEWER, args=pending_review, body={}),
@@ -95,6 +97,7 @@ ROUTES: dict = {
     # API
     ("grants_review_api.screen_application", "POST"): Route(FM, args=submitted, body={}),
     ("grants_review_api.assign_reviewers", "POST"): Route(FM, args=eligible, body={}),
+    ("grants_review_api.assign_in_bulk", "POST"): Route(FM, args=call, body={}),
     ("grants_review_api.list_reviews", "GET"): Route(REVIEWER),
     ("grants_review_api.get_review", "GET"): Route(REVIEWER, args=pending_review),
     ("grants_review_api.get_screening", "GET"): Route(STAFF_READERS, args=submitted),

@@ -133,7 +133,7 @@ def test_scoring_then_submission_locks_the_review(app, make_user, login_as, api_
     resp = portal.submit(url, {f"score-{relevance}": "4", f"comment-{relevance}": "Strong referral network.",
                                f"score-{feasibility}": "2", f"comment-{feasibility}": "", "recommendation":
                                "fund_with_changes", "action": "submit"})
-    assert resp.status_code == 422 and "Write a comment." in resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "Write a comment on “Feasibility”." in resp.get_data(as_text=True)
     resp = portal.submit(url, {f"score-{relevance}": "4", f"comment-{relevance}": "Strong referral network.",
                                f"score-{feasibility}": "2", f"comment-{feasibility}": "Staffing is thin.",
                                "recommendation": "fund_with_changes", "action": "submit"})
