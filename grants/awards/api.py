@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from fund import ledger
 from fund.db import db
+from fund.errors import FundError
 from fund.idempotency import idempotent
 from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
 from fund.openapi import multipart_arguments
@@ -248,7 +249,13 @@ def edit_disbursement(data, disbursement_id):
 def approve_disbursement(disbursement_id):
     """Approve another officer's request. 403 for your own request; 409 when the tranche's condition is not
     met, paid + approved would exceed the award or the tranche, cash is short or the grant is not active."""
-    return disbursement_dict(operations.approve_disbursement(_disbursement(disbursement_id), current_user))
+    try:
+        return disbursement_dict(operations.approve_disbursement(_disbursement(disbursement_id), current_user))
+    except FundError as exc:  # the refusal is audited in a transaction of its own, after the rollback
+        db.session.rollback()
+        operations.record_refused_approval(disbursement_id, current_user, exc)
+        db.session.commit()
+        raise
 
 
 @blp.route("/disbursements/<int:disbursement_id>/pay", methods=["POST"])

@@ -514,6 +514,29 @@ def approve_disbursement(d: Disbursement, actor: User) -> Disbursement:
     return d
 
 
+def record_refused_approval(disbursement_id: int, actor: User, refusal: FundError):
+    """Keep a refused approval in the audit trail: who tried to approve which payment, and why it was refused.
+
+    The approval's own transaction has rolled back (its audit event with it), so the caller calls this after
+    the rollback and commits it as a transaction of its own: :func:`fund.audit.record` takes the chain's head
+    under its lock, so the hash chain holds. The reasons are written in English, whatever the reader's
+    language (the guards are evaluated again for that, without the fund lock)."""
+    from flask_babel import force_locale
+
+    from grants.awards.workflow import approval_blockers
+
+    d = db.session.get(Disbursement, disbursement_id)
+    grant = db.session.get(Grant, d.grant_id)
+    with force_locale("en"):
+        reasons = approval_blockers(d, actor) if d.status == "requested" else []
+    reason = " ".join(reasons) or refusal.message
+    return audit.record(
+        "disbursement.approve_refused", d, actor=actor,
+        summary=f"Approval of disbursement {d.id} (USD {d.amount}, tranche {d.tranche.number} of grant "
+                f"{grant.number}) refused: {reason}",
+        changes={"refused": [None, refusal.code or str(refusal.status)], "status": [d.status, d.status]})
+
+
 def pay_disbursement(d: Disbursement, payment_reference: str, paid_on: dt.date, actor: User) -> Disbursement:
     """Record the payment (reference and value date): the guards again, under the fund lock, then the ledger
     posts grants payable -> cash and charges PSC."""

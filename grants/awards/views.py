@@ -61,7 +61,13 @@ from grants.awards.schemas import (
     RefundIn,
     ReportFields,
 )
-from grants.awards.workflow import DISBURSEMENT_WORKFLOW, GRANT_WORKFLOW, REPORT_EDITABLE, REPORT_WORKFLOW
+from grants.awards.workflow import (
+    DISBURSEMENT_WORKFLOW,
+    GRANT_WORKFLOW,
+    REPORT_EDITABLE,
+    REPORT_WORKFLOW,
+    approval_blockers,
+)
 from grants.downloads import translate_upload_errors
 from grants.presenters import language
 from grants.views import flatten_errors, number
@@ -140,6 +146,7 @@ def _grant_page(grant: Grant, errors: dict | None = None, status: int = 200, for
         events=events, refunds=refunds, actors=actors, errors=errors or {}, form=form or {}, open_form=open_form,
         transitions=GRANT_WORKFLOW.available(grant, current_user), can_edit=can_edit(current_user, grant),
         disbursement_actions=lambda d: DISBURSEMENT_WORKFLOW.available(d, current_user),
+        approval_blockers=lambda d: approval_blockers(d, current_user),
         overdue=is_overdue, lang=language(), currencies=currency_choices() if current_user.has_any_role(
             FINANCE_OFFICER) else [],
     )
@@ -270,6 +277,13 @@ def _back(d: Disbursement) -> str:
     return url_for("grants_awards.grant_detail", grant_id=d.grant_id)
 
 
+def _keep_refused_approval(disbursement_id: int, exc: FundError) -> None:
+    """The approval rolled back; its refusal is audited in a transaction of its own."""
+    db.session.rollback()
+    operations.record_refused_approval(disbursement_id, current_user, exc)
+    db.session.commit()
+
+
 def _refused(d: Disbursement, exc: FundError):
     """A refused action on a disbursement: the grant page with the reason, in the status of the refusal."""
     db.session.rollback()
@@ -290,6 +304,8 @@ def disbursement_action(disbursement_id: int, action: str):
     except ValidationError as exc:
         return _refused(d, FundError(_("The data sent is not valid."), fields=exc.messages))
     except FundError as exc:
+        if action == "approve":
+            _keep_refused_approval(disbursement_id, exc)
         return _refused(d, exc)
     flash(_("Disbursement %(id)d is now “%(status)s”.", id=d.id, status=DISBURSEMENT_WORKFLOW.label(d.status)),
           "success")
@@ -346,7 +362,9 @@ def approval_queue():
                (Disbursement.requested_by_id == current_user.id) | (Disbursement.edited_by_id == current_user.id))
         .order_by(Disbursement.id)
     ).scalars().all()
-    return render_template("grants/awards/approvals.html", rows=rows, mine=mine, lang=language())
+    blockers = {d.id: approval_blockers(d, current_user) for d in rows}
+    return render_template("grants/awards/approvals.html", rows=rows, mine=mine, blockers=blockers,
+                           lang=language())
 
 
 @bp.route("/finance/payments")

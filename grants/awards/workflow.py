@@ -243,6 +243,25 @@ def _payment_data(d: Disbursement, actor, data) -> list[str]:
     return found
 
 
+def approval_blockers(d: Disbursement, actor: User) -> list[str]:
+    """Why ``actor`` cannot approve ``d`` now, each reason in a sentence (empty when nothing is in the way).
+
+    For screens, so that no "Approve" button is offered that would fail without saying why; read without the
+    fund lock, so :func:`grants.awards.operations.approve_disbursement` checks the same guards again under it.
+    The rules allow no override: an unmet tranche condition is met by accepting the report, not by a click."""
+    t = DISBURSEMENT_WORKFLOW["approve"]
+    if d.status not in t.sources:
+        return [_("This is not possible while the status is “%(status)s”.",
+                  status=DISBURSEMENT_WORKFLOW.label(d.status))]
+    found: list[str] = []
+    for guard in t.guards:
+        try:
+            found.extend(guard(d, actor, {}) or [])
+        except FundError as exc:
+            found.append(exc.message)
+    return found
+
+
 DISBURSEMENT_WORKFLOW = Workflow("disbursement", DISBURSEMENT_STATES, [
     Transition("request", frozenset({"scheduled"}), "requested", _FO, _l("Request the payment")),
     Transition("edit", frozenset({"requested", "approved"}), "requested", _FO, _l("Change the request")),

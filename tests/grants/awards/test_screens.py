@@ -8,8 +8,11 @@ import html
 import io
 import re
 
+from sqlalchemy import select
+
 from fund.db import db
-from tests.grants.awards.conftest import PDF
+from grants.awards.models import Disbursement
+from tests.grants.awards.conftest import PDF, sign_and_countersign
 
 
 def french(app, client):
@@ -62,3 +65,71 @@ def test_the_portal_in_french(app, world, login_as):
     home = text(client.get("/grants/portal"))
     assert "Accordée : en attente de votre signature" in home
     assert "Prochaine étape : signer l'accord" in home
+
+
+def _audit_events(app, action: str) -> list:
+    from fund.audit import AuditEvent
+
+    with app.app_context():
+        return [(e.actor_id, e.entity_id, e.summary) for e in db.session.execute(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)).scalars()]
+
+
+def test_the_approval_queue_says_why_a_payment_cannot_be_approved_and_offers_no_button(app, world, login_as):
+    w = world()
+    sign_and_countersign(w)
+    first = w.fo.post(f"/api/v1/grants/{w.grant_id}/disbursements", json={"tranche": 1, "amount": "26950.00"})
+    second = w.fo.post(f"/api/v1/grants/{w.grant_id}/disbursements", json={"tranche": 2, "amount": "11550.00"})
+    assert first.status_code == second.status_code == 201, second.get_json()
+    first, second = first.get_json()["id"], second.get_json()["id"]
+    colleague = login_as(w.officer2)
+    queue = colleague.get("/grants/awards/finance/approvals").get_data(as_text=True)
+    assert f"disbursements/{first}/approve" in queue  # its condition (signature) is met
+    assert f"disbursements/{second}/approve" not in queue  # no live button for the other one ...
+    blocked = re.search(rf'<div class="blocked" id="blocked-{second}">.*?</div>', queue, re.S).group(0)
+    assert "Cannot be approved yet" in blocked and "the interim report has not been accepted" in blocked
+    # ... nor on the grant's page.
+    grant_page = colleague.get(f"/grants/awards/{w.grant_id}").get_data(as_text=True)
+    assert f"disbursements/{second}/approve" not in grant_page
+    assert "the interim report has not been accepted" in grant_page
+
+    # The operation refuses anyway (a form kept open in another tab), says why, and the refusal is audited
+    # although the approval rolled back.
+    resp = colleague.submit(f"/grants/awards/disbursements/{second}/approve",
+                            {"next": "/grants/awards/finance/approvals"}, page="/grants/awards/finance/approvals")
+    assert resp.status_code == 409
+    assert "the interim report has not been accepted" in text(resp)
+    with app.app_context():
+        assert db.session.get(Disbursement, second).status == "requested"
+    refused = _audit_events(app, "disbursement.approve_refused")
+    assert len(refused) == 1
+    actor_id, entity_id, summary = refused[0]
+    assert (actor_id, entity_id) == (w.officer2.id, str(second))
+    assert "refused" in summary and "the interim report has not been accepted" in summary
+    assert _audit_events(app, "disbursement.approve") == []
+
+    # Through the API too; the four-eyes refusal as well; the chain still verifies.
+    assert w.fo2.post(f"/api/v1/disbursements/{second}/approve").status_code == 409
+    assert w.fo.post(f"/api/v1/disbursements/{first}/approve").status_code == 403
+    refused = _audit_events(app, "disbursement.approve_refused")
+    assert [(a, e) for a, e, _s in refused] == [(w.officer2.id, str(second)), (w.officer2.id, str(second)),
+                                                (w.officer.id, str(first))]
+    assert "a different finance officer must approve it" in refused[-1][2]
+    from fund import audit
+
+    with app.app_context():
+        assert audit.verify().ok
+
+
+def test_the_refusal_is_written_in_english_for_a_french_reader(app, world, login_as):
+    w = world()
+    sign_and_countersign(w)
+    second = w.fo.post(f"/api/v1/grants/{w.grant_id}/disbursements", json={"tranche": 2, "amount": "11550.00"}
+                       ).get_json()["id"]
+    colleague = french(app, login_as(w.officer2))
+    queue = text(colleague.get("/grants/awards/finance/approvals"))
+    assert "Ne peut pas encore être approuvé" in queue and "le rapport intermédiaire n'a pas été accepté" in queue
+    resp = colleague.submit(f"/grants/awards/disbursements/{second}/approve", {},
+                            page="/grants/awards/finance/approvals")
+    assert resp.status_code == 409
+    assert "the interim report has not been accepted" in _audit_events(app, "disbursement.approve_refused")[0][2]
