@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, lazyload
 
 from fund.db import db
 from grants.models import Application, Call, Criterion
@@ -79,8 +80,11 @@ def rows_for(applications: list[Application], criteria: list[Criterion]) -> list
     ids = [a.id for a in applications]
     reviews: dict[int, list[Review]] = {i: [] for i in ids}
     if ids:
+        # The scores in the same statement; the application (already at hand) and the reviewer are not read.
         for r in db.session.execute(select(Review).where(Review.application_id.in_(ids))
-                                    .order_by(Review.id)).scalars():
+                                    .options(joinedload(Review.scores), lazyload(Review.application),
+                                             lazyload(Review.reviewer))
+                                    .order_by(Review.id)).unique().scalars():
             reviews[r.application_id].append(r)
     rows = []
     for a in applications:
@@ -115,8 +119,12 @@ def rank(rows: list[RankRow]) -> list[RankRow]:
 
 def call_ranking(call: Call) -> list[RankRow]:
     """The ranking of a call: every application that reached the review, best first."""
+    # A ranking row needs the application's own columns and its organisation (joined), not its budget,
+    # beneficiaries or documents.
     applications = db.session.execute(
         select(Application).where(Application.call_id == call.id, Application.status.in_(REVIEWED_STATES))
+        .options(lazyload(Application.budget_lines), lazyload(Application.beneficiaries),
+                 lazyload(Application.documents), lazyload(Application.call))
     ).scalars().all()
     return rank(rows_for(list(applications), list(call.criteria)))
 
