@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
+
 from fund import ledger
 from fund.db import utcnow
+from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER, FUND_MANAGER, REVIEWER
 from fund.rates import quantum
 from grants.awards.models import (
     FINAL,
@@ -204,6 +207,67 @@ def grantee_next_step(grant: Grant, on: dt.date | None = None) -> str | None:
                      report=str(REPORT_KIND_LABELS[report.kind]).lower(), date=format_date(report.due_on))
         return _("Nothing is due from your organisation for now.")
     return None
+
+
+#: How the organisation reads who acted for the fund: a role, never a staff member's e-mail address.
+PUBLIC_ROLES = {
+    FUND_MANAGER: _l("Fund secretariat"),
+    ADMIN: _l("Fund secretariat"),
+    AUDITOR: _l("Fund secretariat"),
+    FINANCE_OFFICER: _l("Fund finance team"),
+    REVIEWER: _l("Board of Trustees"),
+}
+
+
+def who(user, viewer) -> str:
+    """The person behind an action as ``viewer`` may read it: staff see the account; an organisation sees its own
+    colleagues by name and the fund's people by their role."""
+    from flask_babel import gettext as _
+
+    if user is None:
+        return _("Automatic")
+    if viewer.is_staff:
+        return user.email
+    if user.organisation_id is not None and user.organisation_id == viewer.organisation_id and not user.is_staff:
+        return user.name or user.email
+    return str(PUBLIC_ROLES.get(user.role, _l("The fund")))
+
+
+#: A step of a grant's history in a sentence; %(n)d is the payment's number, %(report)s the report's name.
+EVENT_SENTENCES = {
+    ("grant", "countersign"): _l("Agreement countersigned by the fund: the grant is active"),
+    ("grant", "suspend"): _l("Grant suspended"),
+    ("grant", "resume"): _l("Grant resumed"),
+    ("grant", "close"): _l("Grant closed"),
+    ("grant", "terminate"): _l("Grant terminated"),
+    ("disbursement", "request"): _l("Payment request %(n)d made"),
+    ("disbursement", "edit"): _l("Payment request %(n)d changed"),
+    ("disbursement", "approve"): _l("Payment request %(n)d approved"),
+    ("disbursement", "pay"): _l("Payment %(n)d made"),
+    ("disbursement", "payee_changed"): _l("Payment request %(n)d held until the new bank details are verified"),
+    ("disbursement", "cancel"): _l("Payment request %(n)d cancelled"),
+    ("disbursement", "fail"): _l("Payment %(n)d failed"),
+    ("disbursement", "reverse"): _l("Payment %(n)d reversed"),
+    ("report", "submit"): _l("%(report)s submitted"),
+    ("report", "accept"): _l("%(report)s accepted"),
+    ("report", "return"): _l("%(report)s returned for revision"),
+}
+
+
+def event_sentence(event, grant: Grant | None = None) -> str:
+    """A history row (:class:`grants.awards.models.GrantEvent`) as a sentence in the reader's language."""
+    from flask_babel import gettext as _
+
+    from grants.awards.templating import REPORT_KIND_LABELS
+
+    template = EVENT_SENTENCES.get((event.entity, event.trigger))
+    kind = next((r.kind for r in grant.reports if r.id == event.entity_id), None) if grant is not None else None
+    report = str(REPORT_KIND_LABELS.get(kind, _l("Report"))) if event.entity == "report" else ""
+    if template is not None:
+        return str(template) % {"n": event.entity_id, "report": report}
+    states = {"grant": GRANT_STATES, "disbursement": DISBURSEMENT_STATES, "report": REPORT_STATES}.get(event.entity, {})
+    return _("%(what)s: %(status)s", what=report or f"{event.entity} {event.entity_id}",
+             status=str(states.get(event.to_status, event.to_status)))
 
 
 def organisation_grants(organisation_id: int | None) -> list[dict]:

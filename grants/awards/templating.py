@@ -6,7 +6,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
-from grants.awards.presenters import grantee_next_step, grantee_status, organisation_grants
+from grants.awards.presenters import event_sentence, grantee_next_step, grantee_status, organisation_grants, who
 from grants.awards.workflow import (
     CONDITION_LABELS,
     DISBURSEMENT_STATES,
@@ -49,4 +49,6 @@ def init_templating(app: Flask) -> None:
     env.globals["organisation_grants"] = organisation_grants
     env.globals["grantee_status"] = grantee_status
     env.globals["grantee_next_step"] = grantee_next_step
+    env.globals["event_sentence"] = event_sentence
+    env.globals["who"] = who
     env.globals["disbursement_trigger"] = lambda trigger: str(DISBURSEMENT_WORKFLOW[trigger].label)

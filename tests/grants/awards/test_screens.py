@@ -133,3 +133,50 @@ def test_the_refusal_is_written_in_english_for_a_french_reader(app, world, login
                             page="/grants/awards/finance/approvals")
     assert resp.status_code == 409
     assert "the interim report has not been accepted" in _audit_events(app, "disbursement.approve_refused")[0][2]
+
+
+PAY = {"payment_reference": "BANK-1", "paid_on": "2026-01-05"}
+
+
+def _paid_and_cancelled(w) -> tuple[int, int]:
+    sign_and_countersign(w)
+    first = w.fo.post(f"/api/v1/grants/{w.grant_id}/disbursements", json={"tranche": 1, "amount": "26950.00"}
+                      ).get_json()["id"]
+    assert w.fo2.post(f"/api/v1/disbursements/{first}/approve").status_code == 200
+    assert w.fo.post(f"/api/v1/disbursements/{first}/pay", json=PAY).status_code == 200
+    second = w.fo.post(f"/api/v1/grants/{w.grant_id}/disbursements", json={"tranche": 2, "amount": "11550.00"}
+                       ).get_json()["id"]
+    assert w.fo.post(f"/api/v1/disbursements/{second}/cancel", json={}).status_code == 200
+    return first, second
+
+
+def test_the_grantee_reads_roles_and_sentences_not_staff_addresses_and_workflow_lines(app, world, login_as):
+    w = world()
+    first, second = _paid_and_cancelled(w)
+    page = login_as(w.applicant).get(f"/grants/awards/{w.grant_id}")
+    body, words = page.get_data(as_text=True), text(page)
+    for staff in (w.officer, w.officer2, w.manager):
+        assert staff.email not in body
+    assert "Fund finance team" in words and "Fund secretariat" in words
+    for sentence in ("Agreement countersigned by the fund: the grant is active", f"Payment request {first} made",
+                     f"Payment request {first} approved", f"Payment {first} made",
+                     f"Payment request {second} cancelled"):
+        assert sentence in words, sentence
+    assert "requested -> cancelled" not in words and "(requested → cancelled)" not in words
+    assert "disbursement " not in words
+    # A paid tranche reads as approved and paid, not "approved 0.00".
+    row = re.search(r"<caption>Payment schedule</caption>.*?<tr><td>1</td>(.*?)</tr>", body, re.S).group(1)
+    assert re.findall(r'<td class="num">([\d,.]+)', row)[:3] == ["26,950.00", "26,950.00", "26,950.00"]
+
+    # Staff still see who did what.
+    staff_page = login_as(w.manager).get(f"/grants/awards/{w.grant_id}").get_data(as_text=True)
+    assert w.officer.email in staff_page and w.officer2.email in staff_page
+
+
+def test_the_grants_history_in_french(app, world, login_as):
+    w = world()
+    first, second = _paid_and_cancelled(w)
+    words = text(french(app, login_as(w.applicant)).get(f"/grants/awards/{w.grant_id}"))
+    for sentence in (f"Demande de paiement {second} annulée", f"Paiement {first} effectué",
+                     "Équipe financière du Fonds", "Secrétariat du Fonds"):
+        assert sentence in words, sentence
