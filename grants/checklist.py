@@ -131,10 +131,20 @@ def budget_problems(application: Application) -> list[str]:
     if totals["total"] > call.max_grant:
         problems.append(_("The requested amount (%(amount)s) is above the call's maximum of %(limit)s.",
                           amount=money(totals["total"], cur), limit=money(call.max_grant, cur)))
-    if totals["indirect"] > totals["indirect_limit"]:
-        problems.append(_("Indirect costs (%(amount)s) are more than 7 %% of direct costs (at most %(limit)s).",
-                          amount=money(totals["indirect"], cur), limit=money(totals["indirect_limit"], cur)))
+    indirect = indirect_problem(application, totals)
+    if indirect:
+        problems.append(indirect)
     return problems
+
+
+def indirect_problem(application: Application, totals: dict | None = None) -> str | None:
+    """Indirect costs above 7 % of direct costs: the message, else None."""
+    totals = totals or budget_totals(application)
+    if totals["indirect"] > totals["indirect_limit"]:
+        cur = application.currency
+        return _("Indirect costs (%(amount)s) are more than 7 %% of direct costs (at most %(limit)s).",
+                 amount=money(totals["indirect"], cur), limit=money(totals["indirect_limit"], cur))
+    return None
 
 
 def checklist(application: Application, documents: list[Document] | None = None, psea=UNKNOWN) -> list[Item]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Flask, current_app
 from flask_babel import format_decimal
 from flask_login import current_user
 
+from fund.money import exponent
 from grants.taxonomies import (
     APPLICATION_DOCUMENT_KINDS,
     ASSISTANCE_GROUPS,
@@ -30,6 +33,17 @@ def _label(table: dict):
     return lambda code: str(table.get(code, code)) if code else ""
 
 
+def number_input(value, currency: str | None = None) -> str:
+    """The value of a number input as the user's language writes it ("14 400,00" in French, "14,400.00" in
+    English), so that it reads like the totals beside it; :func:`grants.views.number` reads it back. An amount
+    shows its currency's decimal places; text (what was typed, shown again) is left as it is."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    value = Decimal(value) if currency else Decimal(value).normalize()
+    places = exponent(currency) if currency else max(-value.as_tuple().exponent, 0)
+    return format_decimal(value, format="#,##0" + ("." + "0" * places if places else ""))
+
+
 def init_templating(app: Flask) -> None:
     env = app.jinja_env
     # |country (a country's name in the current language) is fund.templating's, shared by every package.
@@ -40,6 +54,7 @@ def init_templating(app: Flask) -> None:
         else str(ACK_LABEL)
     env.filters["org_type"] = _label(ORGANISATION_TYPES)
     env.filters["quantity"] = lambda q: format_decimal(q, format="#,##0.##") if q is not None else ""
+    env.filters["number_input"] = number_input
     env.globals["window_label"] = lambda code: str(WINDOWS[code][1]) if code in WINDOWS else code
     env.globals["call_status"] = CALL_WORKFLOW.label
     env.globals["call_transitions"] = lambda call: CALL_WORKFLOW.available(call, current_user)

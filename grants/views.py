@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from babel.numbers import NumberFormatError, parse_decimal
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone, to_utc
@@ -24,7 +25,14 @@ from fund.permissions import access, can_edit, ensure_edit, ensure_view, public
 from fund.schemas import InSchema
 from fund.uploads import check_upload
 from grants import operations, payee
-from grants.checklist import SECTIONS, budget_totals, checklist, organisation_missing, psea_policy
+from grants.checklist import (
+    SECTIONS,
+    budget_totals,
+    checklist,
+    indirect_problem,
+    organisation_missing,
+    psea_policy,
+)
 from grants.downloads import document_response, translate_upload_errors
 from grants.models import (
     Application,
@@ -48,7 +56,7 @@ from grants.schemas import (
     OrganisationIn,
     ReturnIn,
 )
-from grants.taxonomies import AGE_BANDS, SEXES
+from grants.taxonomies import AGE_BANDS, INDIRECT, SEXES
 from grants.workflow import APPLICATION_WORKFLOW, CALL_WORKFLOW, EDITABLE
 
 bp = Blueprint("grants", __name__, url_prefix="/grants")
@@ -122,13 +130,26 @@ def form_values(names, lists=()) -> dict:
 
 
 def number(text: str | None) -> str | None:
-    """Accept numbers as people write them: "1 500,50" in French, "1,500.50" in English -> "1500.50"."""
+    """Read a number as people write it, into a plain decimal string (Decimal, never float): "14 400,00" in
+    French and "14,400.00" in English are both "14400.00". Babel reads it in the user's language first, then in
+    the other language of the portal ("14400,50" typed on the English pages is 14400.50; "1,500" is 1500 in
+    English and 1.5 in French); with both separators ("14.400,00"), the last one is the decimal point. What
+    reads as no number is returned as typed, for the schema to refuse beside the field."""
     if text is None:
         return None
     text = re.sub(r"[\s\u00a0\u202f']", "", text)
-    if language() == "fr" and "." not in text:
-        return text.replace(",", ".")
-    return text.replace(",", "")
+    if not re.fullmatch(r"[-+]?[\d.,]*\d[\d.,]*", text):
+        return text
+    lang = language()
+    for locale in (lang, "fr" if lang == "en" else "en"):
+        try:
+            return str(parse_decimal(text, locale=locale, strict=True))
+        except NumberFormatError:
+            continue
+    if "," in text and "." in text:
+        point = max(text.rfind(","), text.rfind("."))
+        return text[:point].replace(",", "").replace(".", "") + "." + text[point + 1:]
+    return text
 
 
 def _drop_none(data: dict, required: tuple = ()) -> dict:
@@ -469,12 +490,13 @@ def _section_data(section: str) -> tuple[dict, dict]:
     """Read one section's form into loadable data; returns (data, row map for budget error messages)."""
     names = SECTION_FIELDS[section]
     if section == "beneficiaries":
-        cells = []
+        cells, where = [], {}
         for sex in SEXES:
             for band in AGE_BANDS:
-                raw = (request.form.get(f"b-{sex}-{band}") or "").strip().replace(" ", "")
+                raw = re.sub(r"[\s\u00a0\u202f]", "", request.form.get(f"b-{sex}-{band}") or "")
+                where[len(cells)] = (sex, band)
                 cells.append({"sex": sex, "age_band": band, "count": raw or "0"})
-        return {"beneficiaries": cells}, {}
+        return {"beneficiaries": cells}, where
     if section == "budget":
         lines, rows = [], {}
         indices = sorted({int(m.group(1)) for k in request.form if (m := re.match(r"line-(\d+)-", k))})
@@ -517,6 +539,34 @@ def budget_rows(application: Application, form) -> list[dict]:
     return rows
 
 
+def _section_errors(errors: dict, rows: dict) -> dict:
+    """Messages keyed by the names of the inputs on the page: budget_lines-<n>-field -> line-<row>-field;
+    beneficiaries-<n>-count -> b-<sex>-<band>, the message naming its cell ("Female, 18–24: ...")."""
+    remapped = {}
+    for key, msgs in errors.items():
+        m = re.match(r"budget_lines-(\d+)-(\w+)", key)
+        if m:
+            remapped[f"line-{rows[int(m.group(1))]}-{m.group(2)}"] = msgs
+            continue
+        m = re.match(r"beneficiaries-(\d+)-count", key)
+        if m and int(m.group(1)) in rows:
+            sex, band = rows[int(m.group(1))]
+            remapped[f"b-{sex}-{band}"] = [f"{SEXES[sex]}, {AGE_BANDS[band]}: {msg}" for msg in msgs]
+            continue
+        remapped[key] = msgs
+    return remapped
+
+
+def _budget_warnings(application: Application) -> dict:
+    """Indirect costs over 7 % of direct costs, beside each indirect line (shown as soon as the budget is saved,
+    not only when the application is submitted)."""
+    problem = indirect_problem(application)
+    if not problem:
+        return {}
+    return {f"line-{i}-unit_cost": [problem] for i, line in enumerate(application.budget_lines)
+            if line.category == INDIRECT}
+
+
 @bp.route("/applications/<int:application_id>/sections/<section>", methods=["GET", "POST"])
 @access(APPLICANT)
 def application_section(application_id: int, section: str):
@@ -545,15 +595,10 @@ def application_section(application_id: int, section: str):
             errors = flatten_errors(exc.fields)
             form = request.form
         if errors and rows:
-            # budget_lines-<n>-field -> line-<row>-field, the names of the inputs on the page
-            remapped = {}
-            for key, msgs in errors.items():
-                m = re.match(r"budget_lines-(\d+)-(\w+)", key)
-                remapped[f"line-{rows[int(m.group(1))]}-{m.group(2)}" if m else key] = msgs
-            errors = remapped
+            errors = _section_errors(errors, rows)
         if not errors:
             flash(_("Saved."), "success")
-            if request.form.get("after") == "next":
+            if request.form.get("after") == "next" and not (section == "budget" and indirect_problem(application)):
                 following = SECTION_ORDER[SECTION_ORDER.index(section) + 1]
                 return redirect(url_for("grants.application_section", application_id=application.id,
                                         section=following))
@@ -566,6 +611,7 @@ def application_section(application_id: int, section: str):
         cells={(b.sex, b.age_band): b.count for b in application.beneficiaries},
         totals=budget_totals(application), items=checklist(application), budget_rows=rows_,
         next_section=SECTION_ORDER[SECTION_ORDER.index(section) + 1] if section != SECTION_ORDER[-1] else None,
+        warnings=_budget_warnings(application) if section == "budget" and not form else {},
     )
     return html, (422 if errors else 200)
 
