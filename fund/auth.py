@@ -137,7 +137,9 @@ def init_auth(app: Flask) -> None:
 
     @user_authenticated.connect_via(app)
     def _on_login(sender, user, authn_via=None, **extra):
-        audit.record("user.login", user, summary=f"{user.email} signed in ({', '.join(authn_via or [])})", actor=user)
+        method = sign_in_method(authn_via, user)
+        audit.record("user.login", user, summary=f"{user.email} signed in with {method}", actor=user,
+                     changes={"method": [None, list(authn_via or []) or ["password", user.tf_primary_method]]})
 
     @password_changed.connect_via(app)
     def _on_password_changed(sender, user, **extra):
@@ -152,6 +154,31 @@ def init_auth(app: Flask) -> None:
     def _on_tf_changed(sender, user, **extra):
         audit.record("user.two_factor", user, summary=f"{user.email} set up two-factor sign-in", actor=user,
                      changes={"tf_primary_method": [None, user.tf_primary_method]})
+
+
+#: How each way of signing in reads in the audit trail (Flask-Security's ``authn_via`` values).
+SIGN_IN_METHODS = {
+    "password": "a password",
+    "webauthn": "a security key",
+    "email": "a code sent by e-mail",
+    "sms": "a code sent by SMS",
+    "authenticator": "an authenticator app code",
+    "token": "an API token",
+    "confirm": "the link confirming their e-mail address",
+    "reset": "a password reset link",
+    "register": "their new account",
+    "change": "their new password",
+    "oauth": "an external identity provider",
+}
+
+
+def sign_in_method(authn_via: list[str] | None, user: User) -> str:
+    """The way a user signed in, in words. Flask-Security names it, except after a second factor: the sign-in
+    then completes the password step with the user's two-factor method (TOTP: an authenticator app code)."""
+    if not authn_via:
+        second = SIGN_IN_METHODS.get(user.tf_primary_method or "", "a second factor")
+        return f"a password and {second}"
+    return " and ".join(SIGN_IN_METHODS.get(m, m) for m in authn_via)
 
 
 def touch_token() -> None:
