@@ -25,8 +25,10 @@ from donors.schemas import (
     DonorIn,
     DonorOut,
     DonorQuery,
+    IssuedStatementQuery,
     PledgeIn,
     PledgeOut,
+    PledgeQuery,
     StatementIn,
     StatementOut,
     StatementQuery,
@@ -37,11 +39,12 @@ from fund import ledger
 from fund.db import db
 from fund.errors import FundError
 from fund.idempotency import idempotent
+from fund.listing import list_page
 from fund.models import DONOR
 from fund.openapi import binary_response
 from fund.permissions import access, can_edit, can_view, ensure_edit, ensure_view
 from fund.rates import translate as _
-from fund.schemas import PageQuery, page_envelope, paged
+from fund.schemas import paged
 
 blp = Blueprint("donors_api", __name__, url_prefix="/api/v1",
                 description="Donors, pledges, contributions and donor statements")
@@ -91,18 +94,17 @@ def create_donor(data):
 @blp.response(200, paged(DonorOut))
 def list_donors(args):
     """Donors by name, with their totals in USD (a donor user sees its own donor only)."""
-    query = select(Donor).order_by(Donor.name, Donor.id)
+    query = select(Donor)
     if _donor_user():
         query = query.where(Donor.id == (current_user.donor_id or -1))
-    if args.get("type"):
-        query = query.where(Donor.type == args["type"])
     if args.get("q"):
         query = query.where(func.lower(Donor.name).contains(args["q"].lower(), autoescape=True))
-    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
-    figures = ledger.donors_figures([d.id for d in page.items])
-    envelope = page_envelope(page)
-    envelope["items"] = [donor_out(d, figures[d.id]) for d in page.items]
-    return envelope
+
+    def present(donors):
+        figures = ledger.donors_figures([d.id for d in donors])
+        return [donor_out(d, figures[d.id]) for d in donors]
+
+    return list_page(query, args, filters={"type": Donor.type}, present=present)
 
 
 @blp.route("/donors/<int:donor_id>")
@@ -131,18 +133,18 @@ def create_pledge(data, donor_id: int):
 
 @blp.route("/donors/<int:donor_id>/pledges")
 @access(*READ)
-@blp.arguments(PageQuery, location="query")
+@blp.arguments(PledgeQuery, location="query")
 @blp.response(200, paged(PledgeOut))
 def list_pledges(args, donor_id: int):
     """A donor's pledges with what each has received, written off and still owes, in its currency."""
     donor = ensure_view(db.session.get(Donor, donor_id))
-    query = (select(Pledge).options(joinedload(Pledge.instalments)).where(Pledge.donor_id == donor.id)
-             .order_by(Pledge.pledged_on.desc(), Pledge.id.desc()))
-    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
-    summaries = operations.summarise(list(page.items))
-    envelope = page_envelope(page)
-    envelope["items"] = [pledge_out(summaries[p.id]) for p in page.items]
-    return envelope
+    query = select(Pledge).options(joinedload(Pledge.instalments)).where(Pledge.donor_id == donor.id)
+
+    def present(pledges):
+        summaries = operations.summarise(pledges)
+        return [pledge_out(summaries[p.id]) for p in pledges]
+
+    return list_page(query, args, filters={"status": Pledge.status}, present=present)
 
 
 def _pledge_for_edit(pledge_id: int) -> Pledge:
@@ -221,10 +223,7 @@ def list_contributions(args):
         if donor_id is not None and donor_id != own:
             abort(404)
         donor_id = own
-    query = operations.contributions_query(donor_id)
-    if args.get("pledge_id") is not None:
-        query = query.where(Contribution.pledge_id == args["pledge_id"])
-    return page_envelope(db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False))
+    return list_page(operations.contributions_query(donor_id), args, filters={"pledge_id": Contribution.pledge_id})
 
 
 @blp.route("/contributions/<int:contribution_id>")
@@ -320,15 +319,12 @@ def issue_statement(data, donor_id: int):
 @blp.route("/donors/<int:donor_id>/statements")
 @access(*READ)
 @statement_donor
-@blp.arguments(PageQuery, location="query")
+@blp.arguments(IssuedStatementQuery, location="query")
 @blp.response(200, paged(StatementOut))
 def list_statements(args, donor_id: int):
     """The donor's issued statements, newest first (void ones included)."""
-    page = db.paginate(statements.issued_statements(donor_id), page=args["page"], per_page=args["per_page"],
-                       error_out=False)
-    envelope = page_envelope(page)
-    envelope["items"] = [statement_out(s) for s in page.items]
-    return envelope
+    return list_page(statements.issued_statements(donor_id), args,
+                     present=lambda issued: map(statement_out, issued))
 
 
 @blp.route("/statements/<string:number>")

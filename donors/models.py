@@ -62,6 +62,8 @@ PAID = "paid"
 CANCELLED = "cancelled"
 WRITTEN_OFF = "written_off"
 PLEDGE_STATUSES = (ANNOUNCED, CONFIRMED, PARTIALLY_PAID, PAID, CANCELLED, WRITTEN_OFF)
+#: An instalment's status, from the amounts received in due-date order (donors.operations.summarise).
+INSTALMENT_STATUSES = ("due", "overdue", "partly_paid", "paid", "closed")
 #: Status names in running text (in the reader's language).
 STATUS_LABELS = {
     ANNOUNCED: lambda: _("announced"),

@@ -7,12 +7,22 @@ import datetime as dt
 import pycountry
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from donors.models import DONOR_TYPES, EARMARK_TYPES, LANGUAGES, PLEDGE_STATUSES
+from donors.models import (
+    DONOR_TYPES,
+    EARMARK_TYPES,
+    INSTALMENT_STATUSES,
+    LANGUAGES,
+    PLEDGE_STATUSES,
+    Contribution,
+    Donor,
+    IssuedStatement,
+    Pledge,
+)
 from fund.finance_api import Rate
 from fund.money import MoneyError
 from fund.rates import check_places, validate_money
 from fund.rates import translate as _
-from fund.schemas import Amount, Id, InSchema, PageQuery, QuerySchema
+from fund.schemas import Amount, Id, InSchema, PageQuery, QuerySchema, Sort
 
 
 def _not_future(day: dt.date) -> None:
@@ -66,7 +76,7 @@ class Totals(Schema):
 class DonorOut(Schema):
     id = fields.Integer()
     name = fields.String()
-    type = fields.String()
+    type = fields.String(validate=validate.OneOf(DONOR_TYPES))
     country = fields.String(allow_none=True)
     language = fields.String()
     contact_name = fields.String(allow_none=True)
@@ -79,6 +89,13 @@ class DonorOut(Schema):
 class DonorQuery(PageQuery):
     type = fields.String(validate=validate.OneOf(DONOR_TYPES))
     q = fields.String(validate=validate.Length(max=200))
+    sort = Sort({"name": Donor.name, "type": Donor.type, "id": Donor.id}, default="name,id")
+
+
+class PledgeQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(PLEDGE_STATUSES))
+    sort = Sort({"pledged_on": Pledge.pledged_on, "confirmed_on": Pledge.confirmed_on, "status": Pledge.status,
+                 "id": Pledge.id}, default="-pledged_on,-id")
 
 
 class EarmarkIn(InSchema):
@@ -123,11 +140,11 @@ class InstalmentOut(Schema):
     amount = Amount()
     paid = Amount(positive=False)
     currency = fields.String()
-    status = fields.String()
+    status = fields.String(validate=validate.OneOf(INSTALMENT_STATUSES))
 
 
 class EarmarkOut(Schema):
-    type = fields.String()
+    type = fields.String(validate=validate.OneOf(EARMARK_TYPES))
     value = fields.String()
 
 
@@ -197,6 +214,12 @@ class ContributionOut(Schema):
 class ContributionQuery(PageQuery):
     donor_id = Id()
     pledge_id = Id()
+    sort = Sort({"received_on": Contribution.received_on, "id": Contribution.id}, default="-received_on,-id")
+
+
+class IssuedStatementQuery(PageQuery):
+    sort = Sort({"issued_at": IssuedStatement.issued_at, "period_to": IssuedStatement.period_to,
+                 "id": IssuedStatement.id}, default="-issued_at,-id")
 
 
 # Statements ---------------------------------------------------------------------------------------------------

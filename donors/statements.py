@@ -45,6 +45,14 @@ from fund.db import db
 from fund.ledger import JournalEntry, Posting
 from fund.rates import BASE_CURRENCY, from_minor
 from fund.results import SMALL, WITHHELD, directory, suppress_results
+from fund.vocabulary import (
+    AGE_BAND_LABELS,
+    ASSISTANCE_TYPES,
+    FORMS_OF_EXPLOITATION,
+    NOT_RECORDED,
+    NOT_RECORDED_LABEL,
+    SEX_LABELS,
+)
 
 ZERO = Decimal("0.00")
 
@@ -65,37 +73,10 @@ RESULTS_NOTE = _l(
     "counted, never named. A count from 1 to 4 shows as “<5”; “x” marks a figure withheld so that a small count "
     "cannot be worked out from the totals.")
 
-SEX_LABELS = {"female": _l("Female"), "male": _l("Male"), "other_or_not_recorded": _l("Other or not recorded")}
-AGE_LABELS = {"0-11": "0–11", "12-17": "12–17", "18-24": "18–24", "25-59": "25–59", "60+": "60+",
-              "not_recorded": _l("Age not recorded")}
-FORM_LABELS = {
-    "sexual_exploitation": _l("Sexual exploitation"),
-    "forced_labour": _l("Forced labour"),
-    "domestic_servitude": _l("Domestic servitude"),
-    "forced_marriage": _l("Forced marriage"),
-    "forced_criminal_activity": _l("Forced criminal activity"),
-    "forced_begging": _l("Forced begging"),
-    "organ_removal": _l("Removal of organs"),
-    "child_soldiers": _l("Recruitment or use of children in armed conflict"),
-    "csam_production": _l("Production of child sexual abuse material"),
-    "other": _l("Other"),
-    "not_recorded": _l("Not recorded"),
-}
-ASSISTANCE_LABELS = {
-    "shelter": _l("Shelter and accommodation"),
-    "food_basic_needs": _l("Food and basic needs"),
-    "medical_care": _l("Medical care"),
-    "psychosocial_support": _l("Psychosocial support"),
-    "legal_counselling": _l("Legal counselling"),
-    "legal_representation": _l("Legal representation"),
-    "residence_identity_documents": _l("Residence and identity documents"),
-    "witness_support": _l("Support as witness"),
-    "cash_assistance": _l("Cash assistance"),
-    "livelihood_vocational": _l("Livelihood and vocational support"),
-    "reintegration_repatriation": _l("Reintegration and repatriation support"),
-    "other": _l("Other"),
-    "not_recorded": _l("Not recorded"),
-}
+#: Labels of the one vocabulary (fund.vocabulary); a report's breakdowns may also count "not recorded".
+AGE_LABELS = AGE_BAND_LABELS
+FORM_LABELS = {**FORMS_OF_EXPLOITATION, NOT_RECORDED: NOT_RECORDED_LABEL}
+ASSISTANCE_LABELS = {**ASSISTANCE_TYPES, NOT_RECORDED: NOT_RECORDED_LABEL}
 EARMARK_LABELS = {"funding_window": _l("Funding window"), "region": _l("Region"), "theme": _l("Theme")}
 
 

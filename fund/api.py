@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from fund import audit
 from fund.db import db
+from fund.listing import list_page
 from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER, FUND_MANAGER, REVIEWER, STAFF_ROLES, Role, User
 from fund.permissions import ANY_ROLE, access
 from fund.schemas import (
@@ -89,5 +90,5 @@ def audit_verify():
 @blp.arguments(AuditQuery, location="query")
 @blp.response(200, paged(AuditEventOut))
 def audit_events(args):
-    page = db.paginate(audit.filtered_events(args), page=args["page"], per_page=args["per_page"], error_out=False)
-    return page_envelope(page)
+    """The audit trail, newest first, filtered by entity, actor, action and date (``from``, ``to``)."""
+    return list_page(audit.filtered_events(args), args)

@@ -8,9 +8,10 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, val
 
 from fund import attribution, ledger, rates
 from fund.db import db, utcnow
+from fund.listing import list_page
 from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
 from fund.permissions import access
-from fund.schemas import Amount, DecimalString, Id, InSchema, PageQuery, page_envelope, paged
+from fund.schemas import Amount, DecimalString, Id, InSchema, PageQuery, Sort, paged
 
 WRITE = (FINANCE_OFFICER, ADMIN)
 READ = (FINANCE_OFFICER, ADMIN, FUND_MANAGER, AUDITOR)
@@ -73,6 +74,9 @@ class RateQuery(PageQuery):
     currency = fields.String(validate=validate.Length(max=10))
     month = Month()
     all_versions = fields.Boolean(load_default=False)
+    sort = Sort({"month": rates.ExchangeRate.month, "currency": rates.ExchangeRate.currency,
+                 "version": rates.ExchangeRate.version, "entered_at": rates.ExchangeRate.entered_at,
+                 "id": rates.ExchangeRate.id}, default="-month,currency,-version,id")
 
 
 class PositionOut(Schema):
@@ -92,7 +96,7 @@ class PositionOut(Schema):
 
 class PostingOut(Schema):
     line = fields.Integer()
-    account = fields.String()
+    account = fields.String(validate=validate.OneOf(list(ledger.ACCOUNTS)))
     currency = fields.String()
     amount = Amount()
     usd_amount = Amount(attribute="usd", currency="USD")
@@ -104,7 +108,7 @@ class PostingOut(Schema):
 
 class EntryOut(Schema):
     id = fields.Integer()
-    kind = fields.String()
+    kind = fields.String(validate=validate.OneOf(list(ledger.KINDS)))
     value_date = fields.Date()
     posted_at = fields.DateTime()
     description = fields.String()
@@ -124,6 +128,8 @@ class EntryQuery(PageQuery):
     date_from = fields.Date(data_key="from")
     date_to = fields.Date(data_key="to")
     reversed = fields.Boolean()
+    sort = Sort({"id": ledger.JournalEntry.id, "value_date": ledger.JournalEntry.value_date,
+                 "posted_at": ledger.JournalEntry.posted_at}, default="-id")
 
 
 class PeriodQuery(Schema):
@@ -222,8 +228,8 @@ def set_rate(data):
 @blp.response(200, paged(RateOut))
 def list_rates(args):
     """Rates, newest month first: the current version of each month, or every version (``all_versions``)."""
-    query = rates.rates_query(args.get("currency"), args.get("month"), all_versions=args["all_versions"])
-    return page_envelope(db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False))
+    return list_page(rates.rates_query(args.get("currency"), args.get("month"), all_versions=args["all_versions"]),
+                     args)
 
 
 @blp.route("/ledger/entries")
@@ -233,8 +239,7 @@ def list_rates(args):
 def list_entries(args):
     """Journal entries with their postings, newest first, filtered by kind, account, currency, donor, pledge,
     grant, value date (``from``, ``to``) or whether they were reversed."""
-    query = ledger.entries_query(args)
-    return page_envelope(db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False))
+    return list_page(ledger.entries_query(args), args)
 
 
 @blp.route("/fund/attribution")

@@ -8,6 +8,7 @@
   the document does not list is a conformance failure, and the schemathesis run of the test suite looks for them.
 - :func:`multipart_arguments` declares and parses an upload: ``multipart/form-data`` with its file part.
 - :func:`binary_response` documents a download (PDF, CSV) by media type.
+- Every list (an operation with a ``page`` parameter, see :mod:`fund.listing`) documents its ``Link`` header.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema
 
 WRITE_METHODS = {"post", "put", "patch", "delete"}
+LINK_HEADER = {
+    "description": 'RFC 8288 links to the other pages of the list, with the same query otherwise: rel="first", '
+                   '"prev" (not on the first page), "next" (not on the last) and "last".',
+    "schema": {"type": "string"},
+}
 
 
 class ErrorResponses(BasePlugin):
@@ -44,6 +50,10 @@ class ErrorResponses(BasePlugin):
             for code, name in codes.items():
                 if code not in responses and str(code) not in responses:
                     responses[code] = name
+            if method == "get" and any(p.get("in") == "query" and p.get("name") == "page" for p in params):
+                ok = responses.get("200", responses.get(200))
+                if isinstance(ok, dict):
+                    ok.setdefault("headers", {})["Link"] = LINK_HEADER
 
 
 def multipart_arguments(blp: Blueprint, schema: type[Schema], *, description: str | None = None):

@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol
 
-#: Beneficiary breakdowns (DOMAIN.md): sex x age band.
-SEXES = ("female", "male", "other_or_not_recorded")
-AGE_BANDS = ("0-11", "12-17", "18-24", "25-59", "60+", "not_recorded")
+from fund.vocabulary import AGE_BANDS, SEXES  # beneficiary breakdowns: sex x age band (re-exported)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,17 @@
-"""Shared marshmallow pieces: pagination, money, the error shape, audit and account schemas."""
+"""Shared marshmallow pieces: pagination and sorting of lists (with fund.listing), money, the error shape, audit
+and account schemas."""
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Any, NamedTuple
 
+from flask_babel import gettext as _
 from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
+from fund.audit import AuditEvent
 from fund.money import MoneyError, check_places, quantum, to_decimal
 
 
@@ -30,6 +34,56 @@ class PageQuery(QuerySchema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
+class SortKey(NamedTuple):
+    name: str
+    descending: bool
+    target: Any  #: what the endpoint sorts by: a column (database lists) or a key function (lists in memory)
+
+
+class Sort(fields.List):
+    """The ``sort`` parameter of a list: field names, a leading ``-`` for descending, in order of precedence,
+    comma-separated or repeated (``sort=-created_at,id`` or ``sort=-created_at&sort=id``). ``sortable`` maps each
+    name the endpoint allows to its column (or key function); the document lists them as an enum. An unknown
+    name is a 422 naming ``sort`` and the name. The ``default`` keys follow the requested ones (a unique key last),
+    so every order is total and pages never overlap. Loads as a list of :class:`SortKey`."""
+
+    def __init__(self, sortable: dict[str, Any], *, default: str, max_keys: int = 3, **kwargs):
+        self.sortable = dict(sortable)
+        self.max_keys = max_keys
+        choices = [v for name in self.sortable for v in (name, f"-{name}")]
+        self.default_keys = self._parse(default.split(","))
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"].setdefault("description", (
+            f"Sort by {', '.join(self.sortable)} (a leading - for descending; several comma-separated or "
+            f"repeated, in order of precedence). Default: {default}."))
+        super().__init__(fields.String(validate=validate.OneOf(choices)),
+                         load_default=lambda: list(self.default_keys), **kwargs)
+
+    def _parse(self, values) -> list[SortKey]:
+        keys: list[SortKey] = []
+        for value in values:
+            for part in str(value).split(","):
+                part = part.strip()
+                if not part:
+                    continue
+                name, descending = (part[1:], True) if part[0] == "-" else (part.lstrip("+"), False)
+                if name not in self.sortable:
+                    raise ValidationError(_("Unknown sort field: %(name)s. Sort by %(allowed)s (a leading - for "
+                                             "descending).", name=name, allowed=", ".join(self.sortable)))
+                if all(k.name != name for k in keys):
+                    keys.append(SortKey(name, descending, self.sortable[name]))
+        return keys
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+            raise self.make_error("invalid")
+        keys = self._parse(values)
+        if len(keys) > self.max_keys:
+            raise ValidationError(_("Sort by at most %(limit)s fields.", limit=self.max_keys))
+        return keys + [k for k in self.default_keys if all(k.name != mine.name for mine in keys)]
+
+
 class PageMeta(Schema):
     page = fields.Integer()
     per_page = fields.Integer()
@@ -38,6 +92,7 @@ class PageMeta(Schema):
 
 
 def page_envelope(pagination) -> dict:
+    """``{"items", "meta"}`` of a Flask-SQLAlchemy page (fund.listing.list_page builds every API list with it)."""
     return {
         "items": list(pagination.items),
         "meta": {"page": pagination.page, "per_page": pagination.per_page, "total": pagination.total,
@@ -230,6 +285,7 @@ class AuditQuery(PageQuery):
     action = fields.String(validate=validate.Length(max=100))
     date_from = fields.Date(data_key="from")
     date_to = fields.Date(data_key="to")
+    sort = Sort({"id": AuditEvent.id, "occurred_at": AuditEvent.occurred_at}, default="-id")
 
 
 class AuditVerifyOut(Schema):

@@ -17,10 +17,11 @@ from sqlalchemy.orm import defaultload, joinedload
 
 from fund.db import db
 from fund.errors import FundError
+from fund.listing import list_page
 from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER, REVIEWER
 from fund.openapi import binary_response, multipart_arguments
 from fund.permissions import ANY_ROLE, access, ensure_edit, ensure_view
-from fund.schemas import FileUploadIn, InSchema, page_envelope, paged
+from fund.schemas import FileUploadIn, InSchema, paged
 from fund.uploads import ALLOWED, check_upload
 from grants import operations
 from grants.checklist import checklist
@@ -157,15 +158,10 @@ def create_call(data):
 @blp.response(200, paged(CallOut))
 def list_calls(args):
     """Calls for proposals, newest first. Draft calls are listed to fund managers only."""
-    query = select(Call).order_by(Call.opens_at.desc(), Call.id.desc())
+    query = select(Call)
     if not current_user.has_any_role(FUND_MANAGER, ADMIN, AUDITOR):
         query = query.where(Call.status != "draft")
-    if args.get("status"):
-        query = query.where(Call.status == args["status"])
-    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
-    envelope = page_envelope(page)
-    envelope["items"] = [call_dict(c) for c in envelope["items"]]
-    return envelope
+    return list_page(query, args, filters={"status": Call.status}, present=lambda calls: map(call_dict, calls))
 
 
 @blp.route("/calls/<int:call_id>")
@@ -239,8 +235,7 @@ def list_applications(args):
     """Applications: an applicant's own organisation's; every application for the fund. ``status`` takes the
     plain status names for applicants, workflow states for the fund."""
     query = (select(Application).options(defaultload(Application.call).lazyload(Call.criteria),
-                                         joinedload(Application.beneficiaries))
-             .order_by(Application.id.desc()))
+                                         joinedload(Application.beneficiaries)))
     if current_user.has_any_role(FUND_MANAGER, ADMIN, AUDITOR):
         if args.get("status") in APPLICANT_STATUS_LABELS and args["status"] not in ("draft", "returned",
                                                                                    "withdrawn"):
@@ -254,12 +249,8 @@ def list_applications(args):
                 raise FundError(_("The data sent is not valid."), fields={"status": [
                     _("Use one of: %(codes)s.", codes=", ".join(APPLICANT_STATUS_LABELS))]})
             query = query.where(Application.status.in_(states_for_applicant_status(args["status"])))
-    if args.get("call_id"):
-        query = query.where(Application.call_id == args["call_id"])
-    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
-    envelope = page_envelope(page)
-    envelope["items"] = application_dicts(envelope["items"], current_user)
-    return envelope
+    return list_page(query, args, filters={"call_id": Application.call_id},
+                     present=lambda applications: application_dicts(applications, current_user))
 
 
 @blp.route("/applications/<int:application_id>/documents", methods=["POST"])

@@ -7,7 +7,7 @@ Account numbers are masked, as on the history page; the full account in force is
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from fund.db import db
 from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER
@@ -21,7 +21,8 @@ blp = Blueprint("grants_payee_api", __name__, url_prefix="/api/v1", description=
 
 class BankDetailsVersionOut(Schema):
     id = fields.Integer()
-    status = fields.String(metadata={"description": "applied, pending, verified, rejected or superseded"})
+    status = fields.String(validate=validate.OneOf([payee.APPLIED, payee.PENDING, payee.VERIFIED, payee.REJECTED,
+                                                    payee.SUPERSEDED]))
     bank_account_holder = fields.String(allow_none=True)
     bank_name = fields.String(allow_none=True)
     bank_account_number = fields.String(allow_none=True, metadata={"description": "masked"})

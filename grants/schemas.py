@@ -10,8 +10,10 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
 from fund.money import MoneyError, check_places
-from fund.schemas import Amount, DecimalString, FileUploadIn, Id, InSchema, PageQuery, QuerySchema
+from fund.schemas import Amount, DecimalString, FileUploadIn, Id, InSchema, PageQuery, QuerySchema, Sort
+from grants.models import Application, Call
 from grants.taxonomies import (
+    ACKNOWLEDGEMENT,
     AGE_BANDS,
     APPLICATION_DOCUMENT_KINDS,
     ASSISTANCE_TYPES,
@@ -25,6 +27,8 @@ from grants.taxonomies import (
 )
 from grants.workflow import APPLICANT_STATUS_LABELS, APPLICATION_STATES, CALL_STATES
 
+#: An application's status as the API shows it: the workflow state to the fund, the plain status to applicants.
+APPLICATION_STATUSES = list(dict.fromkeys([*APPLICATION_STATES, *APPLICANT_STATUS_LABELS]))
 SWIFT_RE = re.compile(r"^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$")
 ACCOUNT_RE = re.compile(r"^[A-Z0-9]{4,34}$")
 
@@ -129,7 +133,7 @@ class OrganisationOut(Schema):
     address = fields.String(allow_none=True)
     website = fields.String(allow_none=True)
     year_established = fields.Integer(allow_none=True)
-    org_type = fields.String()
+    org_type = fields.String(validate=validate.OneOf(list(ORGANISATION_TYPES)))
     contact_name = fields.String(allow_none=True)
     contact_email = fields.String(allow_none=True)
     contact_phone = fields.String(allow_none=True)
@@ -232,7 +236,7 @@ class CallOut(Schema):
     title_fr = fields.String()
     description_en = fields.String()
     description_fr = fields.String()
-    window = fields.String()
+    window = fields.String(validate=validate.OneOf(list(WINDOWS)))
     window_code = fields.String()
     opens_at = fields.DateTime()
     closes_at = fields.DateTime()
@@ -242,14 +246,16 @@ class CallOut(Schema):
     max_grant = Amount()
     max_duration_months = fields.Integer()
     eligible_countries = fields.List(fields.String())
-    priority_forms = fields.List(fields.String())
-    required_documents = fields.List(fields.String())
+    priority_forms = fields.List(fields.String(validate=validate.OneOf(list(FORMS_OF_EXPLOITATION))))
+    required_documents = fields.List(fields.String(validate=validate.OneOf(list(DOCUMENT_KINDS))))
     status = fields.String(validate=validate.OneOf(list(CALL_STATES)))
     criteria = fields.List(fields.Nested(CriterionOut))
 
 
 class CallQuery(PageQuery):
     status = fields.String(validate=validate.OneOf(list(CALL_STATES)))
+    sort = Sort({"opens_at": Call.opens_at, "closes_at": Call.closes_at, "status": Call.status, "id": Call.id},
+                default="-opens_at,-id")
 
 
 # Applications -------------------------------------------------------------------------------------------------
@@ -343,6 +349,9 @@ class ReturnIn(InSchema):
 class ApplicationQuery(PageQuery):
     call_id = Id()
     status = fields.String(validate=validate.OneOf(list(APPLICATION_STATES) + list(APPLICANT_STATUS_LABELS)))
+    sort = Sort({"id": Application.id, "created_at": Application.created_at,
+                 "submitted_at": Application.submitted_at, "updated_at": Application.updated_at,
+                 "reference": Application.reference, "status": Application.status}, default="-id")
 
 
 class BudgetLineOut(Schema):
@@ -356,14 +365,14 @@ class BudgetLineOut(Schema):
 
 
 class BeneficiaryOut(Schema):
-    sex = fields.String()
-    age_band = fields.String()
+    sex = fields.String(validate=validate.OneOf(list(SEXES)))
+    age_band = fields.String(validate=validate.OneOf(list(AGE_BANDS)))
     count = fields.Integer()
 
 
 class DocumentOut(Schema):
     id = fields.Integer()
-    kind = fields.String()
+    kind = fields.String(validate=validate.OneOf([*DOCUMENT_KINDS, ACKNOWLEDGEMENT]))
     filename = fields.String()
     content_type = fields.String()
     size = fields.Integer()
@@ -377,7 +386,8 @@ class ApplicationOut(Schema):
     call_id = fields.Integer()
     organisation_id = fields.Integer()
     reference = fields.String(allow_none=True)
-    status = fields.String(metadata={"description": "For applicants, the plain status (draft, returned, received, "
+    status = fields.String(validate=validate.OneOf(APPLICATION_STATUSES),
+                           metadata={"description": "For applicants, the plain status (draft, returned, received, "
                                                     "under_assessment, decision, withdrawn); for the fund, the "
                                                     "workflow state."})
     status_label = fields.String()
@@ -391,8 +401,8 @@ class ApplicationOut(Schema):
     locations = fields.String(allow_none=True)
     start_date = fields.Date(allow_none=True)
     duration_months = fields.Integer(allow_none=True)
-    forms_of_exploitation = fields.List(fields.String())
-    assistance_types = fields.List(fields.String())
+    forms_of_exploitation = fields.List(fields.String(validate=validate.OneOf(list(FORMS_OF_EXPLOITATION))))
+    assistance_types = fields.List(fields.String(validate=validate.OneOf(list(ASSISTANCE_TYPES))))
     beneficiaries = fields.List(fields.Nested(BeneficiaryOut))
     identification_referral = fields.String(allow_none=True)
     partners = fields.String(allow_none=True)

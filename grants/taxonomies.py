@@ -6,7 +6,7 @@ import functools
 
 from flask_babel import lazy_gettext as _l
 
-from fund import results
+from fund import vocabulary
 
 ORGANISATION_TYPES = {
     "ngo": _l("Non-governmental organisation"),
@@ -22,46 +22,13 @@ WINDOWS = {
     "medium_term": ("SGP2", _l("Medium-term assistance (sub-grant programme 2)")),
 }
 
-FORMS_OF_EXPLOITATION = {
-    "sexual_exploitation": _l("Sexual exploitation"),
-    "forced_labour": _l("Forced labour"),
-    "domestic_servitude": _l("Domestic servitude"),
-    "forced_marriage": _l("Forced marriage"),
-    "forced_criminal_activity": _l("Forced criminal activity"),
-    "forced_begging": _l("Forced begging"),
-    "organ_removal": _l("Removal of organs"),
-    "child_soldiers": _l("Recruitment or use of children in armed conflict"),
-    "csam_production": _l("Production of child sexual abuse material"),
-    "other": _l("Other"),
-}
-
-#: Types of assistance, grouped: group code -> (group label, {code: label}).
-ASSISTANCE_GROUPS = {
-    "humanitarian": (_l("Humanitarian assistance"), {
-        "shelter": _l("Shelter and accommodation"),
-        "food_basic_needs": _l("Food and basic needs"),
-        "medical_care": _l("Medical care"),
-        "psychosocial_support": _l("Psychosocial support"),
-    }),
-    "legal": (_l("Legal assistance"), {
-        "legal_counselling": _l("Legal counselling"),
-        "legal_representation": _l("Legal representation"),
-        "residence_identity_documents": _l("Residence and identity documents"),
-        "witness_support": _l("Support as witness"),
-    }),
-    "financial": (_l("Financial assistance"), {
-        "cash_assistance": _l("Cash assistance"),
-        "livelihood_vocational": _l("Livelihood and vocational support"),
-        "reintegration_repatriation": _l("Reintegration and repatriation support"),
-    }),
-}
-ASSISTANCE_TYPES = {code: label for _g, (_gl, items) in ASSISTANCE_GROUPS.items() for code, label in items.items()}
-
-#: Sexes and age bands: the codes of fund.results, the one vocabulary of applications, reports, statements and
-#: exports (the planned beneficiaries of an application and the victims a report counts are the same cells).
-SEXES = dict(zip(results.SEXES, (_l("Female"), _l("Male"), _l("Other or not recorded")), strict=True))
-AGE_BANDS = dict(zip(results.AGE_BANDS, (_l("0–11"), _l("12–17"), _l("18–24"), _l("25–59"), _l("60+"),
-                                         _l("Age not recorded")), strict=True))
+#: Forms of exploitation, types of assistance, sexes and age bands: the one vocabulary of applications, reports,
+#: statements, public outputs and exports (fund.vocabulary), re-exported for the grants package.
+FORMS_OF_EXPLOITATION = vocabulary.FORMS_OF_EXPLOITATION
+ASSISTANCE_GROUPS = vocabulary.ASSISTANCE_GROUPS
+ASSISTANCE_TYPES = vocabulary.ASSISTANCE_TYPES
+SEXES = vocabulary.SEX_LABELS
+AGE_BANDS = vocabulary.AGE_BAND_LABELS
 
 BUDGET_CATEGORIES = {
     "personnel": _l("Personnel"),

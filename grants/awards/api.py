@@ -15,10 +15,11 @@ from fund import ledger
 from fund.db import db
 from fund.errors import FundError
 from fund.idempotency import idempotent
+from fund.listing import list_page
 from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
 from fund.openapi import multipart_arguments
 from fund.permissions import access
-from fund.schemas import FileUploadIn, page_envelope, paged
+from fund.schemas import FileUploadIn, paged
 from fund.uploads import check_upload
 from grants.api import guarded
 from grants.awards import operations
@@ -70,18 +71,17 @@ def _grant_out(grant: Grant) -> dict:
 @blp.response(200, paged(GrantOut))
 def list_grants(args):
     """Grants, newest first: an organisation's users see their own organisation's grants only."""
-    query = select(Grant).order_by(Grant.id.desc())
+    query = select(Grant)
     if not current_user.has_any_role(*STAFF_READERS):
         query = query.where(Grant.organisation_id == current_user.organisation_id)
     elif args.get("organisation_id"):
         query = query.where(Grant.organisation_id == args["organisation_id"])
-    if args.get("status"):
-        query = query.where(Grant.status == args["status"])
-    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
-    envelope = page_envelope(page)
-    figures = ledger.grants_figures(g.id for g in envelope["items"])
-    envelope["items"] = [grant_list_dict(g, figures[g.id]) for g in envelope["items"]]
-    return envelope
+
+    def present(grants):
+        figures = ledger.grants_figures(g.id for g in grants)
+        return [grant_list_dict(g, figures[g.id]) for g in grants]
+
+    return list_page(query, args, filters={"status": Grant.status}, present=present)
 
 
 @blp.route("/grants/<int:grant_id>")
@@ -213,15 +213,9 @@ def request_disbursement(data, grant_id):
 @blp.response(200, paged(DisbursementOut))
 def list_disbursements(args):
     """Disbursements, oldest first (``status=requested`` is the approval queue; ``grant_id`` one grant's)."""
-    query = select(Disbursement).order_by(Disbursement.id)
-    if args.get("status"):
-        query = query.where(Disbursement.status == args["status"])
-    if args.get("grant_id"):
-        query = query.where(Disbursement.grant_id == args["grant_id"])
-    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
-    envelope = page_envelope(page)
-    envelope["items"] = [disbursement_dict(d) for d in envelope["items"]]
-    return envelope
+    return list_page(select(Disbursement), args,
+                     filters={"status": Disbursement.status, "grant_id": Disbursement.grant_id},
+                     present=lambda disbursements: map(disbursement_dict, disbursements))
 
 
 def _disbursement(disbursement_id: int) -> Disbursement:

@@ -15,6 +15,7 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from fund import vocabulary
 from fund.db import db
 from fund.errors import FundError
 from fund.rates import translate as _
@@ -42,9 +43,8 @@ BREAKDOWN_LABELS = {
     BY_ASSISTANCE: _l("victims by type of assistance received"),
     BY_COUNTRY: _l("victims by country"),
 }
-SEX_LABELS = {"female": _l("Female"), "male": _l("Male"), "other_or_not_recorded": _l("Other or not recorded")}
-AGE_LABELS = {"0-11": "0–11", "12-17": "12–17", "18-24": "18–24", "25-59": "25–59", "60+": "60+",
-              "not_recorded": _l("Age not recorded")}
+SEX_LABELS = vocabulary.SEX_LABELS
+AGE_LABELS = vocabulary.AGE_BAND_LABELS
 NARRATIVE_LABELS = {
     "activities": _l("Activities carried out"),
     "results_narrative": _l("Results achieved"),

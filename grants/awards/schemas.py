@@ -10,8 +10,9 @@ from marshmallow import Schema, ValidationError, fields, post_load, pre_load, va
 
 from fund.rates import validate_money
 from fund.results import AGE_BANDS, SEXES
-from fund.schemas import Amount, Id, InSchema, PageQuery
-from grants.awards.models import CONDITIONS, REPORT_KINDS
+from fund.schemas import Amount, Id, InSchema, PageQuery, Sort
+from grants.awards.models import CONDITIONS, REPORT_KINDS, Disbursement, Grant
+from grants.awards.templating import TRANCHE_STATUS
 from grants.awards.workflow import DISBURSEMENT_STATES, GRANT_STATES, REPORT_STATES
 from grants.taxonomies import BUDGET_CATEGORIES
 
@@ -196,11 +197,16 @@ class ReportIn(ReportFields):
 class GrantQuery(PageQuery):
     status = fields.String(validate=validate.OneOf(list(GRANT_STATES)))
     organisation_id = Id()
+    sort = Sort({"id": Grant.id, "number": Grant.number, "start_date": Grant.start_date, "end_date": Grant.end_date,
+                 "status": Grant.status}, default="-id")
 
 
 class DisbursementQuery(PageQuery):
     status = fields.String(validate=validate.OneOf(list(DISBURSEMENT_STATES)))
     grant_id = Id()
+    sort = Sort({"id": Disbursement.id, "requested_at": Disbursement.requested_at,
+                 "approved_at": Disbursement.approved_at, "paid_on": Disbursement.paid_on,
+                 "status": Disbursement.status}, default="id")
 
 
 # Output -------------------------------------------------------------------------------------------------------
@@ -209,12 +215,12 @@ class TrancheOut(Schema):
     number = fields.Integer()
     amount = Amount()
     currency = fields.String()
-    condition = fields.String()
+    condition = fields.String(validate=validate.OneOf(CONDITIONS))
     condition_met = fields.Boolean()
     expected_on = fields.Date()
     approved = Amount()
     paid = Amount()
-    status = fields.String()
+    status = fields.String(validate=validate.OneOf(list(TRANCHE_STATUS)))
 
 
 class GrantBudgetLineOut(Schema):
@@ -227,7 +233,7 @@ class GrantBudgetLineOut(Schema):
 
 class ReportSummaryOut(Schema):
     id = fields.Integer()
-    kind = fields.String()
+    kind = fields.String(validate=validate.OneOf(REPORT_KINDS))
     status = fields.String(validate=validate.OneOf(list(REPORT_STATES)))
     period_start = fields.Date()
     period_end = fields.Date()
@@ -283,8 +289,8 @@ class GrantOut(Schema):
 
 
 class CellOut(Schema):
-    sex = fields.String()
-    age_band = fields.String()
+    sex = fields.String(validate=validate.OneOf(SEXES))
+    age_band = fields.String(validate=validate.OneOf(AGE_BANDS))
     count = fields.Integer()
 
 

@@ -18,9 +18,10 @@ from sqlalchemy.orm import defaultload, lazyload
 from fund.db import db
 from fund.errors import FundError
 from fund.idempotency import idempotent
+from fund.listing import list_page, list_rows
 from fund.models import ADMIN, AUDITOR, FUND_MANAGER, REVIEWER
 from fund.permissions import access, ensure_edit, ensure_view
-from fund.schemas import page_envelope, paged
+from fund.schemas import paged
 from grants.api import guarded
 from grants.models import Application, Call
 from grants.review import operations, ranking
@@ -40,8 +41,8 @@ from grants.review.schemas import (
     ConflictIn,
     DecisionIn,
     DecisionOut,
+    RankingListQuery,
     RankingOut,
-    RankingQuery,
     ReviewersIn,
     ReviewIn,
     ReviewOut,
@@ -145,16 +146,11 @@ def assign_in_bulk(data, call_id):
 @blp.response(200, paged(ReviewOut))
 def list_reviews(args):
     """The caller's own review assignments. Application content appears once no conflict is declared."""
-    query = (select(Review).where(Review.reviewer_id == current_user.id).order_by(Review.id.desc())
+    query = (select(Review).where(Review.reviewer_id == current_user.id)
              .options(lazyload(Review.reviewer),  # the caller; the items show neither the budget nor beneficiaries
                       defaultload(Review.application).lazyload(Application.budget_lines),
                       defaultload(Review.application).lazyload(Application.beneficiaries)))
-    if args.get("status"):
-        query = query.where(Review.status == args["status"])
-    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
-    envelope = page_envelope(page)
-    envelope["items"] = [review_dict(r) for r in envelope["items"]]
-    return envelope
+    return list_page(query, args, filters={"status": Review.status}, present=lambda reviews: map(review_dict, reviews))
 
 
 @blp.route("/reviews/<int:review_id>")
@@ -208,21 +204,16 @@ def submit_review(review_id):
 
 @blp.route("/calls/<int:call_id>/ranking")
 @access(*RANKING_READERS)
-@blp.arguments(RankingQuery, location="query")
+@blp.arguments(RankingListQuery, location="query")
 @blp.response(200, RankingOut)
 def call_ranking(args, call_id):
     """The applications of a call ranked by weighted score (mean of the submitted reviews' weighted scores),
-    with criterion means and disagreement flags; ``sort``, ``direction``, ``status``, ``disagreement``,
-    ``min_score`` and ``q`` as in the portal's ranking table."""
+    with criterion means and disagreement flags; ``status``, ``disagreement``, ``min_score`` and ``q`` filter as in
+    the portal's ranking table, ``sort`` orders as in every list (``sort=-score``; ranks are kept)."""
     call = ensure_view(db.session.get(Call, call_id))
     rows = ranking.filter_and_sort(ranking.call_ranking(call), status=args["status"],
-                                   disagreement=args["disagreement"], min_score=args["min_score"], q=args["q"],
-                                   sort=args["sort"], direction=args["direction"])
-    start = (args["page"] - 1) * args["per_page"]
-    total = len(rows)
-    return {"call_id": call.id, "items": [ranking_row_dict(r) for r in rows[start:start + args["per_page"]]],
-            "meta": {"page": args["page"], "per_page": args["per_page"], "total": total,
-                     "pages": (total + args["per_page"] - 1) // args["per_page"]}}
+                                   disagreement=args["disagreement"], min_score=args["min_score"], q=args["q"])
+    return {"call_id": call.id, **list_rows(rows, args, present=lambda page: map(ranking_row_dict, page))}
 
 
 @blp.route("/applications/<int:application_id>/decision", methods=["POST"])

@@ -7,15 +7,23 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from fund.schemas import Amount, DecimalString, Id, InSchema, PageQuery, QuerySchema
+from fund.schemas import Amount, DecimalString, Id, InSchema, PageMeta, PageQuery, QuerySchema, Sort
 from grants.review.models import (
+    COI_CONFLICT,
+    COI_NONE,
+    COI_PENDING,
     DECISION_OUTCOMES,
     ITEM_RESULTS,
     RECOMMENDATIONS,
     SCREENING_ITEMS,
     SCREENING_OUTCOMES,
+    Review,
 )
+from grants.review.ranking import SORT_KEYS
+from grants.review.workflow import REVIEW_STATES
 from grants.workflow import APPLICATION_STATES
+
+COI_VALUES = [COI_PENDING, COI_NONE, COI_CONFLICT]
 
 TEXT = validate.Length(max=5000)
 
@@ -46,9 +54,9 @@ class ScreeningIn(InSchema):
 
 
 class ScreeningItemOut(Schema):
-    code = fields.String()
+    code = fields.String(validate=validate.OneOf(SCREENING_ITEMS))
     label = fields.String()
-    result = fields.String(allow_none=True)
+    result = fields.String(allow_none=True, validate=validate.OneOf(ITEM_RESULTS))
     note = fields.String(allow_none=True)
     suggested = fields.String(allow_none=True)
     suggestion_note = fields.String(allow_none=True)
@@ -67,8 +75,8 @@ class SanctionsMatchOut(Schema):
 
 class ScreeningOut(Schema):
     application_id = fields.Integer()
-    application_status = fields.String()
-    outcome = fields.String(allow_none=True)
+    application_status = fields.String(validate=validate.OneOf(list(APPLICATION_STATES)))
+    outcome = fields.String(allow_none=True, validate=validate.OneOf(SCREENING_OUTCOMES))
     message = fields.String(allow_none=True)
     items = fields.List(fields.Nested(ScreeningItemOut))
     sanctions_list_imported = fields.Boolean()
@@ -87,8 +95,8 @@ class AssignmentOut(Schema):
     reviewer_id = fields.Integer()
     reviewer_name = fields.String(allow_none=True)
     reviewer_email = fields.String()
-    status = fields.String()
-    conflict_of_interest = fields.String()
+    status = fields.String(validate=validate.OneOf(list(REVIEW_STATES)))
+    conflict_of_interest = fields.String(validate=validate.OneOf(COI_VALUES))
     conflict_reason = fields.String(allow_none=True)
     declared_at = fields.DateTime(allow_none=True)
     submitted_at = fields.DateTime(allow_none=True)
@@ -96,7 +104,7 @@ class AssignmentOut(Schema):
 
 class AssignmentsOut(Schema):
     application_id = fields.Integer()
-    application_status = fields.String()
+    application_status = fields.String(validate=validate.OneOf(list(APPLICATION_STATES)))
     min_reviewers = fields.Integer()
     reviewers = fields.List(fields.Nested(AssignmentOut))
 
@@ -190,11 +198,11 @@ class ReviewOut(Schema):
 
     id = fields.Integer()
     application = fields.Nested(ReviewApplicationOut)
-    status = fields.String()
-    conflict_of_interest = fields.String()
+    status = fields.String(validate=validate.OneOf(list(REVIEW_STATES)))
+    conflict_of_interest = fields.String(validate=validate.OneOf(COI_VALUES))
     declared_at = fields.DateTime(allow_none=True)
     scores = fields.List(fields.Nested(ReviewScoreOut), allow_none=True)
-    recommendation = fields.String(allow_none=True)
+    recommendation = fields.String(allow_none=True, validate=validate.OneOf(RECOMMENDATIONS))
     general_comment = fields.String(allow_none=True)
     weighted_score = DecimalString(positive=False, allow_none=True)
     missing = fields.List(fields.String(), allow_none=True)
@@ -203,7 +211,8 @@ class ReviewOut(Schema):
 
 
 class ReviewQuery(PageQuery):
-    status = fields.String(validate=validate.OneOf(["assigned", "draft", "submitted", "recused"]))
+    status = fields.String(validate=validate.OneOf(list(REVIEW_STATES)))
+    sort = Sort({"id": Review.id, "status": Review.status, "submitted_at": Review.submitted_at}, default="-id")
 
 
 # Ranking ------------------------------------------------------------------------------------------------------
@@ -228,6 +237,16 @@ class RankingQuery(PageQuery):
     q = fields.String(load_default=None, validate=validate.Length(max=200))
 
 
+class RankingListQuery(RankingQuery):
+    """The ranking through the API: the portal's filters, and ``sort`` as every API list takes it."""
+
+    class Meta:
+        exclude = ("direction",)
+
+    sort = Sort({name: key or (lambda row, name=name: getattr(row, name)) for name, key in SORT_KEYS.items()},
+                default="rank", max_keys=1)
+
+
 class RankingCriterionOut(Schema):
     criterion_id = fields.Integer()
     name_en = fields.String()
@@ -247,7 +266,7 @@ class RankingRowOut(Schema):
     project_title = fields.String(allow_none=True)
     requested_amount = Amount()
     currency = fields.String()
-    status = fields.String()
+    status = fields.String(validate=validate.OneOf(list(APPLICATION_STATES)))
     score = DecimalString(positive=False, allow_none=True)
     reviewer_scores = fields.List(DecimalString(positive=False))
     reviews_submitted = fields.Integer()
@@ -260,7 +279,7 @@ class RankingRowOut(Schema):
 class RankingOut(Schema):
     call_id = fields.Integer()
     items = fields.List(fields.Nested(RankingRowOut))
-    meta = fields.Dict()
+    meta = fields.Nested(PageMeta)
 
 
 # Decisions ----------------------------------------------------------------------------------------------------
@@ -289,8 +308,8 @@ class DecisionIn(InSchema):
 class DecisionOut(Schema):
     id = fields.Integer()
     application_id = fields.Integer()
-    application_status = fields.String()
-    outcome = fields.String()
+    application_status = fields.String(validate=validate.OneOf(list(APPLICATION_STATES)))
+    outcome = fields.String(validate=validate.OneOf(DECISION_OUTCOMES))
     amount = Amount(allow_none=True)
     currency = fields.String()
     reason = fields.String(allow_none=True)
