@@ -36,8 +36,10 @@ def init_app(app: Flask) -> None:
         dashboard_link({FINANCE_OFFICER, FUND_MANAGER, ADMIN, AUDITOR}, "donors.index", _l("Donors and pledges"))
         dashboard_link({FINANCE_OFFICER, ADMIN}, "donors.new_contribution", _l("Record a contribution"))
         dashboard_link({DONOR}, "donors.index", _l("Our pledges and contributions"))
-        dashboard_link({FINANCE_OFFICER, FUND_MANAGER, ADMIN, AUDITOR, DONOR}, "donors.statements_index",
+        dashboard_link({FINANCE_OFFICER, FUND_MANAGER, ADMIN, AUDITOR}, "donors.statements_index",
                        _l("Donor statements"))
+        # A donor's one link to its statements: the page with figures (issued statements are linked from it).
+        dashboard_link({DONOR}, "donors.statements_index", _l("Statement and use of funds"))
     attribution.register_donor_names(donor_names)
     if load_demo not in DEMO_LOADERS:
         DEMO_LOADERS.append(load_demo)

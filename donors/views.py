@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -13,15 +14,16 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 
 from donors import operations, statements
-from donors.models import DONOR_TYPES, EARMARK_TYPES, OPEN, Donor, IssuedStatement, Pledge
+from donors.models import DONOR_TYPES, EARMARK_TYPES, OPEN, Contribution, Donor, IssuedStatement, Pledge
 from donors.permissions import ISSUE, READ, WRITE
 from donors.schemas import CancelIn, ContributionIn, DonorIn, PledgeIn, StatementIn, StatementQuery, VoidIn, WriteOffIn
-from fund import attribution, ledger, rates
+from fund import attribution, balances, ledger, rates
 from fund.db import db, utcnow
 from fund.errors import FundError
 from fund.extensions import limiter
 from fund.models import DONOR
 from fund.permissions import access, can_edit, can_view, ensure_edit, ensure_view, public
+from fund.templating import money
 
 bp = Blueprint("donors", __name__, url_prefix="/donors")
 
@@ -114,13 +116,30 @@ def _detail(donor: Donor, errors: dict, failed_pledge: int | None, status: int =
     summaries = operations.summarise(list(pledges))
     contributions = db.paginate(operations.contributions_query(donor.id), page=request.args.get("page", 1, type=int),
                                 per_page=100, error_out=False)
+    figures = ledger.donors_figures([donor.id])[donor.id]
     html = render_template("donors/detail.html", donor=donor, summaries=[summaries[p.id] for p in pledges],
-                           figures=ledger.donors_figures([donor.id])[donor.id], contributions=contributions,
+                           figures=figures, totals=pledge_totals(figures), contributions=contributions,
                            use=attribution.donor_use(donor.id, dt.date.min, utcnow().date()),
                            method=str(statements.METHOD),
                            errors=errors, failed_pledge=failed_pledge, open_statuses=OPEN,
                            can_write=current_user.has_any_role(*WRITE))
     return html, status
+
+
+def pledge_totals(figures: ledger.DonorFigures) -> dict:
+    """The donor's totals as lines that add up: pledged - received against pledges - written off + exchange
+    difference = outstanding, and contributions without a pledge beside them.
+
+    Pledges are carried in USD at the rate of the month they were booked, payments at the rate of the month they
+    arrived; the difference goes to the ledger's exchange account (``fx_gain_loss``, with the donor's id), read
+    here from the kept balances. It is a gain or a loss of the fund, not money the donor owes."""
+    fx_cents = sum(cents for _ref, account, _kind, cents, _minor
+                   in balances.usd_by_account_kind(balances.DONOR, [figures.donor_id], account=ledger.FX))
+    exchange = -(Decimal(fx_cents or 0) / 100).quantize(Decimal("0.01"))
+    against_pledges = figures.pledged - figures.written_off + exchange - figures.outstanding
+    return {"pledged": figures.pledged, "received_against_pledges": against_pledges,
+            "written_off": figures.written_off, "exchange": exchange, "outstanding": figures.outstanding,
+            "unpledged": figures.received - against_pledges, "received": figures.received}
 
 
 # Pledges ------------------------------------------------------------------------------------------------------
@@ -226,12 +245,30 @@ def write_off_pledge(pledge_id: int):
 # Contributions ------------------------------------------------------------------------------------------------
 
 
+def usual_currency(donor_id: str | None, pledge_id: str | None) -> str:
+    """The currency the contribution form starts with: the pledge's, else the donor's usual one (that of its
+    latest contribution, else of its latest pledge), else USD; never simply the first of the list."""
+    if pledge_id and str(pledge_id).isdigit():
+        pledge = db.session.get(Pledge, int(pledge_id))
+        if pledge is not None:
+            return pledge.currency
+    if donor_id and str(donor_id).isdigit():
+        for model, when in ((Contribution, Contribution.received_on), (Pledge, Pledge.pledged_on)):
+            found = db.session.execute(select(model.currency).where(model.donor_id == int(donor_id))
+                                       .order_by(when.desc(), model.id.desc()).limit(1)).scalar_one_or_none()
+            if found:
+                return found
+    return rates.BASE_CURRENCY
+
+
 @bp.route("/contributions/new", methods=["GET", "POST"])
 @access(*WRITE)
 def new_contribution():
     errors: dict = {}
     form = _form() if request.method == "POST" else {k: v for k, v in request.args.items() if k in ("donor_id",
                                                                                                     "pledge_id")}
+    if request.method == "GET":
+        form["currency"] = usual_currency(form.get("donor_id"), form.get("pledge_id"))
     if request.method == "POST":
         data = {k: form[k] for k in ("donor_id", "pledge_id", "amount", "currency", "received_on", "bank_reference",
                                      "note") if k in form}
@@ -255,9 +292,9 @@ def new_contribution():
             db.session.rollback()
             errors = flat_errors(exc.fields) or {"amount": [exc.message]}
         else:
-            flash(_("Contribution %(ref)s recorded: %(amount)s %(currency)s = %(usd)s USD.",
-                    ref=contribution.bank_reference, amount=contribution.amount, currency=contribution.currency,
-                    usd=contribution.usd_amount), "success")
+            flash(_("Contribution %(ref)s recorded: %(amount)s = %(usd)s.", ref=contribution.bank_reference,
+                    amount=money(contribution.amount, contribution.currency),
+                    usd=money(contribution.usd_amount, "USD")), "success")
             return redirect(url_for("donors.detail", donor_id=contribution.donor_id))
     donors = db.session.execute(select(Donor).order_by(Donor.name)).scalars().all()
     open_pledges = db.session.execute(
@@ -367,11 +404,12 @@ def issue_statement(donor_id: int):
 @bp.route("/statements")
 @access(*READ)
 def statements_index():
-    """Every issued statement (staff); a donor user is taken to its own."""
+    """Every issued statement (staff); a donor user is taken to its statement and use of funds (the page with
+    figures for any period, which links to its issued statements)."""
     if _donor_user():
         if current_user.donor_id is None:
             return render_template("donors/no_donor.html")
-        return redirect(url_for("donors.statements_page", donor_id=current_user.donor_id))
+        return redirect(url_for("donors.statement", donor_id=current_user.donor_id))
     page = db.paginate(statements.issued_statements(), page=request.args.get("page", 1, type=int), per_page=50,
                        error_out=False)
     return render_template("donors/statements_all.html", page=page)
