@@ -260,14 +260,16 @@ def list_applications(args):
 @blp.response(201, DocumentOut)
 def upload_document(data, application_id):
     """Upload a document (multipart: ``kind`` and ``file``). PDF, DOCX, XLSX, JPEG or PNG, recognised from
-    the content; larger than the limit is a 413."""
+    the content; the detailed budget (``budget_workbook``) only an Excel workbook named .xlsx (422 otherwise);
+    larger than the limit is a 413."""
     application = db.session.get(Application, application_id)  # permission checked by @guarded
     operations.ensure_editable(application)
     with translate_upload_errors():
         upload = check_upload(data["file"])
     from grants.presenters import document_dict
 
-    return document_dict(operations.add_document(application, upload, data["kind"], current_user))
+    return document_dict(operations.add_document(application, upload, data["kind"], current_user,
+                                                 sent_name=data["file"].filename))
 
 
 @blp.route("/documents/<int:document_id>")

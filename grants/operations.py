@@ -29,7 +29,7 @@ from fund.models import APPLICANT, User
 from fund.money import round_money
 from fund.pdf import render_pdf
 from fund.storage import delete_after_commit, get_storage, put_in_transaction
-from fund.uploads import Upload
+from fund.uploads import XLSX, Upload
 from grants.checklist import budget_totals
 from grants.models import (
     Application,
@@ -396,8 +396,27 @@ def _store(upload: Upload, *, organisation_id: int, application_id: int | None, 
     return doc
 
 
-def add_document(application: Application, upload: Upload, kind: str, actor: User) -> Document:
+#: Kinds of application document that must be of one type: the detailed budget is a spreadsheet.
+SPREADSHEET_KINDS = frozenset({"budget_workbook"})
+
+
+def check_document_type(kind: str, upload: Upload, sent_name: str | None = None) -> None:
+    """A document of a kind that must be a spreadsheet is an Excel workbook by its content (the package
+    declares a workbook) and, when the name it was sent with is known, by its extension: a PDF is not a budget
+    workbook. Raises FundError (422) with the message under ``file``."""
+    if kind not in SPREADSHEET_KINDS:
+        return
+    extension = (sent_name or "").rsplit(".", 1)[-1].lower() if sent_name and "." in sent_name else None
+    if upload.content_type != XLSX or (sent_name is not None and extension != "xlsx"):
+        message = _("The detailed budget must be a spreadsheet: upload an Excel workbook (.xlsx).")
+        raise FundError(message, fields={"file": [message]}, code="not_a_spreadsheet")
+
+
+def add_document(application: Application, upload: Upload, kind: str, actor: User,
+                 sent_name: str | None = None) -> Document:
+    """Add a document to an application; ``sent_name`` is the file's name as sent (for its extension)."""
     ensure_editable(application)
+    check_document_type(kind, upload, sent_name)
     doc = _store(upload, organisation_id=application.organisation_id, application_id=application.id, kind=kind,
                  actor=actor)
     audit.record("document.upload", doc, actor=actor,

@@ -625,14 +625,16 @@ def upload_document(application_id: int):
         data = DocumentIn().load({k: v for k, v in request.form.items()})
         with translate_upload_errors():
             upload = check_upload(request.files.get("file"))
+        doc = operations.add_document(application, upload, data["kind"], current_user,
+                                      sent_name=request.files["file"].filename)
     except ValidationError as exc:
         errors = flatten_errors(exc.messages)
     except FundError as exc:
         if exc.status == 413:
             raise
+        db.session.rollback()
         errors = {k: v if isinstance(v, list) else [str(v)] for k, v in exc.fields.items()} or {"file": [exc.message]}
     else:
-        doc = operations.add_document(application, upload, data["kind"], current_user)
         flash(_("%(name)s has been uploaded.", name=doc.filename), "success")
         return redirect(url_for("grants.application_section", application_id=application.id, section="documents"))
     html = render_template("grants/sections/documents.html", a=application, section="documents", sections=SECTIONS,

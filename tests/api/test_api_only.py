@@ -71,8 +71,12 @@ def test_an_api_only_applicant_registers_uploads_its_policy_applies_and_submits(
     assert application.status_code == 201, application.get_json()
     application_id = application.get_json()["id"]
     assert ngo.patch(f"/api/v1/applications/{application_id}", json={}).status_code == 422
-    workbook = upload(ngo, f"/api/v1/applications/{application_id}/documents", name="budget.pdf",
-                      kind="budget_workbook")
+    not_a_workbook = upload(ngo, f"/api/v1/applications/{application_id}/documents", name="budget.pdf",
+                            kind="budget_workbook")
+    assert not_a_workbook.status_code == 422
+    assert "spreadsheet" in not_a_workbook.get_json()["error"]["fields"]["file"][0]
+    workbook = upload(ngo, f"/api/v1/applications/{application_id}/documents", name="budget.xlsx",
+                      content=gf.office_bytes("xl"), kind="budget_workbook")
     assert workbook.status_code == 201, workbook.get_json()
 
     submitted = ngo.post(f"/api/v1/applications/{application_id}/submit")

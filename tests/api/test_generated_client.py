@@ -118,7 +118,8 @@ def test_a_generated_client_runs_donor_contribution_call_application_submission(
             {"call_id": call.id, **ANSWERS}))
         assert application.requested_amount == "38500.00" and application.currency == "USD"
         workbook = post_api_v1_applications_application_id_documents.sync(application.id, client=ngo, body=(
-            DocumentUploadIn(file=pdf("budget.pdf"), kind=DocumentUploadInKind.BUDGET_WORKBOOK)))
+            DocumentUploadIn(file=File(payload=io.BytesIO(gf.office_bytes("xl")), file_name="budget.xlsx"),
+                             kind=DocumentUploadInKind.BUDGET_WORKBOOK)))
         assert workbook.kind == "budget_workbook"
         submitted = post_api_v1_applications_application_id_submit.sync(application.id, client=ngo)
         assert submitted.status == "received" and submitted.reference

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import html
 
+from sqlalchemy import func, select
+
 from fund.db import db
-from grants.models import Application
+from grants.models import Application, Document
 from tests.grants import factories as f
 
 
@@ -72,3 +74,28 @@ def test_money_is_read_and_shown_as_the_language_writes_it(app, make_user, build
     with app.app_context():
         lines = db.session.get(Application, app_id).budget_lines
         assert [str(x.unit_cost) for x in lines] == ["14400.00", "700.25"]
+
+
+def test_the_budget_workbook_must_be_a_spreadsheet(app, make_user, build, login_as):
+    import io
+
+    client, sections, app_id = _start(app, make_user, build, login_as)
+    url = f"/grants/applications/{app_id}/documents"
+    for content, name in ((f.PDF_BYTES, "budget.pdf"), (f.PDF_BYTES, "budget.xlsx"),
+                          (f.office_bytes("word"), "budget.docx"), (f.office_bytes("xl"), "budget.pdf")):
+        resp = client.submit(url, {"kind": "budget_workbook", "file": (io.BytesIO(content), name)},
+                             page=f"{sections}/documents")
+        assert resp.status_code == 422, name
+        page = text(resp)
+        assert 'id="file-error"' in page or 'id="f-file"' in page
+        assert "The detailed budget must be a spreadsheet: upload an Excel workbook (.xlsx)." in page
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Document)
+                                  .where(Document.application_id == app_id)).scalar_one() == 0
+    resp = client.submit(url, {"kind": "budget_workbook", "file": (io.BytesIO(f.office_bytes("xl")), "budget.xlsx")},
+                         page=f"{sections}/documents")
+    assert resp.status_code == 302
+    # A PDF is still fine for the other kinds of document.
+    resp = client.submit(url, {"kind": "letter_of_support", "file": (io.BytesIO(f.PDF_BYTES), "letter.pdf")},
+                         page=f"{sections}/documents")
+    assert resp.status_code == 302
