@@ -12,7 +12,7 @@ import secrets
 from decimal import Decimal
 
 from flask import current_app, render_template, url_for
-from flask_babel import force_locale
+from flask_babel import force_locale, pgettext
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
@@ -503,9 +503,11 @@ def _acknowledgement(application: Application, actor: User, now: dt.datetime) ->
     with force_locale(language):
         context = application_pdf_context(application, now)
         pdf = render_pdf("grants/pdf/acknowledgement.html", context)
+        # The file's name in the applicant's language too (letters, digits and hyphens only).
+        name = f"{application.reference}-{pgettext('file name', 'acknowledgement')}.pdf"
     from fund.uploads import check_bytes
 
-    upload = check_bytes(pdf, f"{application.reference}-acknowledgement.pdf")
+    upload = check_bytes(pdf, name)
     doc = _store(upload, organisation_id=application.organisation_id, application_id=application.id,
                  kind=ACKNOWLEDGEMENT, actor=actor)
     audit.record("document.acknowledgement", doc, actor=actor,

@@ -99,3 +99,19 @@ def test_the_budget_workbook_must_be_a_spreadsheet(app, make_user, build, login_
     resp = client.submit(url, {"kind": "letter_of_support", "file": (io.BytesIO(f.PDF_BYTES), "letter.pdf")},
                          page=f"{sections}/documents")
     assert resp.status_code == 302
+
+
+def test_the_section_status_and_the_acknowledgement_speak_french(app, make_user, build, login_as, api_as):
+    user = make_user("applicant", language="fr")
+    app_id = build(lambda: f.make_application(user))
+    client = login_as(user)
+    client.submit("/language", {"lang": "fr", "next": "/"}, page="/")
+    page = text(client.get(f"/grants/applications/{app_id}/sections/project"))
+    assert "(complet)" in page and "(complète)" in page and "(complètes)" in page  # le projet, la démarche, les formes
+    assert "Le projet</strong>" in page and "(complète)" not in page.split("Le projet</strong>")[1][:80]
+    resp = api_as(user).post(f"/api/v1/applications/{app_id}/submit")
+    assert resp.status_code == 200, resp.get_json()
+    with app.app_context():
+        names = db.session.execute(select(Document.filename).where(Document.application_id == app_id,
+                                                                   Document.kind == "acknowledgement")).scalars()
+        assert [n.split("-", 4)[-1] for n in names] == ["accuse-de-reception.pdf"]
