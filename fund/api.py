@@ -1,5 +1,5 @@
-"""The core JSON API: who am I, the people of the fund (to find a reviewer's or an officer's id), the audit
-trail and its verification."""
+"""The core JSON API: who am I, the people of the fund (to find a reviewer's or an officer's id), account
+management (administrators), the audit trail and its verification."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
-from fund import audit
+from fund import audit, operations
+from fund.account_schemas import AccountOut, InviteUserIn, SetRoleIn
 from fund.db import db
 from fund.listing import list_page
 from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER, FUND_MANAGER, REVIEWER, STAFF_ROLES, Role, User
@@ -67,6 +68,77 @@ def get_user(user_id: int):
     user = db.session.execute(_staff_query().where(User.id == user_id)).scalar_one_or_none()
     if user is None:
         abort(404)
+    return user
+
+
+# Account management: one operation each (fund.operations), as in the portal and the command line -------------
+
+def _account(user_id: int) -> User:
+    return db.get_or_404(User, user_id)
+
+
+@blp.route("/users", methods=["POST"])
+@access(ADMIN)
+@blp.arguments(InviteUserIn)
+@blp.response(201, AccountOut)
+def invite_user(data):
+    """Invite someone with a role: their account is created, and an e-mail with a single-use link (valid 7 days)
+    lets them choose their password. 422 for an address already in use, a role that needs a donor without one."""
+    user, _link = operations.invite_user(data.pop("email"), data.pop("role"), actor=current_user, **data)
+    return user
+
+
+@blp.route("/users/<int:user_id>/account")
+@access(ADMIN, AUDITOR)
+@blp.response(200, AccountOut)
+def get_account(user_id: int):
+    """Any account (staff, reviewer, applicant, donor): status, second factor, last sign-in."""
+    return _account(user_id)
+
+
+@blp.route("/users/<int:user_id>/role", methods=["POST"])
+@access(ADMIN)
+@blp.arguments(SetRoleIn)
+@blp.response(200, AccountOut)
+def set_role(data, user_id: int):
+    """Give the account one role; its sessions end. 409 for your own account, the last active administrator,
+    or a member of an applicant organisation; 422 for the donor role without a donor."""
+    return operations.set_role(_account(user_id), data["role"], donor_id=data["donor_id"], actor=current_user)
+
+
+@blp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@access(ADMIN)
+@blp.response(200, AccountOut)
+def deactivate(user_id: int):
+    """The account can no longer sign in nor use its API tokens. 409 for your own account, an inactive one, or
+    the last active administrator."""
+    return operations.deactivate_user(_account(user_id), actor=current_user)
+
+
+@blp.route("/users/<int:user_id>/reactivate", methods=["POST"])
+@access(ADMIN)
+@blp.response(200, AccountOut)
+def reactivate(user_id: int):
+    """409 for an active or an anonymised account."""
+    return operations.reactivate_user(_account(user_id), actor=current_user)
+
+
+@blp.route("/users/<int:user_id>/reset-two-factor", methods=["POST"])
+@access(ADMIN)
+@blp.response(200, AccountOut)
+def reset_two_factor(user_id: int):
+    """Forget the account's second factor; its sessions end and it sets up a new one at the next sign-in. 409
+    when it has none."""
+    return operations.reset_two_factor(_account(user_id), actor=current_user)
+
+
+@blp.route("/users/<int:user_id>/resend-invitation", methods=["POST"])
+@access(ADMIN)
+@blp.response(200, AccountOut)
+def resend_invitation(user_id: int):
+    """A new link for an invited account (earlier ones stop working). 409 when no invitation is pending."""
+    user = _account(user_id)
+    operations.resend_invitation(user, actor=current_user)
     return user
 
 

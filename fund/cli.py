@@ -68,15 +68,75 @@ def users_create_token(email, name):
     click.echo(secret)
 
 
+def _run(action) -> None:
+    """Run one account operation, commit, and print its message; a refusal is printed and exits 1."""
+    try:
+        message = action()
+        db.session.commit()
+    except FundError as exc:
+        db.session.rollback()
+        details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in exc.fields.items())
+        _fail(f"{exc.message} {details}".strip())
+    click.echo(message)
+
+
+@users_cli.command("invite")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(operations.INVITABLE_ROLES))
+@click.option("--name", default=None)
+@click.option("--donor", "donor_id", type=int, default=None, help="Donor id (donor users).")
+@click.option("--language", type=click.Choice(["en", "fr"]), default="en")
+def users_invite(email, role, name, donor_id, language):
+    """Invite someone: their account is created with the role, and a single-use link to choose a password is
+    e-mailed to them (and printed here)."""
+
+    def invite():
+        user, link = operations.invite_user(email, role, name=name, donor_id=donor_id, language=language)
+        return f"Invited {user.email} ({role}); link valid {operations.STAFF_INVITATION_DAYS} days:\n{link}"
+
+    _run(invite)
+
+
+@users_cli.command("resend-invitation")
+@click.argument("email")
+def users_resend_invitation(email):
+    """Send a new invitation link (earlier links stop working)."""
+    user = _user(email)
+    _run(lambda: f"Invitation sent again to {user.email}:\n{operations.resend_invitation(user)}")
+
+
 @users_cli.command("set-role")
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice(ROLES))
-def users_set_role(email, role):
+@click.option("--donor", "donor_id", type=int, default=None, help="Donor id (for the donor role).")
+def users_set_role(email, role, donor_id):
     """Change a user's role (their sessions are revoked)."""
     user = _user(email)
-    operations.set_role(user, role)
-    db.session.commit()
-    click.echo(f"{user.email} is now {role}")
+    _run(lambda: operations.set_role(user, role, donor_id=donor_id) and f"{user.email} is now {role}")
+
+
+@users_cli.command("deactivate")
+@click.argument("email")
+def users_deactivate(email):
+    """Stop a user signing in or using their API tokens (refused for the last active administrator)."""
+    user = _user(email)
+    _run(lambda: operations.deactivate_user(user) and f"{user.email} deactivated")
+
+
+@users_cli.command("reactivate")
+@click.argument("email")
+def users_reactivate(email):
+    """Let a deactivated user sign in again."""
+    user = _user(email)
+    _run(lambda: operations.reactivate_user(user) and f"{user.email} reactivated")
+
+
+@users_cli.command("reset-two-factor")
+@click.argument("email")
+def users_reset_two_factor(email):
+    """Forget a user's second factor (a lost phone): they set up a new one at their next sign-in."""
+    user = _user(email)
+    _run(lambda: operations.reset_two_factor(user) and f"Second factor of {user.email} reset")
 
 
 @users_cli.command("totp-code")

@@ -1,4 +1,5 @@
-"""Core portal pages: home, dashboard, language, API tokens, users (admin), audit trail (auditor, admin)."""
+"""Core portal pages: home, dashboard, language, API tokens, users (admin: invitations, roles, deactivation,
+second factor), audit trail (auditor, admin)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,14 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from marshmallow import ValidationError, fields, validate
-from sqlalchemy import select
+from marshmallow import ValidationError, fields, validate, validates_schema
+from sqlalchemy import func, select
 
 from fund import audit, operations, privacy
+from fund.account_schemas import InviteUserIn, SetRoleIn
 from fund.db import db
 from fund.errors import FundError
-from fund.models import ADMIN, AUDITOR, ROLES, ApiToken, User
+from fund.models import ADMIN, AUDITOR, ROLES, ApiToken, Role, User
 from fund.permissions import ANY_ROLE, access, public
 from fund.schemas import AuditQuery, InSchema
 
@@ -114,14 +116,28 @@ def revoke_token(token_id: int):
     return redirect(url_for("fund.tokens"))
 
 
-class UserIn(InSchema):
-    email = fields.Email(required=True)
-    name = fields.String(load_default=None, validate=validate.Length(max=200))
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    password = fields.String(required=True, validate=validate.Length(min=10, max=200))
-    organisation_id = fields.Integer(load_default=None, allow_none=True)
-    donor_id = fields.Integer(load_default=None, allow_none=True)
+class InviteIn(InviteUserIn):
     csrf_token = fields.String()
+
+
+class RoleIn(SetRoleIn):
+    csrf_token = fields.String()
+
+
+class AcceptInvitationIn(InSchema):
+    name = fields.String(load_default=None, validate=validate.Length(max=200))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    password_confirm = fields.String(required=True)
+    csrf_token = fields.String()
+
+    @validates_schema
+    def same_password(self, data, **kwargs):
+        if data.get("password") != data.get("password_confirm"):
+            raise ValidationError({"password_confirm": [_("The two passwords differ.")]})
+
+
+#: Users listed per page on /admin/users.
+USERS_PER_PAGE = 50
 
 
 @bp.route("/admin/users")
@@ -132,20 +148,122 @@ def users():
 
 @bp.route("/admin/users", methods=["POST"])
 @access(ADMIN)
-def create_user():
+def invite_user():
+    """Invite someone with a role: their account is created and a single-use link e-mailed to them."""
     form = request.form.to_dict()
     raw = {k: v for k, v in form.items() if v != ""}
     try:
-        data = UserIn().load(raw)
+        data = InviteIn().load(raw)
         data.pop("csrf_token", None)
-        user = operations.create_user(data.pop("email"), data.pop("role"), data.pop("password"), actor=current_user,
-                                      **data)
+        user, _link = operations.invite_user(data.pop("email"), data.pop("role"), actor=current_user, **data)
     except ValidationError as exc:
         return _users_page(form_errors(exc), form)
     except FundError as exc:
-        return _users_page(exc.fields, form)
-    flash(_("User %(email)s created.", email=user.email), "success")
-    return redirect(url_for("fund.users"))
+        return _users_page(exc.fields or {"email": [exc.message]}, form, status=exc.status)
+    flash(_("An invitation has been sent to %(email)s.", email=user.email), "success")
+    return redirect(url_for("fund.user_detail", user_id=user.id))
+
+
+def _target(user_id: int) -> User:
+    return db.get_or_404(User, user_id)
+
+
+def _user_page(user: User, errors: dict | None = None, form: dict | None = None, status: int = 200):
+    tokens = db.session.execute(
+        select(func.count(ApiToken.id)).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).scalar_one()
+    html = render_template("fund/user.html", u=user, errors=errors or {}, form=form or {}, roles=ROLES,
+                           role_labels=operations.ROLE_LABELS, invited=operations.is_invited(user),
+                           anonymised=privacy.is_anonymised(user), active_tokens=tokens)
+    return html, (status if status != 200 or not errors else 422)
+
+
+@bp.route("/admin/users/<int:user_id>")
+@access(ADMIN, AUDITOR)
+def user_detail(user_id: int):
+    return _user_page(_target(user_id))
+
+
+def _user_action(user_id: int, action, done: str):
+    """Run one account operation from the user's page: back to the page with a message, or the page again with
+    the refusal beside the form that asked."""
+    user = _target(user_id)
+    try:
+        action(user)
+    except FundError as exc:
+        db.session.rollback()
+        user = _target(user_id)
+        return _user_page(user, exc.fields or {"action": [exc.message]}, request.form.to_dict(), status=exc.status)
+    flash(done, "success")
+    return redirect(url_for("fund.user_detail", user_id=user_id))
+
+
+@bp.route("/admin/users/<int:user_id>/role", methods=["POST"])
+@access(ADMIN)
+def set_user_role(user_id: int):
+    form = request.form.to_dict()
+    try:
+        data = RoleIn().load({k: v for k, v in form.items() if v != ""})
+    except ValidationError as exc:
+        return _user_page(_target(user_id), form_errors(exc), form)
+    return _user_action(user_id, lambda u: operations.set_role(u, data["role"], donor_id=data["donor_id"],
+                                                               actor=current_user), _("The role has been changed."))
+
+
+@bp.route("/admin/users/<int:user_id>/deactivate", methods=["POST"])
+@access(ADMIN)
+def deactivate_user(user_id: int):
+    return _user_action(user_id, lambda u: operations.deactivate_user(u, actor=current_user),
+                        _("The account has been deactivated."))
+
+
+@bp.route("/admin/users/<int:user_id>/reactivate", methods=["POST"])
+@access(ADMIN)
+def reactivate_user(user_id: int):
+    return _user_action(user_id, lambda u: operations.reactivate_user(u, actor=current_user),
+                        _("The account has been reactivated."))
+
+
+@bp.route("/admin/users/<int:user_id>/reset-two-factor", methods=["POST"])
+@access(ADMIN)
+def reset_two_factor(user_id: int):
+    return _user_action(user_id, lambda u: operations.reset_two_factor(u, actor=current_user),
+                        _("The second factor has been reset."))
+
+
+@bp.route("/admin/users/<int:user_id>/resend-invitation", methods=["POST"])
+@access(ADMIN)
+def resend_invitation(user_id: int):
+    return _user_action(user_id, lambda u: operations.resend_invitation(u, actor=current_user),
+                        _("A new invitation has been sent."))
+
+
+@bp.route("/account/invitation/<token>", methods=["GET", "POST"])
+@public
+def accept_invitation(token: str):
+    """The invited person chooses their password (the link works once), then signs in as usual."""
+    invited = operations.load_invitation(token)
+    errors: dict = {}
+    form = request.form.to_dict()
+    if request.method == "POST":
+        try:
+            data = AcceptInvitationIn().load(form)
+            user = operations.accept_invitation(token, data["password"], name=data["name"])
+        except ValidationError as exc:
+            errors = form_errors(exc)
+        except FundError as exc:
+            if exc.status != 422:
+                raise
+            errors = exc.fields or {"password": [exc.message]}
+        else:
+            flash(_("Your password is set. Sign in now.") + (
+                " " + _("You will then set up a second factor.") if user.needs_two_factor else ""), "success")
+            return redirect(url_for("security.login"))
+    form.pop("password", None)
+    form.pop("password_confirm", None)
+    html = render_template("fund/users_invitation.html", invited=invited, errors=errors, form=form,
+                           role_label=operations.ROLE_LABELS.get(invited.role, invited.role))
+    return html, (422 if errors else 200)
 
 
 class AnonymiseIn(InSchema):
@@ -186,11 +304,22 @@ def my_data():
                     headers={"Content-Disposition": "attachment; filename=my-data.json", "Cache-Control": "no-store"})
 
 
-def _users_page(errors: dict, form: dict):
+def _users_page(errors: dict, form: dict, status: int | None = None):
     form.pop("password", None)
-    page = db.paginate(select(User).order_by(User.email), per_page=100, error_out=False)
-    html = render_template("fund/users.html", page=page, roles=ROLES, errors=errors, form=form)
-    return html, (422 if errors else 200)
+    filters = request.args
+    query = select(User).order_by(User.email)
+    q = (filters.get("q") or "").strip()[:100].lower()
+    if q:
+        query = query.where(func.lower(User.email).contains(q, autoescape=True)
+                            | func.lower(func.coalesce(User.name, "")).contains(q, autoescape=True))
+    role = filters.get("role")
+    if role in ROLES:
+        query = query.where(User.roles.any(Role.name == role))
+    page = db.paginate(query, per_page=USERS_PER_PAGE, error_out=False)
+    html = render_template("fund/users.html", page=page, roles=ROLES, invitable=operations.INVITABLE_ROLES,
+                           role_labels=operations.ROLE_LABELS, errors=errors, form=form, q=q, role=role,
+                           is_invited=operations.is_invited)
+    return html, (status or (422 if errors else 200))
 
 
 @bp.route("/audit")

@@ -178,11 +178,21 @@ def test_accounts_made_by_an_administrator_or_the_cli_follow_the_policy_too(app,
     result = app.test_cli_runner().invoke(args=["users", "create", "weak@example.org", "--role", "auditor",
                                                 "--password", "password1234"])
     assert result.exit_code == 1 and "too easy to guess" in result.output
+    # An administrator invites; the invited person's password meets the same policy when they choose it.
     admin = login_as("admin")
-    resp = admin.submit("/admin/users", {"email": "new.officer@example.org", "role": "finance_officer",
-                                         "password": "new.officer@example.org"})
+    resp = admin.submit("/admin/users", {"email": "new.officer@example.org", "role": "finance_officer"})
+    assert resp.status_code == 302
+    with app.app_context():
+        body = db.session.execute(select(OutboxMessage.body_text)
+                                  .where(OutboxMessage.recipient == "new.officer@example.org")).scalar_one()
+        assert db.session.execute(select(User.password).where(User.email == "new.officer@example.org")).scalar_one() \
+            is None
+    link = "/account/invitation/" + re.search(r"/account/invitation/(\S+)", body).group(1)
+    resp = app.test_client().submit(link, {"password": "new.officer@example.org",
+                                           "password_confirm": "new.officer@example.org"})
     assert resp.status_code == 422
     assert "The password must not be your e-mail address." in resp.get_data(as_text=True)
     with app.app_context():
-        assert db.session.execute(select(User).where(User.email.in_(["weak@example.org",
-                                                                     "new.officer@example.org"]))).first() is None
+        assert db.session.execute(select(User).where(User.email == "weak@example.org")).first() is None
+        assert db.session.execute(select(User.password).where(User.email == "new.officer@example.org")).scalar_one() \
+            is None
