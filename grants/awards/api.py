@@ -18,13 +18,20 @@ from fund.idempotency import idempotent
 from fund.listing import list_page
 from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
 from fund.openapi import multipart_arguments
-from fund.permissions import access
+from fund.permissions import access, ensure_view
 from fund.schemas import FileUploadIn, paged
 from fund.uploads import check_upload
 from grants.api import guarded
-from grants.awards import operations
+from grants.awards import operations, reads
 from grants.awards.models import Disbursement, Grant, GrantReport
-from grants.awards.presenters import disbursement_dict, grant_dict, grant_list_dict, refund_dict, report_dict
+from grants.awards.presenters import (
+    conditions_met,
+    disbursement_dict,
+    grant_dict,
+    grant_list_dict,
+    refund_dict,
+    report_dict,
+)
 from grants.awards.reports import rule_problems
 from grants.awards.schemas import (
     BudgetIn,
@@ -32,6 +39,7 @@ from grants.awards.schemas import (
     DisbursementIn,
     DisbursementOut,
     DisbursementQuery,
+    GrantListOut,
     GrantOut,
     GrantQuery,
     MessageIn,
@@ -60,7 +68,14 @@ def _grant(grant_id: int) -> Grant:
 def _grant_out(grant: Grant) -> dict:
     db.session.flush()
     db.session.expire(grant)
-    return grant_dict(db.session.get(Grant, grant.id))
+    return _grant_answer(reads.grant_detail(grant.id))
+
+
+def _grant_answer(grant: Grant) -> dict:
+    """The grant in a fixed number of statements: tranches from one grouped statement, the most recent
+    disbursements with their total from another (grants.awards.reads)."""
+    return grant_dict(grant, tranches=reads.tranche_rows(grant, conditions_met(grant)),
+                      disbursements=reads.recent_disbursements(grant.id))
 
 
 # Grants -------------------------------------------------------------------------------------------------------
@@ -68,10 +83,10 @@ def _grant_out(grant: Grant) -> dict:
 @blp.route("/grants")
 @access(*GRANT_READERS)
 @blp.arguments(GrantQuery, location="query")
-@blp.response(200, paged(GrantOut))
+@blp.response(200, paged(GrantListOut))
 def list_grants(args):
     """Grants, newest first: an organisation's users see their own organisation's grants only."""
-    query = select(Grant)
+    query = select(Grant).options(*reads.GRANT_LIST)
     if not current_user.has_any_role(*STAFF_READERS):
         query = query.where(Grant.organisation_id == current_user.organisation_id)
     elif args.get("organisation_id"):
@@ -86,12 +101,12 @@ def list_grants(args):
 
 @blp.route("/grants/<int:grant_id>")
 @access(*GRANT_READERS)
-@guarded(Grant, "grant_id")
 @blp.response(200, GrantOut)
 def get_grant(grant_id):
-    """A grant with its tranches (approved and paid against each), budget, reports and disbursements; paid,
-    refunded and remaining (undisbursed commitment) come from the ledger."""
-    return grant_dict(_grant(grant_id))
+    """A grant with its tranches (approved and paid against each), budget, reports and its most recent
+    disbursements (all of them: ``/disbursements?grant_id=``); paid, refunded and remaining (undisbursed
+    commitment) come from the ledger."""
+    return _grant_answer(ensure_view(reads.grant_detail(grant_id)))
 
 
 @blp.route("/grants/<int:grant_id>/agreement", methods=["POST"])

@@ -97,8 +97,12 @@ def disbursement_dict(d: Disbursement) -> dict:
             "psc_usd": d.psc_usd, "note": d.note}
 
 
-def grant_dict(grant: Grant, figures: ledger.GrantFigures | None = None) -> dict:
+def grant_dict(grant: Grant, figures: ledger.GrantFigures | None = None, *, tranches: list[dict] | None = None,
+               disbursements: tuple[list[Disbursement], int] | None = None) -> dict:
+    """A grant for the API. ``tranches`` (:func:`grants.awards.reads.tranche_rows`) and ``disbursements`` (the most
+    recent and their total, :func:`grants.awards.reads.recent_disbursements`) spare loading the collections."""
     f = figures or ledger.grant_figures(grant.id)
+    shown, total = disbursements if disbursements is not None else (grant.disbursements, len(grant.disbursements))
     return {
         "id": grant.id, "number": grant.number, "status": grant.status,
         "status_label": str(GRANT_STATES.get(grant.status, grant.status)),
@@ -107,20 +111,31 @@ def grant_dict(grant: Grant, figures: ledger.GrantFigures | None = None) -> dict
         "amount": grant.amount, "start_date": grant.start_date, "end_date": grant.end_date,
         "committed": f.committed, "paid": f.paid, "refunded": f.refunded, "remaining": f.remaining,
         "expenditure": f.expenditure, "psc": f.psc,
-        "tranches": tranche_rows(grant),
+        "tranches": tranche_rows(grant) if tranches is None else tranches,
         "budget_lines": [{"id": b.id, "category": b.category, "description": b.description, "amount": b.amount,
                           "currency": grant.currency} for b in grant.budget_lines],
         "reports": [report_summary(r) for r in grant.reports],
-        "disbursements": [disbursement_dict(d) for d in grant.disbursements],
+        "disbursements": [disbursement_dict(d) for d in shown], "disbursements_total": total,
         "signed_document_id": grant.signed_document_id, "signed_at": grant.signed_at,
         "countersigned_at": grant.countersigned_at, "closed_at": grant.closed_at,
     }
 
 
 def grant_list_dict(grant: Grant, figures: ledger.GrantFigures) -> dict:
-    data = grant_dict(grant, figures)
-    data.pop("disbursements")
-    return data
+    """A grant in a list: its own columns, organisation, ledger figures and reports' summaries (what
+    :data:`grants.awards.reads.GRANT_LIST` loads); tranches, budget and disbursements are the detail's."""
+    return {
+        "id": grant.id, "number": grant.number, "status": grant.status,
+        "status_label": str(GRANT_STATES.get(grant.status, grant.status)),
+        "organisation_id": grant.organisation_id, "organisation": grant.organisation.name,
+        "application_id": grant.application_id, "title": grant.title, "currency": grant.currency,
+        "amount": grant.amount, "start_date": grant.start_date, "end_date": grant.end_date,
+        "committed": figures.committed, "paid": figures.paid, "refunded": figures.refunded,
+        "remaining": figures.remaining, "expenditure": figures.expenditure, "psc": figures.psc,
+        "reports": [report_summary(r) for r in grant.reports],
+        "signed_document_id": grant.signed_document_id, "signed_at": grant.signed_at,
+        "countersigned_at": grant.countersigned_at, "closed_at": grant.closed_at,
+    }
 
 
 def results_dict(report: GrantReport) -> dict | None:

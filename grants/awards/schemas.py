@@ -260,7 +260,9 @@ class DisbursementOut(Schema):
     note = fields.String(allow_none=True)
 
 
-class GrantOut(Schema):
+class GrantListOut(Schema):
+    """A grant in a list: its tranches, budget and disbursements are read one grant at a time (GrantOut)."""
+
     id = fields.Integer()
     number = fields.String()
     status = fields.String(validate=validate.OneOf(list(GRANT_STATES)))
@@ -278,14 +280,19 @@ class GrantOut(Schema):
     remaining = Amount(metadata={"description": "Commitment not yet disbursed (ledger)."})
     expenditure = Amount(metadata={"description": "Paid net of refunds (ledger)."})
     psc = Amount(metadata={"description": "Programme support costs charged (ledger)."})
-    tranches = fields.List(fields.Nested(TrancheOut))
-    budget_lines = fields.List(fields.Nested(GrantBudgetLineOut))
     reports = fields.List(fields.Nested(ReportSummaryOut))
-    disbursements = fields.List(fields.Nested(DisbursementOut))
     signed_document_id = fields.Integer(allow_none=True)
     signed_at = fields.DateTime(allow_none=True)
     countersigned_at = fields.DateTime(allow_none=True)
     closed_at = fields.DateTime(allow_none=True)
+
+
+class GrantOut(GrantListOut):
+    tranches = fields.List(fields.Nested(TrancheOut))
+    budget_lines = fields.List(fields.Nested(GrantBudgetLineOut))
+    disbursements = fields.List(fields.Nested(DisbursementOut), metadata={
+        "description": "The 20 most recent, oldest first; all of them: GET /api/v1/disbursements?grant_id=."})
+    disbursements_total = fields.Integer(metadata={"description": "How many disbursements the grant has."})
 
 
 class CellOut(Schema):
