@@ -19,11 +19,13 @@ from fund import attribution, ledger, rates
 from fund.db import db
 from fund.errors import FundError
 from fund.finance_api import READ, WRITE, EntryQuery, PeriodQuery, RateIn, RateQuery, ReverseIn
+from fund.ledger_text import describe
 from fund.models import User
 from fund.permissions import access
 from fund.views import DASHBOARD_LINKS, form_errors
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
+bp.add_app_template_filter(describe, "ledger_description")
 
 if not any(endpoint.startswith("finance.") for _roles, endpoint, _label in DASHBOARD_LINKS):
     DASHBOARD_LINKS.extend([

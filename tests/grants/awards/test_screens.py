@@ -180,3 +180,23 @@ def test_the_grants_history_in_french(app, world, login_as):
     for sentence in (f"Demande de paiement {second} annulée", f"Paiement {first} effectué",
                      "Équipe financière du Fonds", "Secrétariat du Fonds"):
         assert sentence in words, sentence
+
+
+def test_ledger_descriptions_are_translated_on_screen_and_stored_unchanged(app, world, login_as):
+    from fund import ledger
+
+    w = world()
+    first, _second = _paid_and_cancelled(w)
+    number = w.ngo.get(f"/api/v1/grants/{w.grant_id}").get_json()["number"]
+    with app.app_context():
+        d = db.session.get(Disbursement, first)
+        stored = db.session.get(ledger.JournalEntry, d.ledger_entry_id).description
+        descriptions = list(db.session.execute(select(ledger.JournalEntry.description)).scalars())
+    assert stored == f"Tranche 1 of grant {number}, payment BANK-1"  # the ledger keeps its English row
+    officer = french(app, login_as(w.officer))
+    page = officer.get("/finance/ledger").get_data(as_text=True)
+    cells = [html.unescape(c) for c in re.findall(r"</td><td>([^<]*)</td>\s*<td><ul class=\"postings\">", page)]
+    assert f"Tranche 1 de la subvention {number}, paiement BANK-1" in cells
+    assert len(cells) == len(descriptions) and not set(cells) & set(descriptions)  # every one of them translated
+    entry_page = text(officer.get(f"/finance/ledger/{d.ledger_entry_id}"))
+    assert f"Tranche 1 de la subvention {number}, paiement BANK-1" in entry_page
