@@ -62,8 +62,13 @@ def load_after_money(users: dict[str, User]) -> list[str]:
             grant_ops.transition(application, trigger, manager)
         try:
             with db.session.begin_nested():
-                grant = ops.create_grant(application, application.requested_amount, actor=manager)
-                grant_ops.transition(application, "approve", manager)
+                # Through the Board's decision, so the lists show it (a bare "approve" left the Decision empty)
+                from grants.awards.models import Grant
+                from grants.review import operations as review_ops
+
+                decision = review_ops.decide(application, {"outcome": "approved",
+                                                           "amount": application.requested_amount}, manager)
+                grant = db.session.get(Grant, decision.grant_id)
         except FundError as exc:
             return [f"Grants awarded demo: no grant ({exc.message})"]
         ops.upload_signed_agreement(grant, check_bytes(MINIMAL_PDF, "signed-agreement.pdf"), grantee)

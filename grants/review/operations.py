@@ -546,11 +546,13 @@ def reviews_complete(application: Application) -> list[str]:
     submitted = [r for r in reviews if r.submitted]
     problems = []
     if len(submitted) < needed:
-        problems.append(_("%(done)d of the %(needed)d reviews needed have been submitted.", done=len(submitted),
-                          needed=needed))
+        problems.append(ngettext("%(num)d of the %(needed)d reviews needed has been submitted.",
+                                 "%(num)d of the %(needed)d reviews needed have been submitted.", len(submitted),
+                                 needed=needed))
     pending = len(reviews) - len(submitted)
     if pending and len(submitted) >= needed:
-        problems.append(_("%(n)d assigned reviewers have not submitted their review.", n=pending))
+        problems.append(ngettext("%(num)d assigned reviewer has not submitted their review.",
+                                 "%(num)d assigned reviewers have not submitted their review.", pending))
     return problems
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_babel import format_datetime
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from fund.db import db, utcnow
@@ -129,7 +130,9 @@ def decision_sheet(call: Call, rows: list[RankRow], decisions: dict[int, Decisio
             "country": country_name(a.organisation.country, lang), "project_title": a.project_title or "",
             "requested": money(a.requested_amount, a.currency), "score": _fmt(r.score),
             "reviews": r.submitted, "disagreement": r.disagreement, "status": APPLICATION_WORKFLOW.label(a.status),
-            "decision": str(DECISION_LABELS.get(d.outcome, d.outcome)) if d else "",
+            "decision": str(DECISION_LABELS.get(d.outcome, d.outcome)) if d else (
+                f"{DECISION_LABELS[a.status]} ({_('no Board decision recorded')})" if a.status in DECISION_LABELS
+                else ""),
             "amount": money(d.amount, d.currency) if d and d.amount else "",
             "reason": (d.reason or d.out_of_order_reason or "") if d else "",
         })

@@ -258,6 +258,9 @@ def _assignment_page(application: Application, errors: dict | None = None, statu
         min_reviewers=operations.min_reviewers(application.call_id),
         active=len(operations.active_reviews(reviews)), workflow=APPLICATION_WORKFLOW, coi_labels=COI_LABELS,
         status_labels=REVIEW_STATUS_LABELS, recommendations=RECOMMENDATION_LABELS,
+        review_deadline=operations.review_deadline(application.call_id),
+        deadline_passed=operations.deadline_passed(application.call_id),
+        chosen={int(v) for v in request.form.getlist("user_ids") if v.isdigit()} if request.method == "POST" else set(),
         can_assign=current_user.has_any_role(FUND_MANAGER) and application.status in operations.ASSIGNABLE)
     return html, status
 
@@ -591,14 +594,14 @@ def _sheet_context(call: Call) -> dict:
 def decision_sheet_page(call_id: int):
     """The decision sheet for the Board's meeting, as a printable page."""
     call = _call(call_id)
-    return render_template("grants/review/pdf/decision_sheet.html", **_sheet_context(call), html=True)
+    return render_template("grants/review/decision_sheet.html", **_sheet_context(call))
 
 
 @bp.route("/selection/calls/<int:call_id>/decisions.pdf")
 @access(*STAFF_READERS)
 def decision_sheet_pdf(call_id: int):
     call = _call(call_id)
-    pdf = render_pdf("grants/review/pdf/decision_sheet.html", {**_sheet_context(call), "html": False})
+    pdf = render_pdf("grants/review/pdf/decision_sheet.html", _sheet_context(call))
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="decision-sheet-call-{call.id}.pdf"',
         "Cache-Control": "private, no-store"})
@@ -633,11 +636,18 @@ def decide(application_id: int):
     application = ensure_view(db.session.get(Application, application_id))
     raw = {"outcome": request.form.get("outcome") or None, "amount": number(request.form.get("amount") or None),
            "reason": request.form.get("reason") or None}
+    # The organisation is told at once: the decision is recorded only with the box "I confirm" ticked.
+    unconfirmed = {} if request.form.get("confirm") == "yes" else {
+        "confirm": [_("Tick the box to confirm the Board's decision before it is recorded and the organisation "
+                      "told.")]}
     try:
         data = DecisionIn().load({k: v for k, v in raw.items() if v is not None})
+        if unconfirmed:
+            raise ValidationError({})
         decision_ = operations.decide(application, data, current_user)
     except ValidationError as exc:
-        return _decision_page(application, form=request.form, errors=flatten_errors(exc.messages), status=422)
+        return _decision_page(application, form=request.form,
+                              errors={**flatten_errors(exc.messages), **unconfirmed}, status=422)
     except FundError as exc:
         if exc.status in (403, 404):
             raise

@@ -170,11 +170,11 @@ def test_the_portal_decision_form_says_when_the_fund_cannot_afford_it(app, login
     url = f"/grants/applications/{app_id}/decision"
     page = fm.get(url).get_data(as_text=True)
     assert "4.10" in page and "Record the Board's decision" in page
-    resp = fm.submit(url, {"outcome": "approved", "amount": "35 000.00"})
+    resp = fm.submit(url, {"outcome": "approved", "amount": "35 000.00", "confirm": "yes"})
     assert resp.status_code == 409
     html = resp.get_data(as_text=True)
     assert 'id="amount-error"' in html and "At most USD" in html
-    resp = fm.submit(url, {"outcome": "reserve"})
+    resp = fm.submit(url, {"outcome": "reserve", "confirm": "yes"})
     assert resp.status_code == 302
     with app.app_context():
         assert db.session.get(Application, app_id).status == "reserve"

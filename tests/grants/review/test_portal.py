@@ -61,7 +61,16 @@ def test_the_selection_through_the_portal(app, login_as, make_user, within):
     call_page = fm.get(f"/grants/selection/calls/{call_id}").get_data(as_text=True)
     assert "38,500.00 USD" in call_page and "1,000,000.00 USD" in call_page and "100,000.00 USD" in call_page
 
+    # Recorded (and the organisation told) only once the box "I confirm" is ticked
     resp = fm.submit(f"/grants/applications/{app_id}/decision", {"outcome": "approved", "amount": "35000"})
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert 'id="confirm-error"' in html and "Tick the box to confirm" in html
+    assert 'value="35000"' in html and 'value="approved" checked' in html  # nothing typed is lost
+    with app.app_context():
+        assert db.session.get(Application, app_id).status == "under_review"
+    resp = fm.submit(f"/grants/applications/{app_id}/decision",
+                     {"outcome": "approved", "amount": "35000", "confirm": "yes"})
     assert resp.status_code == 302
     with app.app_context():
         assert db.session.get(Application, app_id).status == "approved"
