@@ -14,6 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from fund import ledger
@@ -125,7 +126,8 @@ def _closable(grant: Grant, actor, data) -> list[str]:
         .where(Disbursement.grant_id == grant.id, Disbursement.status.in_(("requested", "approved")))
     ).scalar_one()
     if pending:
-        raise Conflict(_("%(n)d disbursement request(s) are still open: pay or cancel them first.", n=pending),
+        raise Conflict(ngettext("%(num)d disbursement request is still open: pay or cancel it first.",
+                                "%(num)d disbursement requests are still open: pay or cancel them first.", pending),
                        code="open_disbursements")
     final = db.session.execute(
         select(GrantReport).where(GrantReport.grant_id == grant.id, GrantReport.kind == FINAL)

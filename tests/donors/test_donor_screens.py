@@ -96,3 +96,20 @@ def test_the_donors_dashboard_leads_to_the_statement_with_figures(app, login_as,
     assert "Donor statements" in staff.get("/dashboard").get_data(as_text=True)
     page = staff.get(f"/donors/{donor_id}/statements").get_data(as_text=True)
     assert f'href="/donors/{donor_id}/statement"' in page
+
+
+def test_counts_agree_with_their_noun(app, login_as, make_user, build):
+    build("donor", "Norway")
+    client = login_as("finance_officer")
+    assert "1 donor; amounts in USD" in text(client.get("/donors/"))
+    build("donor", "Sweden", country="SE")
+    assert "2 donors; amounts in USD" in text(client.get("/donors/"))
+    build("rate", "EUR", "0.9")
+    assert "1 rate" in text(client.get("/finance/rates")) and "1 rates" not in text(client.get("/finance/rates"))
+    with app.test_request_context():
+        f.contribution(db.session.get(Donor, build("donor", "Japan", country="JP")), "10.00", "USD")
+        db.session.commit()
+    assert "1 entry, newest first" in text(client.get("/finance/ledger"))
+    french = login_as(make_user("finance_officer", language="fr"))
+    assert "1 écriture, les plus récentes d'abord" in text(french.get("/finance/ledger"))
+    assert "3 donateurs ; montants en USD" in text(french.get("/donors/"))

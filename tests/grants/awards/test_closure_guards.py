@@ -40,6 +40,7 @@ def test_closure_waits_for_open_requests_and_for_spend_the_payments_cover(app, w
 
     resp = w.fm.post(f"/api/v1/grants/{w.grant_id}/close")
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "open_disbursements"
+    assert resp.get_json()["error"]["message"] == "1 disbursement request is still open: pay or cancel it first."
     assert w.fo.post(f"/api/v1/disbursements/{d2}/cancel", json={}).status_code == 200
     resp = w.fm.post(f"/api/v1/grants/{w.grant_id}/close")
     error = resp.get_json()["error"]
