@@ -21,8 +21,8 @@ received, what its money paid to grants and in programme support costs, and what
 
     opening + received - attributed - psc = held
 
-Results are those of accepted grantee reports of the attributed grants whose reporting period ends in the period,
-suppressed (:func:`fund.results.suppress_results`).
+Results are the public ones (:func:`results_of`): each attributed grant's victims assisted as the fund publishes
+them, and the fund's published results, so that statements add no figure a reader could combine with others.
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
 
 from donors.models import ANNOUNCED, CANCELLED, Contribution, Donor, IssuedStatement, Pledge
-from fund import attribution, ledger
+from fund import attribution, disclosure, ledger
 from fund.db import db
 from fund.ledger import JournalEntry, Posting
 from fund.rates import BASE_CURRENCY, from_minor
-from fund.results import SMALL, WITHHELD, directory, suppress_results
+from fund.results import SMALL, WITHHELD, directory
 from fund.vocabulary import (
     AGE_BAND_LABELS,
     ASSISTANCE_TYPES,
@@ -69,9 +69,10 @@ METHOD = _l(
 WITHDRAWN_NOTE = _l("Too few people were assisted to break these results down without risk of identifying "
                     "anyone: only the total is shown.")
 RESULTS_NOTE = _l(
-    "Results come from the grantee reports the fund accepted whose reporting period ends in the period. People are "
-    "counted, never named. A count from 1 to 4 shows as “<5”; “x” marks a figure withheld so that a small count "
-    "cannot be worked out from the totals.")
+    "Results are those the fund publishes on its public pages, from every grantee report it has accepted to date: "
+    "for each grant your money paid in the period, and for all the fund's grants together. People are counted, "
+    "never named. A count from 1 to 4 shows as “<5”; “x” marks a figure withheld so that a small count cannot be "
+    "worked out from the totals; “—” marks a total not published for the same reason.")
 
 #: Labels of the one vocabulary (fund.vocabulary); a report's breakdowns may also count "not recorded".
 AGE_LABELS = AGE_BAND_LABELS
@@ -379,20 +380,32 @@ def use_of_funds(donor_id: int, date_from: dt.date, date_to: dt.date) -> UseOfFu
 
 
 def results_of(grant_ids: list[int], date_from: dt.date, date_to: dt.date) -> dict:
-    """The suppressed results of the grants (codes; labels are added per language by :func:`results_view`)."""
-    per_grant = directory().results(grant_ids, date_from, date_to) if grant_ids else {}
-    suppressed = suppress_results({g: r for g, r in per_grant.items() if g in set(grant_ids)})
+    """What the grants achieved, as the fund publishes it (codes; labels are added per language by
+    :func:`results_view`).
+
+    Every figure is an entry of the public results (:func:`fund.disclosure.publication`): each grant's victims
+    assisted as its public page shows them, and the fund's results by sex and age, form of exploitation, type of
+    assistance and country. A statement adds no figure of its own, so any number of statements, of any donors and
+    periods, read together and beside the public pages give away nothing the public pages do not: they are
+    protected as one set. The victims of the statement's grants together are shown only when the public figures
+    already determine them (:func:`fund.disclosure.sum_if_published`). The period chooses the grants (those the
+    donor's money paid in it); their results are those of every report the fund has accepted for them to date."""
+    published = disclosure.publication()
+    fund_results = published.results if published is not None else None
+    shown = fund_results.grants if fund_results is not None else {}
+    reported = sorted(g for g in set(grant_ids) if g in shown)
     return {
-        "reported": sorted(per_grant),
-        "withdrawn": suppressed.withdrawn,
-        "total": suppressed.total,
-        "grants": suppressed.grants,
-        "sex_age": suppressed.sex_age,
-        "sexes": suppressed.sexes,
-        "ages": suppressed.ages,
-        "by_form": suppressed.by_form,
-        "by_assistance": suppressed.by_assistance,
-        "by_country": suppressed.by_country,
+        "reported": reported,
+        "grants": {g: shown[g] for g in reported},
+        "grants_total": disclosure.sum_if_published(reported, published) if reported else None,
+        "withdrawn": fund_results.withdrawn if fund_results is not None else False,
+        "total": fund_results.total if fund_results is not None else 0,
+        "sex_age": fund_results.sex_age if fund_results is not None else {},
+        "sexes": fund_results.sexes if fund_results is not None else {},
+        "ages": fund_results.ages if fund_results is not None else {},
+        "by_form": fund_results.by_form if fund_results is not None else {},
+        "by_assistance": fund_results.by_assistance if fund_results is not None else {},
+        "by_country": fund_results.by_country if fund_results is not None else {},
     }
 
 
@@ -476,10 +489,12 @@ def donors_with_activity(date_from: dt.date, date_to: dt.date) -> list[int]:
 
 
 def results_view(results: dict, grants: list[GrantShare]) -> dict:
-    """The suppressed results with labels in the current language, as plain lists."""
+    """The public results (:func:`results_of`) with labels in the current language, as plain lists: ``grants`` and
+    ``grants_total`` (None when not published) for the statement's grants, the rest for the whole fund."""
     numbers = {g.grant_id: g for g in grants}
     return {
         "reported": bool(results["reported"]),
+        "grants_total": results["grants_total"],
         "withdrawn": results["withdrawn"],
         "total": results["total"],
         "grants": [{"number": numbers[g].number if g in numbers else f"#{g}",
@@ -639,9 +654,10 @@ def csv_bytes(statement: Statement) -> bytes:
         for g in s.use.grants:
             row("use_of_funds_grant", g.number, g.organisation, currency=BASE_CURRENCY, usd=g.total)
         view = results_view(s.results, s.use.grants)
-        row("results", "total", str(_l("Victims assisted")), value=view["total"])
         for g in view["grants"]:
             row("results_grant", g["number"], g["organisation"], value=g["victims"])
+        row("results_grants", "total", str(_l("Victims assisted by these grants")), value=view["grants_total"])
+        row("results", "total", str(_l("Victims assisted by all the fund's grants")), value=view["total"])
         for sex in view["sexes"]:
             for age, cell in zip(view["ages"], sex["cells"], strict=True):
                 row("results_sex_age", f"{sex['code']}|{age['code']}", f"{sex['label']}, {age['label']}", value=cell)

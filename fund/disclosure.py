@@ -20,8 +20,14 @@ some grants over a period. A reader may put them side by side and subtract. So t
   short of withholding the whole layer works, the statement publishes its total alone when that is safe, or
   nothing ("x").
 
-  This protects each such table together with the public set. Two statements for overlapping grants and periods
-  are each safe beside the public figures; a reader holding several donors' statements is not modelled.
+  This protects each such table together with the public set, one table at a time: two such tables for
+  overlapping grants and periods are each safe beside the public figures, not together.
+- **Donor statements publish public entries only.** Many statements are issued, for many donors and any periods,
+  and a reader may hold several (a donor's own statements for overlapping periods, or those of several donors).
+  So a statement shows no table of its own: each of its grants' victims assisted as the public set shows it, the
+  public results themselves, and the victims of its grants together only when the public figures already
+  determine that sum (:func:`sum_if_published`). The union of every statement and every public output is then the
+  public set, whatever the number of statements.
 
 The publication is provided by whoever publishes it (the transparency package registers a provider at start-up:
 :func:`register_publication`); with none registered, or for grants the publication does not cover, a table is
@@ -83,6 +89,26 @@ def register_publication(provider: Callable[[], Publication | None]) -> None:
 
 def publication() -> Publication | None:
     return _provider() if _provider is not None else None
+
+
+def sum_if_published(grant_ids: Iterable[int], published: Publication | None) -> int | None:
+    """The victims of ``grant_ids`` together, when a reader of the public set can already add them up: every one of
+    the grants is shown as a number, or every other grant is and so is the total. Otherwise None: a sum over a part
+    of the grants with a hidden figure in it is a new equation, which beside other such sums could single a hidden
+    figure out."""
+    if published is None:
+        return None
+    shown = published.results.grants
+    mine = set(grant_ids)
+    if not mine <= set(shown):
+        return None
+    if all(isinstance(shown[g], int) for g in mine):
+        return sum(shown[g] for g in mine)
+    others = [g for g in shown if g not in mine]
+    total = published.results.total
+    if isinstance(total, int) and all(isinstance(shown[g], int) for g in others):
+        return total - sum(shown[g] for g in others)
+    return None
 
 
 def _covered(part: dict[int, Results], whole: dict[int, Results]) -> bool:

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pypdf
 import pytest
 
-from fund import ledger, results
+from fund import disclosure, ledger, results
 from fund.db import db
 from fund.results import GrantInfo, Results
 from tests.donors import factories as f
@@ -63,11 +63,17 @@ class FakeDirectory:
 
 @pytest.fixture
 def fake_directory():
-    previous = results.directory()
+    """The double as the grants directory, and its two grants' results as the fund's public results (what
+    statements show: fund.disclosure.publication)."""
+    previous, previous_publication = results.directory(), disclosure._provider
     double = FakeDirectory()
     results.register(double)
+    published = disclosure.Publication(double.results([SMALL_GRANT, BIG_GRANT]))
+    double.calls.clear()
+    disclosure.register_publication(lambda: published)
     yield double
     results.register(previous)
+    disclosure.register_publication(previous_publication)
 
 
 @dataclass

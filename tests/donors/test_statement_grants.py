@@ -82,11 +82,12 @@ def test_a_grant_with_three_victims_shows_as_small_everywhere(app, make_user, ap
     text = pdf_text(pdf)
     assert f"{numbers[small_id]} Association Espoir <5" in text
     assert f"{numbers[big_id]} Association Espoir x" in text
-    assert "Victims assisted 18" in text
+    assert "Victims assisted by these grants 18" in text
 
     page = login_as(donor_user).get(f"/donors/{donor_id}/statement?{query}").get_data(as_text=True)
     assert f'{numbers[small_id]}</td><td>Association Espoir</td><td class="num">&lt;5</td>' in page
     assert f'{numbers[big_id]}</td><td>Association Espoir</td><td class="num">x</td>' in page
     csv_text = api_as(donor_user).get(f"/api/v1/donors/{donor_id}/statement?{query}&format=csv").data.decode()
     assert f"results_grant,{numbers[small_id]},Association Espoir,,,,,,<5" in csv_text
-    assert ",3\r\n" not in csv_text.split("results,total")[1]
+    assert "results_grants,total,Victims assisted by these grants,,,,,,18" in csv_text
+    assert ",3\r\n" not in csv_text.split("results_grants,total")[1]

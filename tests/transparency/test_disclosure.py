@@ -153,3 +153,72 @@ def _restore_provider():
     previous = disclosure._provider
     yield
     disclosure.register_publication(previous)
+
+
+def _statements_beside_public(published: disclosure.Publication, subsets: list[list[int]], totals) -> tuple:
+    """The public table plus, per statement, its grants' sum as a line (``totals(i, grants)`` is what the statement
+    shows for it): the values, lines and figures of the union a reader holds."""
+    values, lines = dict(published.values), list(published.lines)
+    shown = _public_outputs(published)
+    for i, grants in enumerate(subsets):
+        key = ("statement", i)
+        values[key] = sum(published.values[("grant", g)] for g in grants)
+        lines.append(disclosure.Line(tuple(("grant", g) for g in grants), key))
+        figure = totals(i, grants)
+        if figure is not None:
+            shown[key] = figure
+    return values, lines, shown
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(grant_results(), min_size=1, max_size=5), st.data())
+def test_any_number_of_statements_beside_the_public_tables_give_nothing_away(grants, data):
+    """Donor statements of several donors and periods, read together and beside every public table: each shows its
+    grants as the public set does, and a total only when the public set already determines it."""
+    from donors.statements import results_of
+
+    whole = dict(enumerate(grants, start=1))
+    published = disclosure.Publication(whole)
+    subsets = data.draw(st.lists(st.lists(st.sampled_from(sorted(whole)), min_size=1, unique=True), min_size=1,
+                                 max_size=6))
+    disclosure.register_publication(lambda: published)
+    try:
+        statements = [results_of(s, None, None) for s in subsets]
+    finally:
+        disclosure.register_publication(None)
+    public = _public_outputs(published)
+    for s, r in zip(subsets, statements, strict=True):
+        assert r["grants"] == {g: public[("grant", g)] for g in s}
+        assert r["total"] == public[("total",)] and r["by_form"] == published.results.by_form
+        assert r["grants_total"] is None or r["grants_total"] == sum(whole[g].total for g in s)
+    values, lines, shown = _statements_beside_public(published, subsets,
+                                                     lambda i, _g: statements[i]["grants_total"])
+    withdrawn = {"grant", "total", "sex_age", "sex", "age", "form", "assistance", "country",
+                 "sex_total", "age_total", "form_total", "assistance_total", "country_total"}
+    assert not _found_out(values, lines, shown, withdrawn if published.results.withdrawn else set())
+
+
+def test_the_totals_of_two_statements_would_single_out_a_grant():
+    """Grants of 20, 2 and 3 victims: the public pages show "<5" for the two small ones. A statement over grants 1
+    and 2 and another over 1, 2 and 3 would each be harmless alone beside the public total; together their
+    difference is grant 3's 3 victims. Statements show such totals only when the public figures determine them."""
+    from donors.statements import results_of
+
+    def people(n, form):
+        return Results(by_sex_age={("female", "25-59"): n}, by_form={form: n}, by_country={"SN": n})
+
+    published = disclosure.Publication({1: people(20, "forced_labour"), 2: people(2, "forced_labour"),
+                                        3: people(3, "forced_labour")})
+    assert published.results.grants[2] == published.results.grants[3] == SMALL
+    subsets = [[1, 2], [1, 2, 3]]
+    values, lines, shown = _statements_beside_public(
+        published, subsets, lambda _i, g: sum(published.values[("grant", x)] for x in g))
+    assert ("grant", 3) in _found_out(values, lines, shown, set())
+    disclosure.register_publication(lambda: published)
+    try:
+        totals = [results_of(s, None, None)["grants_total"] for s in subsets]
+    finally:
+        disclosure.register_publication(None)
+    assert totals[0] is None  # grants 1 and 2 are not determined by the public figures
+    values, lines, shown = _statements_beside_public(published, subsets, lambda i, _g: totals[i])
+    assert not _found_out(values, lines, shown, set())
