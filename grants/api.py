@@ -223,7 +223,12 @@ def update_application(data, application_id):
 def get_application(application_id):
     """An application in full: to its organisation, the fund, and a reviewer assigned to it who has declared no
     conflict of interest (before the declaration, or after declaring a conflict, a 404)."""
-    application = ensure_view(db.session.get(Application, application_id))
+    # One statement for the application, its call and organisation (joined by default) and its beneficiary
+    # counts (a few cells); the budget lines and the documents are one more each. The call's criteria are not read.
+    application = ensure_view(db.session.execute(
+        select(Application).where(Application.id == application_id)
+        .options(defaultload(Application.call).lazyload(Call.criteria), joinedload(Application.beneficiaries))
+    ).unique().scalar_one_or_none())
     return application_dict(application, current_user)
 
 

@@ -330,10 +330,11 @@ def save_report(data, grant_id):
 
 @blp.route("/reports/<int:report_id>")
 @access(*GRANT_READERS)
-@guarded(GrantReport, "report_id")
 @blp.response(200, ReportOut)
 def get_report(report_id):
-    return _report_out(_report(report_id))
+    report, grant = reads.report_detail(report_id)
+    ensure_view(report)
+    return {**report_dict(grant, report), "warnings": rule_problems(grant, report)}
 
 
 @blp.route("/reports/<int:report_id>", methods=["PATCH"])

@@ -10,7 +10,8 @@ answer asks for exactly what it shows instead:
   at most two reports); tranches and disbursements are not loaded as collections, they come from
   :func:`tranche_rows` (one grouped statement) and :func:`recent_disbursements` (the most recent
   :data:`RECENT` with their total, one statement; the full list is paginated at ``/api/v1/disbursements?grant_id=``).
-- :data:`REPORT_DETAIL`: a report with its results and expenses (joined: a few dozen cells at most).
+- :func:`report_detail`: a report with its results (joined) and its expenses (with their budget lines), and its
+  grant with the grant's budget lines (joined) and nothing else: three statements.
 
 Nothing here writes. Collections not asked for are ``lazyload``-ed rather than ``noload``-ed, so code that reads one
 anyway gets the truth (one more statement), never an empty list.
@@ -41,13 +42,27 @@ GRANT_DETAIL = (
     joinedload(Grant.reports).options(lazyload(GrantReport.results), lazyload(GrantReport.expenses)),
     lazyload(Grant.tranches), lazyload(Grant.disbursements),
 )
-REPORT_DETAIL = (joinedload(GrantReport.results), joinedload(GrantReport.expenses))
+REPORT_DETAIL = (joinedload(GrantReport.results),)
+REPORT_GRANT = (joinedload(Grant.budget_lines), lazyload(Grant.reports), lazyload(Grant.tranches),
+                lazyload(Grant.disbursements))
 
 
 def grant_detail(grant_id: int) -> Grant | None:
     """The grant with what :data:`GRANT_DETAIL` loads, in one statement."""
     return db.session.execute(
         select(Grant).where(Grant.id == grant_id).options(*GRANT_DETAIL)).unique().scalar_one_or_none()
+
+
+def report_detail(report_id: int) -> tuple[GrantReport | None, Grant | None]:
+    """A report and its grant as :data:`REPORT_DETAIL` and :data:`REPORT_GRANT` load them (the grant is read before
+    the permission check, which looks it up in the session)."""
+    report = db.session.execute(
+        select(GrantReport).where(GrantReport.id == report_id).options(*REPORT_DETAIL)).unique().scalar_one_or_none()
+    if report is None:
+        return None, None
+    grant = db.session.execute(
+        select(Grant).where(Grant.id == report.grant_id).options(*REPORT_GRANT)).unique().scalar_one()
+    return report, grant
 
 
 def tranche_rows(grant: Grant, met: dict[str, bool]) -> list[dict]:

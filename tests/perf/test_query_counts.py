@@ -71,6 +71,7 @@ API_SINGLE = [
     ("fund_manager", "/api/v1/grants/{grant}"),
     ("applicant", "/api/v1/grants/{grant}"),
     ("fund_manager", "/api/v1/applications/{application}"),
+    ("reviewer", "/api/v1/applications/{application}"),
     ("finance_officer", "/api/v1/donors/{donor}"),
     ("finance_officer", "/api/v1/pledges/{pledge}"),
     ("finance_officer", "/api/v1/contributions/{contribution}"),
@@ -115,10 +116,9 @@ PORTAL_SINGLE = [
 ]
 
 
-#: Over MAX_API or MAX_SINGLE today (flat, but their items or pages carry whole object graphs): listed so that the
-#: test fails as soon as one of them is brought within the limit and must leave this list.
+#: Portal pages over MAX_SINGLE today (flat, but they show several related lists): listed so that the test fails
+#: as soon as one of them is brought within the limit and must leave this list. No API operation may be listed.
 OVER_LIMIT = {
-    "/api/v1/applications/{application}", "/api/v1/reports/{report}",
     "/grants/awards/{grant}", "/grants/applications/{application}", "/donors/{donor}",
     "/grants/organisations/{organisation}", "/grants/awards/reports/{report}",
 }
@@ -158,7 +158,7 @@ def test_every_list_costs_the_same_whatever_the_size_of_the_fund(app, clients):
                     if "items" in body:
                         rows.setdefault((role, template), []).append(body["meta"]["total"])
 
-    problems = []
+    problems = [f"{t}: the API has no exception to the limit" for t in sorted(OVER_LIMIT) if t.startswith("/api/")]
     for table, _client_of, limit in tables:
         for role, template in table:
             small, large = counts[(role, template)]

@@ -62,6 +62,12 @@ def grow(app: Flask, world: World) -> None:
         award_ops.pay_disbursement(paid, f"PAY-{n}", af.today(), fo_a)
         award_ops.request_disbursement(grant, 1, Decimal("50.00"), fo_a)
         world.ids.setdefault("grant", grant.id)
+        if n > 1:
+            # The measured grant's own history grows too: one more payment (and its events) at each size.
+            first_grant = db.session.get(type(grant), world.ids["grant"])
+            more = award_ops.request_disbursement(first_grant, 1, Decimal("10.00"), fo_a)
+            award_ops.approve_disbursement(more, fo_b)
+            award_ops.pay_disbursement(more, f"PAY-{n}-first", af.today(), fo_a)
         # An application under review in the ranking call, scored by the reviewer and one other.
         if "call" not in world.ids:
             world.ids["call"] = gf.make_call().id
