@@ -41,6 +41,10 @@ def init_app(app: Flask) -> None:
     init_review(app)  # after the calls' demo data, which the selection's demo data uses
     init_awards(app)
 
+    from grants.search import init_app as init_search
+
+    init_search(app)
+
     from grants.privacy import init_app as init_privacy
     from grants.retention import init_app as init_retention
 
