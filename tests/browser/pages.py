@@ -20,9 +20,8 @@ from tests.test_route_matrix import MATRIX, app_routes
 
 ANONYMOUS = "anonymous"
 
-#: Who visits a public page: a visitor, and one signed-in user (the page is the same for every role but for the
-#: menu, which every role's own pages show).
-PUBLIC_VIEWERS = (ANONYMOUS, "applicant")
+#: Who visits a public page: a visitor and every role (a call's page shows staff their own links, for instance).
+PUBLIC_VIEWERS = (ANONYMOUS, *ROLES)
 
 #: Flask-Security's pages, for a visitor who is not signed in.
 LIBRARY_PAGES = ["/account/login", "/account/register", "/account/reset", "/account/confirm"]
