@@ -67,6 +67,7 @@ from grants.awards.workflow import (
     REPORT_EDITABLE,
     REPORT_WORKFLOW,
     approval_blockers,
+    payment_blockers,
 )
 from grants.downloads import translate_upload_errors
 from grants.presenters import language
@@ -147,6 +148,7 @@ def _grant_page(grant: Grant, errors: dict | None = None, status: int = 200, for
         transitions=GRANT_WORKFLOW.available(grant, current_user), can_edit=can_edit(current_user, grant),
         disbursement_actions=lambda d: DISBURSEMENT_WORKFLOW.available(d, current_user),
         approval_blockers=lambda d: approval_blockers(d, current_user),
+        payment_blockers=lambda d: payment_blockers(d, current_user),
         overdue=is_overdue, lang=language(), currencies=currency_choices() if current_user.has_any_role(
             FINANCE_OFFICER) else [],
     )
@@ -375,7 +377,9 @@ def payments():
         select(Disbursement).options(selectinload(Disbursement.grant))
         .where(Disbursement.status == "approved").order_by(Disbursement.approved_at, Disbursement.id)
     ).scalars().all()
-    return render_template("grants/awards/payments.html", rows=rows, today=dt.date.today(), lang=language())
+    blockers = {d.id: payment_blockers(d, current_user) for d in rows}
+    return render_template("grants/awards/payments.html", rows=rows, blockers=blockers, today=dt.date.today(),
+                           lang=language())
 
 
 @bp.route("/finance/forecast")

@@ -11,6 +11,7 @@ Every step is kept in :class:`grants.awards.models.GrantEvent` and the audit tra
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
@@ -251,14 +252,25 @@ def approval_blockers(d: Disbursement, actor: User) -> list[str]:
     For screens, so that no "Approve" button is offered that would fail without saying why; read without the
     fund lock, so :func:`grants.awards.operations.approve_disbursement` checks the same guards again under it.
     The rules allow no override: an unmet tranche condition is met by accepting the report, not by a click."""
-    t = DISBURSEMENT_WORKFLOW["approve"]
+    return _blockers(d, "approve", actor, {})
+
+
+def payment_blockers(d: Disbursement, actor: User) -> list[str]:
+    """Why the payment of an approved disbursement cannot be recorded now (the grant suspended since, a change of
+    bank details waiting...), for the same reason as :func:`approval_blockers`; what the form asks for (reference,
+    value date) is not checked here."""
+    return _blockers(d, "pay", actor, {"payment_reference": "-", "paid_on": dt.date.min})
+
+
+def _blockers(d: Disbursement, trigger: str, actor: User, data: dict) -> list[str]:
+    t = DISBURSEMENT_WORKFLOW[trigger]
     if d.status not in t.sources:
         return [_("This is not possible while the status is “%(status)s”.",
                   status=DISBURSEMENT_WORKFLOW.label(d.status))]
     found: list[str] = []
     for guard in t.guards:
         try:
-            found.extend(guard(d, actor, {}) or [])
+            found.extend(guard(d, actor, data) or [])
         except FundError as exc:
             found.append(exc.message)
     return found

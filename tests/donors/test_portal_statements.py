@@ -119,7 +119,7 @@ def test_another_donors_statements_are_forbidden(app, login_as, make_user, year)
     assert stranger.get("/donors/statements/VTF-ST-2026-9999").status_code == 404
     assert stranger.get("/donors/999999/statement").status_code == 404
     resp = stranger.get("/donors/statements")
-    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/donors/{year.other_donor_id}/statements")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/donors/{year.other_donor_id}/statement")
     assert "VTF-ST-2026-0001" not in stranger.get(f"/donors/{year.other_donor_id}/statements").get_data(as_text=True)
 
 

@@ -47,7 +47,7 @@ def test_the_ledger_browser_filters_and_shows_postings(app, login_as, entries):
     html = client.get("/finance/ledger").get_data(as_text=True)
     assert "5 entries" in html
     html = client.get("/finance/ledger?kind=contribution&currency=EUR").get_data(as_text=True)
-    assert "1 entries" in html and "800.00 EUR" in html
+    assert "1 entry," in html and "800.00 EUR" in html
     html = client.get("/finance/ledger?grant_id=5").get_data(as_text=True)
     assert "3 entries" in html  # commitment, disbursement, PSC
     html = client.get("/finance/ledger?kind=nonsense").get_data(as_text=True)

@@ -200,3 +200,26 @@ def test_ledger_descriptions_are_translated_on_screen_and_stored_unchanged(app, 
     assert len(cells) == len(descriptions) and not set(cells) & set(descriptions)  # every one of them translated
     entry_page = text(officer.get(f"/finance/ledger/{d.ledger_entry_id}"))
     assert f"Tranche 1 de la subvention {number}, paiement BANK-1" in entry_page
+
+
+def test_the_payments_screen_says_why_a_payment_cannot_be_recorded(app, world, login_as):
+    w = world()
+    sign_and_countersign(w)
+    d = w.fo.post(f"/api/v1/grants/{w.grant_id}/disbursements", json={"tranche": 1, "amount": "26950.00"}
+                  ).get_json()["id"]
+    assert w.fo2.post(f"/api/v1/disbursements/{d}/approve").status_code == 200
+    officer = login_as(w.officer)
+    assert f"disbursements/{d}/pay" in officer.get("/grants/awards/finance/payments").get_data(as_text=True)
+    assert w.fm.post(f"/api/v1/grants/{w.grant_id}/suspend", json={"message": "Audit finding."}).status_code == 200
+    page = officer.get("/grants/awards/finance/payments").get_data(as_text=True)
+    assert f"disbursements/{d}/pay" not in page
+    blocked = text_of(re.search(rf'<div class="blocked" id="blocked-{d}">.*?</div>', page, re.S).group(0))
+    assert "The payment cannot be recorded yet" in blocked and "The grant is suspended" in blocked
+    grant_page = officer.get(f"/grants/awards/{w.grant_id}").get_data(as_text=True)
+    assert f"disbursements/{d}/pay" not in grant_page and "The payment cannot be recorded yet" in grant_page
+    assert w.fm.post(f"/api/v1/grants/{w.grant_id}/resume").status_code == 200
+    assert f"disbursements/{d}/pay" in officer.get("/grants/awards/finance/payments").get_data(as_text=True)
+
+
+def text_of(fragment: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", fragment)))
