@@ -20,7 +20,6 @@ from fund.schemas import (
     AuditVerifyOut,
     UserOut,
     UserQuery,
-    page_envelope,
     paged,
 )
 
@@ -40,7 +39,7 @@ def me():
 def _staff_query():
     """Active users of the fund's own roles (staff and reviewers); never applicants' or donors' accounts."""
     return (select(User).join(User.roles).where(Role.name.in_(PEOPLE_OF_THE_FUND), User.active.is_(True))
-            .order_by(User.id).distinct())
+            .distinct())
 
 
 @blp.route("/users")
@@ -57,7 +56,7 @@ def list_users(args):
         needle = args["q"].lower()
         query = query.where(func.lower(User.email).contains(needle, autoescape=True)
                             | func.lower(func.coalesce(User.name, "")).contains(needle, autoescape=True))
-    return page_envelope(db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False))
+    return list_page(query, args)
 
 
 @blp.route("/users/<int:user_id>")

@@ -6,7 +6,8 @@
   fields of the same schema (``status``, ``grant_id``...), validated before any query runs.
 - **One function**: :func:`list_page` applies the equality filters it is given, the requested order (then the
   default one, a unique key last, so pages never overlap) and the page, and returns ``{"items", "meta"}``;
-  :func:`list_rows` does the same for a list computed in memory (the ranking of a call). Filters that are not a
+  :func:`list_rows` does the same for a list computed in memory (the ranking of a call), :func:`envelope` wraps a
+  page computed otherwise (the staff search, ranked by relevance across kinds of record). Filters that are not a
   plain equality (a role's scope, a text search) are applied to the query before it is handed over.
 - **One shape**: ``meta`` is ``{page, per_page, total, pages}`` and the response carries an RFC 8288 ``Link``
   header with the ``first``, ``prev``, ``next`` and ``last`` pages (the same query string otherwise), documented on
@@ -40,7 +41,7 @@ def list_page(query: Select, args: Mapping[str, Any], *, filters: Mapping[str, A
     query = query.order_by(None).order_by(*order)
     page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
     items = list(page.items)
-    return _envelope(list(present(items)) if present else items, args["page"], args["per_page"], page.total or 0)
+    return envelope(list(present(items)) if present else items, args["page"], args["per_page"], page.total or 0)
 
 
 def list_rows(rows: list, args: Mapping[str, Any], *, present: Callable[[list], Iterable] | None = None) -> dict:
@@ -54,10 +55,12 @@ def list_rows(rows: list, args: Mapping[str, Any], *, present: Callable[[list], 
         rows = missing + present_ if key.descending else present_ + missing
     start = (args["page"] - 1) * args["per_page"]
     items = rows[start:start + args["per_page"]]
-    return _envelope(list(present(items)) if present else items, args["page"], args["per_page"], len(rows))
+    return envelope(list(present(items)) if present else items, args["page"], args["per_page"], len(rows))
 
 
-def _envelope(items: list, page: int, per_page: int, total: int) -> dict:
+def envelope(items: list, page: int, per_page: int, total: int) -> dict:
+    """The list body and the ``Link`` header, for a page computed some other way (the staff search, which ranks
+    several kinds of record together)."""
     pages = (total + per_page - 1) // per_page
     links = {"first": 1, "last": max(pages, 1)}
     if page > 1:

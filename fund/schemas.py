@@ -12,6 +12,7 @@ from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from fund.audit import AuditEvent
+from fund.models import User
 from fund.money import MoneyError, check_places, quantum, to_decimal
 
 
@@ -250,6 +251,7 @@ class ErrorSchema(Schema):
 class UserQuery(PageQuery):
     role = fields.String(validate=validate.OneOf(["reviewer", "fund_manager", "finance_officer", "auditor", "admin"]))
     q = fields.String(validate=validate.Length(min=1, max=100))
+    sort = Sort({"id": User.id, "email": User.email, "name": User.name}, default="id")
 
 
 class UserOut(Schema):

@@ -39,6 +39,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate
 from sqlalchemy import ColumnElement, Index, and_, exists, func, literal, literal_column, or_, select, union_all
 
 from fund.db import db
+from fund.listing import envelope
 from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
 from fund.permissions import access
 from fund.schemas import Id, QuerySchema, paged
@@ -334,8 +335,7 @@ def search_api(args):
     """Organisations, applications (not for finance officers) and grants matching the words and filters, best
     first on PostgreSQL; 20 a page. Without any word or filter the list is empty."""
     results = search(args, current_user.role_names)
-    return {"items": results.items, "meta": {"page": results.page, "per_page": results.per_page,
-                                             "total": results.total, "pages": results.pages}}
+    return envelope(results.items, results.page, results.per_page, results.total)
 
 
 def _nav_search():
