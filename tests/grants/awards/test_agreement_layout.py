@@ -20,3 +20,21 @@ def test_the_agreement_writes_percentages_in_its_language(app, world):
         shares = [row["share"] for row in context["budget"]] + [t["share"] for t in context["tranches"]]
         assert shares and all(re.fullmatch(pattern, s) for s in shares), shares
         assert any(re.search(r"\d[.,]\d", s) for s in shares)  # the budget's shares have decimals here
+
+
+def test_the_signature_block_is_never_left_apart_from_its_heading(app, world, login_as):
+    """Whatever the page breaks, "Signatures" is printed on the same page as the block to sign, and the budget's
+    total once."""
+    import io
+
+    from pypdf import PdfReader
+
+    w = world()
+    client = login_as(w.applicant)
+    for lang, heading, block in (("fr", "Signatures", "Pour l'organisation"), ("en", "Signatures",
+                                                                              "For the organisation")):
+        pdf = client.get(f"/grants/awards/{w.grant_id}/agreement.pdf?lang={lang}")
+        assert pdf.status_code == 200
+        pages = [re.sub(r"\s+", " ", p.extract_text()) for p in PdfReader(io.BytesIO(pdf.data)).pages]
+        with_heading = [i for i, text in enumerate(pages) if re.search(rf"\b{heading}\b", text)]
+        assert with_heading and all(block in pages[i] for i in with_heading), (lang, with_heading)
