@@ -156,6 +156,10 @@ def test_account_pages_are_in_their_own_menu_and_the_favicon_is_served(app, logi
     assert "/account/tokens" not in main_nav and "/account/tokens" in account
     assert "Keys for your software (API)" in account and "Sign out" in account
     assert re.search(r'<link rel="icon" href="/static/favicon.svg', page)
+    client = login_as("applicant")
+    client.submit("/language", {"lang": "fr", "next": "/"}, page="/dashboard")
+    french = client.get("/dashboard").get_data(as_text=True)
+    assert 'aria-label="Votre compte"' in french and "Clés pour vos logiciels (API)" in french
     icon = app.test_client().get("/static/favicon.svg")
     assert icon.status_code == 200 and icon.mimetype == "image/svg+xml" and b"<svg" in icon.data
 
