@@ -265,8 +265,7 @@ def record_refund(grant_id: int):
         errors = {f"refund-{k}": v for k, v in flatten_errors(exc.fields).items()} if exc.fields else \
             {"_action": [exc.message]}
         return _grant_page(grant, errors, exc.status, form=request.form, open_form="refund")
-    flash(_("The refund of %(amount)s %(currency)s has been recorded.", amount=refund.amount.normalize(),
-            currency=refund.currency), "success")
+    flash(_("The refund of %(amount)s has been recorded.", amount=money(refund.amount, refund.currency)), "success")
     return redirect(url_for("grants_awards.grant_detail", grant_id=grant.id))
 
 

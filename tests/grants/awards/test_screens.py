@@ -223,3 +223,28 @@ def test_the_payments_screen_says_why_a_payment_cannot_be_recorded(app, world, l
 
 def text_of(fragment: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", fragment)))
+
+
+def test_the_application_page_of_an_awarded_application_shows_its_grant(app, world, login_as):
+    w = world()
+    with app.app_context():
+        from grants.awards.models import Grant
+
+        grant = db.session.get(Grant, w.grant_id)
+        application_id, number = grant.application_id, grant.number
+    page = text(login_as(w.applicant).get(f"/grants/applications/{application_id}"))
+    assert "Status: Awarded: awaiting your signature" in page
+    assert f"Grant {number}" in page and "Next step: sign the agreement" in page
+    staff = text(login_as(w.manager).get(f"/grants/applications/{application_id}"))
+    assert "awaiting your signature" not in staff
+
+
+def test_a_refund_is_confirmed_in_formatted_money(app, world, login_as):
+    w = world()
+    first, _second = _paid_and_cancelled(w)
+    officer = french(app, login_as(w.officer))
+    resp = officer.submit(f"/grants/awards/{w.grant_id}/refunds",
+                          {"amount": "1500", "currency": "USD", "received_on": "2026-02-01",
+                           "bank_reference": "RF-1"}, page=f"/grants/awards/{w.grant_id}")
+    assert resp.status_code == 302, text(resp)[:3000]
+    assert re.search(r"Le remboursement de 1\s500,00 USD a été enregistré", text(officer.get(resp.headers["Location"])))
