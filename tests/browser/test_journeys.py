@@ -16,6 +16,7 @@ the operations, as those people would have done it on their own pages.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -274,3 +275,250 @@ def test_a_french_speaking_ngo_applies_then_reports(app, browser, server, tmp_pa
     finally:
         context.close()
     assert len(walk.visited) >= 20
+
+
+# --- 2. A reviewer: no conflict of interest, scores, submits -----------------------------------------------------
+
+def test_a_reviewer_declares_no_conflict_and_scores(app, browser, server, make_user):
+    from tests.grants.review import factories as rf
+
+    reviewer = make_user("reviewer", name="Trustee Okafor")
+    def assigned():
+        from grants import operations as grant_ops
+
+        application = rf.eligible()
+        rf.assigned(application, gf.user(reviewer))
+        if application.status != "under_review":
+            grant_ops.transition(application, "start_review", gf.manager())
+
+    seeded(app, assigned)
+    context, page = tab(browser, server)
+    walk = Walk(page)
+    try:
+        sign_in(walk, reviewer.email)
+        walk.click("link", "Applications to review")
+        walk.sees("Association Espoir", "Your assignments", h1="Applications to review")
+        walk.click("link", "Association Espoir")
+        walk.sees(h1="Declaration of conflicts of interest")
+        assert "Safe return" not in page.locator("main").inner_text()  # nothing of the application before
+        page.get_by_label("No, I have no conflict of interest").check()
+        walk.click("button", "Declare", exact=True)
+        walk.sees("Thank you. The application is open for your review.", h1="Review")
+        criteria = page.locator("main fieldset.choices")
+        assert criteria.count() >= 2
+        for i in range(criteria.count()):
+            criteria.nth(i).locator('input[type=radio][value="4"]').check()
+        for comment in page.locator('main textarea[name^="comment-"]').all():
+            comment.fill("Clear referral pathway; realistic budget.")
+        page.get_by_label("Overall recommendation").select_option(index=1)
+        walk.click("button", "Save and submit")
+        walk.sees("Your review has been submitted. Thank you.")
+        walk.click("link", "Dashboard")
+        walk.click("link", "Applications to review")
+        walk.sees("No conflict")
+    finally:
+        context.close()
+
+
+# --- 3. The fund manager, with the second factor: screening, countersignature ------------------------------------
+
+def test_the_fund_manager_signs_in_with_totp_screens_and_countersigns(app, browser, server):
+    from grants.awards import operations as award_ops
+    from tests.grants.awards import factories as af
+    from tests.grants.review import factories as rf
+
+    manager, key = staff(app, "fund_manager", "manager")
+    reference = seeded(app, lambda: rf.submitted(name="Fondation Lumière").reference)
+
+    def signed_grant():
+        grant = af.make_grant()
+        award_ops.upload_signed_agreement(grant, gf.check_bytes(gf.PDF_BYTES, "signed.pdf"), af.member(grant))
+        return grant.number
+
+    number = seeded(app, signed_grant)
+    context, page = tab(browser, server)
+    walk = Walk(page)
+    try:
+        walk.goto("/account/login")
+        page.locator('[name="email"]').fill(manager.email)
+        page.locator('[name="password"]').fill(PASSWORD)
+        page.locator('main form [type="submit"]').first.click()
+        walk.sees(h1="")  # the second step: the code of the authenticator app
+        assert "/account/tf-validate" in page.url
+        page.get_by_label("Authentication Code").fill("000000" if pyotp.TOTP(key).now() != "000000" else "111111")
+        page.locator('main form [type="submit"]').first.click()
+        assert "/dashboard" not in page.url  # a wrong code does not sign in
+        page.get_by_label("Authentication Code").fill(pyotp.TOTP(key).now())
+        page.locator('main form [type="submit"]').first.click()
+        walk.sees(manager.email, h1="Dashboard")
+
+        walk.click("link", "Screening queue")
+        walk.sees(reference, h1="Screening queue")
+        walk.click("link", reference)
+        walk.sees("Fondation Lumière")
+        items = page.locator("main fieldset.choices")
+        for i in range(items.count()):
+            passed = items.nth(i).locator('input[type=radio][value="pass"]')
+            if passed.count():
+                passed.check()
+        page.locator('main input[name="outcome"][value="eligible"]').check()
+        walk.click("button", "Record the screening")
+        walk.sees("Eligible")
+
+        walk.click("link", "Dashboard")
+        walk.click("link", "Grants", exact=True)
+        walk.sees(number)
+        walk.click("link", number)
+        walk.sees("Pending signature")
+        page.locator("main form.action button").filter(has_text="Countersign").first.click()
+        walk.sees("Active")
+    finally:
+        context.close()
+
+
+# --- 4. Two finance officers: one requests and pays, the other approves ------------------------------------------
+
+def active_grant(app) -> tuple[int, str]:
+    from grants.awards import operations as award_ops
+    from tests.grants.awards import factories as af
+
+    def do():
+        grant = af.make_grant()
+        award_ops.upload_signed_agreement(grant, gf.check_bytes(gf.PDF_BYTES, "signed.pdf"), af.member(grant))
+        award_ops.countersign(grant, gf.manager())
+        return grant.id, grant.number
+
+    return seeded(app, do)
+
+
+def test_two_finance_officers_request_approve_and_pay(app, browser, server):
+    first, first_key = staff(app, "finance_officer", "officer-a")
+    second, second_key = staff(app, "finance_officer", "officer-b")
+    grant_id, number = active_grant(app)
+    ctx_a, page_a = tab(browser, server)
+    ctx_b, page_b = tab(browser, server)
+    a, b = Walk(page_a), Walk(page_b)
+    try:
+        sign_in(a, first.email, first_key)
+        a.click("link", "Grants", exact=True)
+        a.click("link", number)
+        page_a.get_by_text("Request a payment", exact=True).click()  # a <details>: opens without JavaScript
+        a.fill({"tranche": "1", "amount": "26950.00"})
+        a.click("button", "Request the payment")
+        a.sees("26,950.00", "Requested")
+        a.click("link", "Dashboard")
+        a.click("link", "Disbursements to approve")
+        a.sees("Nothing to approve.", "Your own requests, waiting for a colleague", number)
+        assert page_a.get_by_role("button", name="Approve").count() == 0  # four eyes: not one's own request
+
+        sign_in(b, second.email, second_key)
+        b.click("link", "Disbursements to approve")
+        b.sees(number, "26,950.00")
+        b.click("button", "Approve", exact=True)
+        b.sees("Nothing to approve.")
+
+        a.click("link", "Dashboard")
+        a.click("link", "Payments to record")
+        a.sees(number, "26,950.00")
+        a.fill({"payment_reference": "BANK-2026-0042", "paid_on": dt.date.today().isoformat()})
+        a.click("button", "Record as paid")
+        a.goto(f"/grants/awards/{grant_id}")
+        a.sees("BANK-2026-0042", "Paid")
+    finally:
+        ctx_a.close()
+        ctx_b.close()
+
+
+# --- 5. A donor: the statement of contributions and what they paid for -------------------------------------------
+
+def test_a_donor_reads_and_issues_its_statement(app, browser, server, make_user):
+    from tests.donors import factories as df
+
+    donor_user = make_user("donor")
+
+    def do():
+        df.currencies()
+        donor = df.donor("Kingdom of Norway")
+        df.link(gf.user(donor_user, "donor"), donor)
+        df.contribution(donor, "25000.00", "USD")
+        return donor.id
+
+    seeded(app, do)
+    context, page = tab(browser, server)
+    walk = Walk(page)
+    try:
+        sign_in(walk, donor_user.email)
+        walk.click("link", "Statement and use of funds")
+        walk.sees("Kingdom of Norway", h1="Statement and use of funds")
+        today = dt.date.today()
+        walk.fill({"from": today.replace(month=1, day=1).isoformat(), "to": today.isoformat()})
+        walk.click("button", "Show", exact=True)
+        walk.sees("25,000.00")
+        walk.goto(page.url.split("/statement")[0] + "/statements")
+        walk.sees(h1="Issued statements")
+        walk.fill({"from": today.replace(month=1, day=1).isoformat(), "to": today.isoformat()})
+        walk.click("button", "Issue the statement")
+        text = walk.sees("issued.")
+        assert re.search(r"Statement \S+ issued\.", text)
+    finally:
+        context.close()
+
+
+# --- 6. A grantee: signs the agreement, submits the interim report -----------------------------------------------
+
+def test_a_grantee_signs_the_agreement_and_submits_a_report(app, browser, server, make_user, tmp_path):
+    from tests.grants.awards import factories as af
+
+    grantee = make_user("applicant")
+    grant_id = seeded(app, lambda: af.make_grant(applicant=gf.user(grantee)).id)
+    paths = files(tmp_path)
+    context, page = tab(browser, server)
+    walk = Walk(page)
+    try:
+        sign_in(walk, grantee.email)
+        walk.click("link", "Your grants: payments and reports")
+        walk.sees("38,500.00")
+        page.locator(f'main a[href$="/grants/awards/{grant_id}"]').first.click()
+        walk.sees("Pending signature")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="English (PDF)").click()
+        assert download.value.suggested_filename.endswith(".pdf")
+        walk.fill({"file": paths["signed.pdf"]})
+        walk.click("button", "Upload", exact=True)
+        walk.sees("The signed agreement has been uploaded")
+        countersign(app, grant_id)
+
+        walk.goto("/grants/awards/")
+        walk.click("link", "Interim report")
+        walk.fill({"activities": "Shelter, legal counselling and vocational training.",
+                   "results_narrative": "Fifteen survivors were assisted; nine found work.",
+                   "challenges": "Slow referrals in the rainy season.",
+                   "lessons": "Peer support groups kept survivors in the programme.",
+                   "consultation": "A survivors' committee met monthly.",
+                   "sa-female-18-24": "15", "form-forced_labour": "15", "as-shelter": "15",
+                   "country-0-code": "SN", "country-0-count": "15"})
+        for row in page.locator('main tr:has(input[name^="spent-"])').all():  # spent as expected by now
+            expected = row.locator("td.num").nth(1).inner_text().replace(",", "").split()[0]
+            row.locator('input[name^="spent-"]').fill(expected)
+        walk.click("button", "Submit the report")
+        walk.sees("Submitted")
+    finally:
+        context.close()
+
+
+# --- 7. An auditor: the audit trail and its verification ---------------------------------------------------------
+
+def test_an_auditor_reads_and_verifies_the_audit_trail(app, browser, server):
+    auditor, key = staff(app, "auditor", "auditor")
+    active_grant(app)
+    context, page = tab(browser, server)
+    walk = Walk(page)
+    try:
+        sign_in(walk, auditor.email, key)
+        walk.click("link", "Audit trail")
+        text = walk.sees(h1="Audit trail")
+        assert "grant" in text
+        walk.click("button", "Verify the hash chain")
+        walk.sees("The audit trail is intact:")
+    finally:
+        context.close()
