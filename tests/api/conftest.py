@@ -51,7 +51,7 @@ def seeded_fund(app, make_user, api_token, build) -> Fund:
     def more():
         other = make_user("applicant")
         application = gf.make_application(db.session.get(User, other.id))
-        donor = donor_ops.create_donor({"name": "Ministry of Foreign Affairs", "type": "government",
+        donor = donor_ops.create_donor({"name": "Ministry of Foreign Affairs", "type": "member_state",
                                         "country": "NO", "language": "en"}, actor=db.session.get(User, fo.id))
         return application, donor
 
