@@ -131,6 +131,18 @@ def files(tmp_path: Path) -> dict:
     return {p.name: str(p) for p in tmp_path.iterdir()}
 
 
+def test_the_phone_check_finds_a_page_wider_than_the_screen(browser, server):
+    context, page = tab(browser, server, PHONE)
+    try:
+        page.set_content(f'<html lang="en"><body><main><h1>Wide</h1><p>{"x" * 300}</p></main></body></html>')
+        with pytest.raises(AssertionError, match="scrolls sideways"):
+            Walk(page, phone=True).sees("Wide")
+        page.set_content('<html lang="en"><body><main><h1>Narrow</h1><p>Text that wraps.</p></main></body></html>')
+        Walk(page, phone=True).sees("Narrow")
+    finally:
+        context.close()
+
+
 # --- 1. A French-speaking NGO, from registration to submission, then to its first report ------------------------
 
 ORGANISATION = {
