@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import url_for
-from flask_babel import format_datetime, format_decimal, get_locale
+from flask_babel import format_decimal, get_locale
 from sqlalchemy import select
 
 from fund.db import db
 from fund.models import User
-from fund.templating import money
+from fund.templating import datetime_text, money
 from grants import operations
 from grants.checklist import (
     Documents,
@@ -119,7 +119,7 @@ def application_dicts(applications: list[Application], user: User) -> list[dict]
 
 
 def _date(value: dt.datetime | None) -> str:
-    return format_datetime(value, "long") if value else ""
+    return datetime_text(value, "long")  # to the minute, with the time zone
 
 
 def application_pdf_context(application: Application, now: dt.datetime) -> dict:

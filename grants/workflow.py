@@ -222,7 +222,7 @@ def _application_history(application, transition: Transition, old: str, actor: U
 
 def _call_open_now(application, actor, data) -> list[str]:
     """Submissions are accepted only while the call is open by the server's clock."""
-    from flask_babel import format_datetime
+    from fund.templating import datetime_text as format_datetime  # to the minute, with the time zone
 
     call, now = application.call, data.get("now") or utcnow()
     if call.is_open_at(now):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from fund.db import db, utcnow
 from fund.ledger import fund_position
-from fund.templating import money
+from fund.templating import datetime_text, money
 from grants.models import Application, Call
 from grants.presenters import language
 from grants.review import operations
@@ -138,7 +137,7 @@ def decision_sheet(call: Call, rows: list[RankRow], decisions: dict[int, Decisio
         })
     return {
         "lang": lang, "call_title": call.title(lang), "call_id": call.id,
-        "generated_at": format_datetime(utcnow(), "long"),
+        "generated_at": datetime_text(utcnow(), "long"),
         "envelope": money(call.envelope, call.currency), "requested": money(requested, call.currency),
         "approved": money(approved, call.currency), "available": money(position.available, "USD"),
         "lines": lines,
