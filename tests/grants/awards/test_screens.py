@@ -248,3 +248,11 @@ def test_a_refund_is_confirmed_in_formatted_money(app, world, login_as):
                            "bank_reference": "RF-1"}, page=f"/grants/awards/{w.grant_id}")
     assert resp.status_code == 302, text(resp)[:3000]
     assert re.search(r"Le remboursement de 1\s500,00 USD a été enregistré", text(officer.get(resp.headers["Location"])))
+
+
+def test_the_grant_page_tells_its_organisation_whose_move_it_is(app, world, login_as):
+    w = world()
+    page = text(login_as(w.applicant).get(f"/grants/awards/{w.grant_id}"))
+    assert "Status: Awarded: awaiting your signature" in page and "Next step: sign the agreement" in page
+    staff = text(login_as(w.manager).get(f"/grants/awards/{w.grant_id}"))
+    assert "Status: Pending signature" in staff and "Next step" not in staff
