@@ -553,6 +553,7 @@ def save_report(report_id: int):
         errors = {**errors, **(_report_errors(exc.fields, data) if exc.fields else {})}
         errors.setdefault("_action", [exc.message])
         return _report_page(rep, errors, exc.status, request.form)
+    errors.update(_attach_audit_file(rep))
     if errors:
         # What loads is kept (the narrative above all); what does not is shown again as typed, beside its message.
         db.session.commit()
@@ -571,6 +572,23 @@ def save_report(report_id: int):
         return redirect(url_for("grants_awards.report", report_id=rep.id))
     flash(_("The report has been saved."), "success")
     return redirect(url_for("grants_awards.report", report_id=rep.id))
+
+
+def _attach_audit_file(report: GrantReport) -> dict:
+    """The audit report chosen in the report form (optional), attached with the rest of the form, so that
+    attaching it never drops what was typed. Returns the message for its field when the file is refused."""
+    upload = request.files.get("audit_file")
+    if upload is None or not upload.filename:
+        return {}
+    try:
+        with translate_upload_errors("audit_file"):
+            checked = check_upload(upload, field="audit_file")
+        operations.attach_audit_report(report, checked, current_user)
+    except FundError as exc:
+        if exc.status == 403:
+            raise
+        return {"audit_file": exc.fields.get("audit_file") or [exc.message]}
+    return {}
 
 
 def _submission_errors(exc: FundError, grant: Grant, report: GrantReport) -> dict:

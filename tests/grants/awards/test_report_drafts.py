@@ -141,3 +141,23 @@ def test_the_api_saves_an_inconsistent_draft_with_warnings_and_refuses_its_submi
     fields = resp.get_json()["error"]["fields"]
     assert fields["results"] == out["warnings"]["results"] and fields["expenditure"] == out["warnings"]["expenditure"]
     assert w.ngo.get(f"/api/v1/reports/{report_id}").get_json()["status"] == "due"
+
+
+def test_the_audit_report_is_attached_with_the_form_without_dropping_what_was_typed(app, world, login_as):
+    import io
+
+    from tests.grants.factories import HTML_BYTES, PDF_BYTES
+
+    w, grant, report_id, client, url = _setup(app, world, login_as)
+    form = {"activities": "Typed before choosing the audit file.", "action": "save"}
+    resp = client.submit(url, {**form, "audit_file": (io.BytesIO(HTML_BYTES), "audit.pdf")},
+                         content_type="multipart/form-data")
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert 'id="audit_file-error"' in html and "Typed before choosing the audit file." in html
+    assert _stored(app, report_id)["activities"] == "Typed before choosing the audit file."  # kept all the same
+    resp = client.submit(url, {**form, "audit_file": (io.BytesIO(PDF_BYTES), "audit.pdf")},
+                         content_type="multipart/form-data")
+    assert resp.status_code == 302
+    with app.app_context():
+        assert db.session.get(GrantReport, report_id).audit_document_id is not None
