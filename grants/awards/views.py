@@ -67,6 +67,7 @@ from grants.awards.workflow import (
     REPORT_EDITABLE,
     REPORT_WORKFLOW,
     approval_blockers,
+    list_blockers,
     payment_blockers,
 )
 from grants.downloads import translate_upload_errors
@@ -363,7 +364,7 @@ def approval_queue():
                (Disbursement.requested_by_id == current_user.id) | (Disbursement.edited_by_id == current_user.id))
         .order_by(Disbursement.id)
     ).scalars().all()
-    blockers = {d.id: approval_blockers(d, current_user) for d in rows}
+    blockers = list_blockers(rows)
     return render_template("grants/awards/approvals.html", rows=rows, mine=mine, blockers=blockers,
                            lang=language())
 
@@ -376,7 +377,7 @@ def payments():
         select(Disbursement).options(selectinload(Disbursement.grant))
         .where(Disbursement.status == "approved").order_by(Disbursement.approved_at, Disbursement.id)
     ).scalars().all()
-    blockers = {d.id: payment_blockers(d, current_user) for d in rows}
+    blockers = list_blockers(rows)
     return render_template("grants/awards/payments.html", rows=rows, blockers=blockers, today=dt.date.today(),
                            lang=language())
 

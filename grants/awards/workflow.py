@@ -180,24 +180,30 @@ def _four_eyes(d: Disbursement, actor: User, data) -> list[str]:
     return []
 
 
+def _grant_not_active(status: str) -> str:
+    return _("The grant is %(status)s: no disbursement can be approved or paid.",
+             status=str(GRANT_STATES.get(status, status)).lower())
+
+
+def _condition_unmet(tranche) -> str:
+    reason = {
+        SIGNATURE: _("the agreement has not been countersigned"),
+        INTERIM_ACCEPTED: _("the interim report has not been accepted"),
+        FINAL_ACCEPTED: _("the final report has not been accepted"),
+    }[tranche.condition]
+    return _("Tranche %(n)d cannot be released yet: %(reason)s.", n=tranche.number, reason=reason)
+
+
 def _grant_active(d: Disbursement, actor, data) -> list[str]:
     status = grant_status(d.grant_id)
     if status != "active":
-        raise Conflict(_("The grant is %(status)s: no disbursement can be approved or paid.",
-                         status=str(GRANT_STATES.get(status, status)).lower()), code="grant_not_active")
+        raise Conflict(_grant_not_active(status), code="grant_not_active")
     return []
 
 
 def _condition(d: Disbursement, actor, data) -> list[str]:
-    tranche = d.tranche
-    if not condition_met(d.grant_id, tranche.condition):
-        reason = {
-            SIGNATURE: _("the agreement has not been countersigned"),
-            INTERIM_ACCEPTED: _("the interim report has not been accepted"),
-            FINAL_ACCEPTED: _("the final report has not been accepted"),
-        }[tranche.condition]
-        raise Conflict(_("Tranche %(n)d cannot be released yet: %(reason)s.", n=tranche.number, reason=reason),
-                       code="tranche_condition")
+    if not condition_met(d.grant_id, d.tranche.condition):
+        raise Conflict(_condition_unmet(d.tranche), code="tranche_condition")
     return []
 
 
@@ -253,6 +259,24 @@ def approval_blockers(d: Disbursement, actor: User) -> list[str]:
     fund lock, so :func:`grants.awards.operations.approve_disbursement` checks the same guards again under it.
     The rules allow no override: an unmet tranche condition is met by accepting the report, not by a click."""
     return _blockers(d, "approve", actor, {})
+
+
+def list_blockers(ds: list[Disbursement]) -> dict[int, list[str]]:
+    """For the finance queues (approvals, payments to record), in a fixed number of statements whatever their
+    length: the grant that is not active and the tranche condition not met, read from the loaded grants (their
+    reports come with them). The other guards (the award, the tranche, cash, bank details) are checked when the
+    button is used: the refusal then says why and is audited, and the grant's page lists every reason."""
+    from grants.awards.presenters import conditions_met
+
+    found: dict[int, list[str]] = {}
+    for d in ds:
+        reasons = []
+        if d.grant.status != "active":
+            reasons.append(_grant_not_active(d.grant.status))
+        if not conditions_met(d.grant)[d.tranche.condition]:
+            reasons.append(_condition_unmet(d.tranche))
+        found[d.id] = reasons
+    return found
 
 
 def payment_blockers(d: Disbursement, actor: User) -> list[str]:
