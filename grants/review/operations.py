@@ -250,13 +250,17 @@ def _what(application: Application) -> str:
     return application.reference or f"#{application.id}"
 
 
-def _assignment_problems(application: Application, users: list[User], conflicted: set[tuple[int, int]]) -> list[str]:
-    """Why these reviewers may not be assigned to this application (empty when they may)."""
+def _assignment_problems(application: Application, users: list[User], conflicted: set[tuple[int, int]],
+                         assigned: set[int]) -> list[str]:
+    """Why these reviewers may not be assigned to this application (empty when they may). Those already assigned
+    (``assigned``: reviewer ids, recused ones included) are left as they are, so they raise no problem."""
     if application.status not in ASSIGNABLE:
         return [_("Reviewers are assigned to eligible applications; %(ref)s is “%(status)s”.",
                   ref=_what(application), status=APPLICATION_WORKFLOW.label(application.status))]
     problems = []
     for user in users:
+        if user.id in assigned:
+            continue
         if user.organisation_id is not None and user.organisation_id == application.organisation_id \
                 or user.id == application.created_by_id:
             problems.append(_("%(name)s belongs to the organisation of %(ref)s and may not review it.",
@@ -314,10 +318,11 @@ def assign_reviewers(application: Application, user_ids: list[int], actor: User)
     if bad:
         message = _("Not a reviewer: %(ids)s.", ids=", ".join(str(i) for i in bad))
         raise FundError(message, fields={"user_ids": [message]})
-    problems = _assignment_problems(application, [users[i] for i in wanted], _conflicted_organisations(wanted))
+    existing = {r.reviewer_id for r in reviews_of(application)}
+    problems = _assignment_problems(application, [users[i] for i in wanted], _conflicted_organisations(wanted),
+                                    existing)
     if problems:
         raise FundError(" ".join(problems), fields={"user_ids": problems}, code="not_assignable")
-    existing = {r.reviewer_id for r in reviews_of(application)}
     for review in _assign(application, [users[i] for i in wanted], existing, actor):
         _mail_reviewer(review, users[review.reviewer_id])
     return reviews_of(application)
@@ -369,18 +374,18 @@ def assign_in_bulk(call: Call, user_ids: list[int], application_ids: list[int] |
     if foreign:
         message = _("Not an application of this call: %(ids)s.", ids=", ".join(map(str, foreign)))
         raise FundError(message, fields={"application_ids": [message]})
-    conflicted = _conflicted_organisations(wanted)
-    chosen = [users[i] for i in wanted]
-    problems: list[str] = []
-    for i in ids:
-        problems += _assignment_problems(applications[i], chosen, conflicted)
-    if problems:
-        raise Conflict(_("Nothing has been assigned.") + " " + " ".join(problems),
-                       fields={"_schema": problems}, code="not_assignable")
     existing: dict[int, set[int]] = {i: set() for i in ids}
     for app_id, reviewer_id in db.session.execute(select(Review.application_id, Review.reviewer_id)
                                                   .where(Review.application_id.in_(ids))).tuples():
         existing[app_id].add(reviewer_id)
+    conflicted = _conflicted_organisations(wanted)
+    chosen = [users[i] for i in wanted]
+    problems: list[str] = []
+    for i in ids:
+        problems += _assignment_problems(applications[i], chosen, conflicted, existing[i])
+    if problems:
+        raise Conflict(_("Nothing has been assigned.") + " " + " ".join(problems),
+                       fields={"_schema": problems}, code="not_assignable")
     already = sum(len(existing[i] & set(wanted)) for i in ids)
     created: list[Review] = []
     for i in ids:

@@ -62,7 +62,9 @@ def test_all_screened_in_applications_get_every_reviewer_in_one_action(app, with
         summary = db.session.execute(select(AuditEvent).where(AuditEvent.action == "call.bulk_assign")).scalar_one()
         assert sorted(map(tuple, summary.changes["assignments"][1])) == sorted(
             (x.id, u.id) for x in apps for u in (a, b))
-        # Again: nothing new, nothing duplicated
+        # Again, after Bo recused himself from the first application: nothing new, nothing duplicated, and his
+        # recusal (a pair already in place) does not block the others
+        operations.declare_conflict(rf.review_of(apps[0], b), True, "A former employer", b)
         again = operations.assign_in_bulk(call, [a.id, b.id], None, f.manager())
         assert again["created"] == [] and again["already"] == 6
         assert counts()["reviews"] == after["reviews"]
