@@ -153,3 +153,15 @@ def test_every_page_in_french_has_no_english_text(app, make_user, login_as):
         if visible_texts(html) == visible_texts(in_english[(url, viewer)]):
             failures.append(f"{url} as {viewer}: the French page reads exactly as the English one")
     assert not failures, f"{len(failures)} pages:\n" + "\n".join(failures)
+
+
+def test_error_pages_in_french_have_no_english_text(app, make_user, login_as):
+    english = english_texts()
+    client = login_as(make_user("applicant"))
+    resp = client.submit("/language", {"lang": "fr", "next": "/"}, page="/")
+    assert resp.status_code in (302, 303)
+    for url, status in (("/no-such-page", 404), ("/admin/users", 403), ("/grants/applications/999999", 404)):
+        resp = client.get(url)
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == status and '<html lang="fr">' in html, (url, resp.status_code)
+        assert untranslated(html, english) == [], url
