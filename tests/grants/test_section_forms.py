@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 
+import pytest
 from sqlalchemy import func, select
 
 from fund.db import db
@@ -115,3 +116,18 @@ def test_the_section_status_and_the_acknowledgement_speak_french(app, make_user,
         names = db.session.execute(select(Document.filename).where(Document.application_id == app_id,
                                                                    Document.kind == "acknowledgement")).scalars()
         assert [n.split("-", 4)[-1] for n in names] == ["accuse-de-reception.pdf"]
+
+
+@pytest.mark.parametrize(("lang", "typed", "read"), [
+    ("fr", "14 400,00", "14400.00"), ("fr", "14\u202f400,00", "14400.00"), ("fr", "14,400.00", "14400.00"),
+    ("fr", "1,5", "1.5"), ("fr", "1.5", "1.5"), ("fr", "14.400,00", "14400.00"), ("fr", "1,500", "1.500"),
+    ("en", "14,400.00", "14400.00"), ("en", "14400,50", "14400.50"), ("en", "1,500", "1500"),
+    ("en", "14 400,00", "14400.00"), ("en", "-5", "-5"), ("en", "thirty", "thirty"), ("en", "", ""),
+])
+def test_numbers_are_read_as_the_language_writes_them(app, lang, typed, read):
+    from flask_babel import force_locale
+
+    from grants.views import number
+
+    with app.test_request_context(), force_locale(lang):
+        assert number(typed) == read

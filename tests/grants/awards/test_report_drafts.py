@@ -161,3 +161,15 @@ def test_the_audit_report_is_attached_with_the_form_without_dropping_what_was_ty
     assert resp.status_code == 302
     with app.app_context():
         assert db.session.get(GrantReport, report_id).audit_document_id is not None
+
+
+def test_expenditure_is_typed_and_shown_as_french_writes_it(app, world, login_as):
+    w, grant, report_id, client, url = _setup(app, world, login_as)
+    client.submit("/language", {"lang": "fr", "next": "/"}, page="/")
+    personnel = next(b for b in grant["budget_lines"] if b["category"] == "personnel")
+    assert client.submit(url, {f"spent-{personnel['id']}": "10 800,00", "action": "save"}).status_code == 302
+    with app.app_context():
+        expense = db.session.get(GrantReport, report_id).expenses[0]
+        assert expense.spent == Decimal("10800.00")
+    page = client.get(url).get_data(as_text=True)
+    assert f'name="spent-{personnel["id"]}"' in page and 'value="10\u202f800,00"' in page
