@@ -681,18 +681,16 @@ def attach_audit_report(report: GrantReport, upload, actor: User):
     return doc
 
 
-def submit_report(report: GrantReport, actor: User, data: dict | None = None) -> GrantReport:
+def submit_report(report: GrantReport, actor: User) -> GrantReport:
     """Submit a complete report whose breakdowns agree and whose lines more than 10 % off are explained; the
-    money received to date and the unspent balance are kept with it. With ``data`` (the report form as
-    typed), the report is saved first and what was typed is what is submitted. A refused submission raises
-    FundError (422) before writing anything of its own, with the rules broken in ``fields`` (as in
-    :func:`grants.awards.reports.rule_problems`) beside the list in ``_schema``."""
+    money received to date and the unspent balance are kept with it. A refused submission raises FundError
+    (422) before writing anything of its own, with the rules broken in ``fields`` (as in
+    :func:`grants.awards.reports.rule_problems`) beside the list in ``_schema``: the report form calls
+    :func:`save_report` then this in one request, and keeps the draft it saved when the submission is refused."""
     from grants.awards.reports import rule_problems
     from grants.awards.workflow import REPORT_WORKFLOW
 
     grant = db.session.get(Grant, report.grant_id)
-    if data is not None:
-        save_report(grant, report.kind, data, actor)
     _lock_row(report)
     try:
         REPORT_WORKFLOW.fire(report, "submit", actor)

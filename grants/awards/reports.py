@@ -1,6 +1,11 @@
 """The rules of grantee reports: results that agree across breakdowns, expenditure explained where it strays
 from the budget, and what a report needs before it can be submitted.
 
+A draft is saved as typed: only what cannot be stored at all is refused on saving (:func:`check_categories`,
+:func:`check_lines`). Breakdowns that disagree and unexplained lines are the rules of *submission*
+(:func:`rule_problems`): the portal and the API show them as warnings on the saved draft, and the "submit"
+transition refuses them (with :func:`missing`, what is still empty).
+
 Results are aggregate counts of victims assisted during the reporting period, in four breakdowns: sex x age
 band (:data:`fund.results.SEXES` x :data:`fund.results.AGE_BANDS`), main form of exploitation, main type of
 assistance received and country. Each breakdown may carry "not recorded"; every breakdown must add up to the
