@@ -49,7 +49,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, UniqueConstraint, and_, case, func, select
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    and_,
+    case,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fund.audit import make_append_only
@@ -161,6 +174,13 @@ def _earmarks_applying(grant_id: int, earmarks: Iterable[tuple[str, str]]) -> se
     return earmarks_applying(grant_id, [(t, v) for t, v in earmarks if t in EARMARK_PARAMETERS])
 
 
+_POOL_UPSERT = text(
+    "INSERT INTO ledger_attribution_pool (donor_id, earmark_type, earmark_value, usd_cents) "
+    "VALUES (:donor_id, :earmark_type, :earmark_value, :usd_cents) "
+    "ON CONFLICT (donor_id, earmark_type, earmark_value) DO UPDATE SET "
+    "usd_cents = ledger_attribution_pool.usd_cents + excluded.usd_cents")
+
+
 def _write(entry, kind: str, grant_id: int | None, shares: dict[Pool, int], sign: int) -> None:
     """Add the rows of ``shares`` (one statement) and move the kept balances of their pools by as much (one
     statement), whatever the number of pools."""
@@ -174,16 +194,10 @@ def _write(entry, kind: str, grant_id: int | None, shares: dict[Pool, int], sign
             deltas[key] = deltas.get(key, 0) + (sign * cents if kind == CONTRIBUTION else -sign * cents)
     if not rows:
         return
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    # Statements that are compiled once (see fund.balances._UPSERT): the generic insert, and the upsert as text.
     db.session.execute(insert(Attribution.__table__), rows)
-    table = AttributionPool.__table__
-    stmt = insert(table).values([{"donor_id": d, "earmark_type": t, "earmark_value": v, "usd_cents": c}
-                                 for (d, t, v), c in sorted(deltas.items())])
-    db.session.execute(stmt.on_conflict_do_update(index_elements=["donor_id", "earmark_type", "earmark_value"],
-                                                  set_={"usd_cents": table.c.usd_cents + stmt.excluded.usd_cents}))
+    db.session.execute(_POOL_UPSERT, [{"donor_id": d, "earmark_type": t, "earmark_value": v, "usd_cents": c}
+                                      for (d, t, v), c in sorted(deltas.items())])
 
 
 def record_contribution(entry, *, donor_id: int, usd: Decimal, earmark: tuple[str | None, str | None] | None) -> None:

@@ -266,7 +266,19 @@ def _current_actor():
 
 
 def _locked_head() -> AuditHead:
-    """The chain head, locked for the rest of the transaction (created on first use, race-free)."""
+    """The chain head, locked for the rest of the transaction (created on first use, race-free). Read once per
+    transaction: the next events of the same transaction continue from the row already locked and in the session
+    (expired, hence read again, if a savepoint that changed it was rolled back)."""
+    held = db.session.info.get("audit_head")
+    if held is not None and held[0].is_active and held[1] in db.session:
+        return held[1]
+    head = _lock_head()
+    session = db.session()
+    session.info["audit_head"] = (session.get_nested_transaction() or session.get_transaction(), head)
+    return head
+
+
+def _lock_head() -> AuditHead:
     lock = select(AuditHead).where(AuditHead.id == 1).with_for_update()
     head = db.session.execute(lock).scalar_one_or_none()
     if head is None:

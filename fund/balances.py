@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Integer, String, UniqueConstraint, func, literal_column, select, union_all
+from sqlalchemy import BigInteger, Integer, String, UniqueConstraint, func, literal_column, select, text, union_all
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fund.db import db
@@ -65,6 +65,16 @@ def _keys(account: str, kind: str, currency: str, donor_id, pledge_id, grant_id)
     return keys
 
 
+#: The same upsert on both databases, as text: the dialects' ``insert().on_conflict_do_update()`` cannot be cached,
+#: and compiling it again for every entry cost more than sending it.
+_UPSERT = text(
+    "INSERT INTO ledger_balance (scope, ref_id, account, kind, currency, amount_minor, usd_cents) "
+    "VALUES (:scope, :ref_id, :account, :kind, :currency, :amount_minor, :usd_cents) "
+    "ON CONFLICT (scope, ref_id, account, kind, currency) DO UPDATE SET "
+    "amount_minor = ledger_balance.amount_minor + excluded.amount_minor, "
+    "usd_cents = ledger_balance.usd_cents + excluded.usd_cents")
+
+
 def apply(kind: str, postings: Iterable) -> None:
     """Add the postings of one entry of ``kind`` to the balances (one statement). Call under the fund lock, in the
     transaction that writes the postings."""
@@ -75,21 +85,10 @@ def apply(kind: str, postings: Iterable) -> None:
             deltas[key][1] += p.usd_cents
     if not deltas:
         return
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    table = LedgerBalance.__table__
-    stmt = insert(table).values([
+    db.session.execute(_UPSERT, [
         {"scope": s, "ref_id": r, "account": a, "kind": k, "currency": c, "amount_minor": m, "usd_cents": u}
         for (s, r, a, k, c), (m, u) in sorted(deltas.items())
     ])
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["scope", "ref_id", "account", "kind", "currency"],
-        set_={"amount_minor": table.c.amount_minor + stmt.excluded.amount_minor,
-              "usd_cents": table.c.usd_cents + stmt.excluded.usd_cents},
-    )
-    db.session.execute(stmt)
 
 
 def usd_by_account_kind(scope: str, ref_ids: Iterable[int] | None = None, *, account: str | None = None) -> list:

@@ -216,11 +216,28 @@ def _actor_id(actor) -> int | None:
     return getattr(actor, "id", None)
 
 
+def held_in_transaction(name: str) -> bool:
+    """Whether :func:`hold_in_transaction` was called for ``name`` in a transaction still open: a row lock taken
+    then is still held (PostgreSQL releases it only at the end of the transaction, or at the rollback of the
+    savepoint it was taken in, which ends that savepoint's transaction too)."""
+    txn = db.session.info.get(("held", name))
+    return txn is not None and txn.is_active
+
+
+def hold_in_transaction(name: str) -> None:
+    session = db.session()
+    session.info[("held", name)] = session.get_nested_transaction() or session.get_transaction()
+
+
 def lock_fund() -> None:
     """Take the fund lock for the rest of the transaction (PostgreSQL: ``SELECT ... FOR UPDATE`` of the single
-    :class:`LedgerLock` row, created on first use; SQLite: the transaction already holds the write lock)."""
+    :class:`LedgerLock` row, created on first use; SQLite: the transaction already holds the write lock). Once per
+    transaction: an operation and the postings it makes both ask for it."""
+    if held_in_transaction("fund"):
+        return
     stmt = select(LedgerLock.id).where(LedgerLock.id == 1).with_for_update()
     if db.session.execute(stmt).first() is not None:
+        hold_in_transaction("fund")
         return
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -229,6 +246,7 @@ def lock_fund() -> None:
         from sqlalchemy.dialects.sqlite import insert
     db.session.execute(insert(LedgerLock).values(id=1).on_conflict_do_nothing())
     db.session.execute(stmt)
+    hold_in_transaction("fund")
 
 
 def post_entry(kind: str, lines: Iterable[Line], *, value_date: dt.date | None = None, description: str = "",
