@@ -305,3 +305,38 @@ def test_operations_check_their_rules_directly(app, make_user):
             operations.deactivate_user(admin, actor=reviewer)
         assert refused.value.status == 403
         db.session.rollback()
+
+
+def test_an_invitation_link_works_once_under_concurrent_requests(app, make_user):
+    import threading
+
+    from flask_security import verify_password
+
+    admin = make_user("admin")
+    with app.test_request_context():
+        user, link = operations.invite_user("race@example.org", "auditor", actor=db.session.get(User, admin.id))
+        db.session.commit()
+        user_id = user.id
+    path = "/account/invitation/" + link.rsplit("/", 1)[1]
+    clients = [app.test_client() for _ in range(5)]
+    tokens = [c.csrf_token(path) for c in clients]
+    passwords = [f"{word}-orchard-violet-{i}2" for i, word in enumerate(["lantern", "harbour", "meadow", "copper",
+                                                                          "thistle"])]
+    results: list = [None] * 5
+    barrier = threading.Barrier(5)
+
+    def accept(i):
+        barrier.wait()
+        results[i] = clients[i].post(path, data={"csrf_token": tokens[i], "password": passwords[i],
+                                                 "password_confirm": passwords[i]}).status_code
+
+    threads = [threading.Thread(target=accept, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(results) == [302, 410, 410, 410, 410], results
+    winner = passwords[results.index(302)]
+    with app.app_context():
+        assert verify_password(winner, db.session.get(User, user_id).password)
+    assert _actions(app, user_id).count("user.invitation_accepted") == 1
