@@ -1,7 +1,8 @@
 """French completeness of the rendered portal: every page of the route matrix, as every role the matrix lets in, is
 fetched in English and then in French (through the language switch, as a user does). On the French page no
 visible text may be an English text of the catalogs whose French differs (it would be a text the code forgot to
-translate, or a catalog entry missing), and the French page must not read exactly as the English one.
+translate, or a catalog entry missing), nor a word of the code (``fund_manager``, ``pending_signature``) shown as
+it is, and the French page must not read exactly as the English one.
 
 Visible text: the text nodes outside <script>, <style>, elements marked hidden and machine values (<code>), plus
 what a browser shows or reads out from attributes (title, alt, placeholder, aria-label, the value of a button-like
@@ -10,6 +11,7 @@ purpose: such an element carries its own lang attribute and is left out."""
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -109,6 +111,29 @@ def untranslated(html: str, english: dict[str, str]) -> list[str]:
     return sorted({t for t in visible_texts(html) if t in english and t not in BUILDERS_DATA})
 
 
+#: Defects known today, each handed to the people fixing that page: (endpoint, viewer, check) -> the defect. While
+#: one is listed the check passes with it (and only with it); once fixed, the check fails until it is removed here,
+#: as a strict xfail would, without hiding any other page's defects meanwhile.
+KNOWN: dict[tuple[str, str, str], str] = {
+    **{("fund.dashboard", role, "codes"): "“Signed in as … (fund_manager).”: the role's code, not its name"
+       for role in ("fund_manager", "finance_officer")},
+    **{("fund.audit_events", role, "codes"): "the audit trail shows entity types (grant_award, journal_entry) and "
+       "summaries with status codes (pending_signature, under_review) as they are, outside <code>"
+       for role in ("auditor", "admin")},
+    **{(endpoint, "fund_manager", "codes"): "the criteria table's hidden labels read “name_en 1”, “name_fr 1”, "
+       "“weight 1”" for endpoint in ("grants.new_call", "grants.edit_call")},
+}
+
+CODE = re.compile(r"(?<![\w@./-])[a-z]+(?:_[a-z0-9]+)+(?![\w@/-])")
+ADDRESSES = re.compile(r"\S+@\S+|https?://\S+")
+
+
+def raw_codes(html: str) -> list[str]:
+    """Words of the code shown as they are (``fund_manager``, ``pending_signature``): a value the page forgot to
+    turn into words of the reader's language. E-mail addresses and links are left out."""
+    return sorted({m for t in visible_texts(html) for m in CODE.findall(ADDRESSES.sub(" ", t))})
+
+
 def test_the_check_finds_an_english_text_on_a_french_page():
     english = {"Save draft": "Enregistrer le brouillon", "Dashboard": "Tableau de bord"}
     page = ('<html lang="fr"><body><script>var s = "Save draft";</script><p>Tableau de bord</p>'
@@ -116,6 +141,8 @@ def test_the_check_finds_an_english_text_on_a_french_page():
             '<select><option lang="en">Dashboard</option></select><span hidden>Dashboard</span></body></html>')
     assert untranslated(page, english) == ["Dashboard", "Save draft"]
     assert {"Save draft", "Dashboard"} <= english_texts().keys()  # read from the catalogs
+    assert raw_codes("<p>Connecté en tant que fund_manager-1@example.org (fund_manager).</p><code>a_b</code>"
+                     "<p>Statut : pending_signature</p>") == ["fund_manager", "pending_signature"]
 
 
 def test_every_page_in_french_has_no_english_text(app, make_user, login_as):
@@ -131,7 +158,7 @@ def test_every_page_in_french_has_no_english_text(app, make_user, login_as):
             for viewer in p.viewers:
                 resp = clients[viewer].get(p.url)
                 if resp.status_code == 200 and resp.mimetype == "text/html":
-                    found[(p.url, viewer)] = resp.get_data(as_text=True)
+                    found[(p.url, viewer)] = (p.endpoint, resp.get_data(as_text=True))
                 resp.close()
         return found
 
@@ -142,17 +169,28 @@ def test_every_page_in_french_has_no_english_text(app, make_user, login_as):
     in_french = fetch_all()
 
     assert len(in_french) >= 60 and in_french.keys() == in_english.keys()
-    failures = []
-    for (url, viewer), html in in_french.items():
+    failures, known = [], set()
+
+    def fail(endpoint, url, viewer, check, message):
+        if (endpoint, viewer, check) in KNOWN:
+            known.add((endpoint, viewer, check))
+        else:
+            failures.append(f"{url} ({endpoint}) as {viewer}: {message}")
+
+    for (url, viewer), (endpoint, html) in in_french.items():
         if '<html lang="fr">' not in html:
-            failures.append(f"{url} as {viewer}: not served in French")
+            fail(endpoint, url, viewer, "lang", "not served in French")
             continue
         left = untranslated(html, english)
         if left:
-            failures.append(f"{url} as {viewer}: English on the French page: {left}")
-        if visible_texts(html) == visible_texts(in_english[(url, viewer)]):
-            failures.append(f"{url} as {viewer}: the French page reads exactly as the English one")
+            fail(endpoint, url, viewer, "english", f"English on the French page: {left}")
+        codes = raw_codes(html)
+        if codes:
+            fail(endpoint, url, viewer, "codes", f"codes shown as they are: {codes}")
+        if visible_texts(html) == visible_texts(in_english[(url, viewer)][1]):
+            fail(endpoint, url, viewer, "same", "the French page reads exactly as the English one")
     assert not failures, f"{len(failures)} pages:\n" + "\n".join(failures)
+    assert known == KNOWN.keys(), f"fixed, to be removed from KNOWN: {sorted(KNOWN.keys() - known)}"
 
 
 def test_error_pages_in_french_have_no_english_text(app, make_user, login_as):
