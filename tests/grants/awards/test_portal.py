@@ -134,7 +134,7 @@ def test_pages_in_french(app, world, login_as):
     html = client.get("/grants/awards/").get_data(as_text=True)
     assert "Vos subventions" in html and "À la signature de l&#39;accord" in html
     html = client.get(f"/grants/awards/{w.grant_id}").get_data(as_text=True)
-    assert "Accord de subvention" in html and "En attente de signature" in html
+    assert "Accord de subvention" in html and "en attente de votre signature" in html
     sign_and_countersign(w)
     report_id = w.ngo.get(f"/api/v1/grants/{w.grant_id}").get_json()["reports"][0]["id"]
     html = client.get(f"/grants/awards/reports/{report_id}").get_data(as_text=True)
