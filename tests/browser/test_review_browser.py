@@ -61,6 +61,16 @@ def test_the_selection_fits_a_phone(app, browser, server, make_user):
             assert page.evaluate(OVERFLOW) <= 0, f"{url} is {page.evaluate(OVERFLOW)} px wider than the phone"
             assert axe_violations(page) == [], url
             radios_beside_labels(page, url)
+        # The decision sheet prints whole: on paper (narrower than the phone breakpoint) its table is not a
+        # scrolling box that would cut the columns off
+        page.goto(f"{call}/decisions")
+        page.emulate_media(media="print")
+        table = page.locator("main table").last
+        assert table.evaluate("el => getComputedStyle(el).display") == "table"
+        assert table.evaluate("el => getComputedStyle(el.parentElement).overflowX") == "visible"
+        assert page.get_by_label("Main").is_hidden() and page.locator("form.lang").is_hidden()
+        page.emulate_media(media="screen")
+        page.goto(f"/grants/applications/{ids['scored']}/decision")
         # The decision page: without the confirmation the browser holds the form back (a required box, no
         # JavaScript needed); the server's own refusal is tested in tests/grants/review/test_portal.py
         page.get_by_role("radio", name="Approved").check()
