@@ -171,6 +171,11 @@ def _other_active_admins(user: User) -> int:
     ).scalar_one()
 
 
+def _usable_admin(user: User) -> bool:
+    """An administrator who can sign in now (an invited one who has not chosen a password cannot)."""
+    return user.has_any_role("admin") and user.active and user.password is not None
+
+
 def _check_donor(role: str, donor_id: int | None) -> dict[str, list[str]]:
     from flask_babel import gettext as _
 
@@ -200,14 +205,18 @@ def _uniquifier_digest(user: User) -> str:
 
 
 def _send_invitation(user: User, actor) -> str:
-    from flask import render_template, url_for
+    from flask import current_app, has_request_context, render_template, url_for
     from flask_babel import force_locale
     from flask_babel import gettext as _
 
     from fund.mail import queue_mail
 
     token = _invitation_serializer().dumps({"u": user.id, "d": _uniquifier_digest(user)})
-    link = url_for("fund.accept_invitation", token=token, _external=True)
+    if has_request_context():
+        link = url_for("fund.accept_invitation", token=token, _external=True)
+    else:  # the command line: SERVER_BASE_URL names the site
+        with current_app.test_request_context(base_url=current_app.config.get("SERVER_BASE_URL") or None):
+            link = url_for("fund.accept_invitation", token=token, _external=True)
     with force_locale(user.language or "en"):
         subject = _("Your account on VTF Grants")
         body = render_template("fund/mail/staff_invitation.txt", link=link, days=STAFF_INVITATION_DAYS,
@@ -328,7 +337,7 @@ def set_role(user: User, role: str, *, donor_id: int | None = None, actor=None) 
     errors = _check_donor(role, donor_id)
     if errors:
         raise FundError(_("The role cannot be changed."), fields=errors)
-    if old == "admin" and role != "admin" and user.active and _other_active_admins(user) == 0:
+    if old == "admin" and role != "admin" and _usable_admin(user) and _other_active_admins(user) == 0:
         raise Conflict(_("This is the last active administrator: make someone else an administrator first."),
                        code="last_admin")
     if old == role and old_donor == donor_id:
@@ -353,7 +362,7 @@ def deactivate_user(user: User, *, actor=None) -> User:
         raise Conflict(_("You cannot deactivate your own account."), code="own_account")
     if not user.active:
         raise Conflict(_("This account is already deactivated."), code="already_inactive")
-    if user.has_any_role("admin") and _other_active_admins(user) == 0:
+    if _usable_admin(user) and _other_active_admins(user) == 0:
         raise Conflict(_("This is the last active administrator: make someone else an administrator first."),
                        code="last_admin")
     user.active = False

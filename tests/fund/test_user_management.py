@@ -161,6 +161,8 @@ def test_the_last_active_administrator_keeps_the_role_and_access(app, make_user)
     result = runner.invoke(args=["users", "invite", "second.admin@example.org", "--role", "admin"])
     assert result.exit_code == 0 and "/account/invitation/" in result.output
     assert runner.invoke(args=["users", "deactivate", admin.email]).exit_code == 1
+    # ... and may itself be demoted or deactivated: that takes no usable administrator away.
+    assert runner.invoke(args=["users", "set-role", "second.admin@example.org", "--role", "auditor"]).exit_code == 0
     other = make_user("admin")
     result = runner.invoke(args=["users", "deactivate", admin.email])
     assert result.exit_code == 0, result.output
