@@ -109,6 +109,15 @@ def test_the_review_form_names_each_criterion_and_defines_the_scale(app, login_a
     html = client.get(f"/grants/reviews/{review_id}").get_data(as_text=True)
     assert "1 = insuffisant, 2 = faible, 3 = satisfaisant, 4 = bon, 5 = excellent" in html
     assert "Commentaire sur «\u00a0Pertinence\u00a0»" in html and "Note pour «\u00a0Faisabilité\u00a0»" in html
+    # Once submitted, the assessment reads as text: nothing left to edit
+    first, second = dict.fromkeys(re.findall(r'name="score-(\d+)"', html))
+    resp = client.submit(f"/grants/reviews/{review_id}", {
+        f"score-{first}": "4", f"comment-{first}": "Strong referral network.", f"score-{second}": "2",
+        f"comment-{second}": "Staffing is thin.", "recommendation": "fund", "action": "submit"})
+    assert resp.status_code == 302
+    html = client.get(f"/grants/reviews/{review_id}").get_data(as_text=True)
+    assert "4 – Bon" in html and "2 – Faible" in html and "Strong referral network." in html
+    assert "<textarea" not in html and 'type="radio"' not in html and "<select" not in html.split("<main")[1]
 
 
 def test_screening_radios_sit_in_fieldsets_beside_their_labels(app, login_as, within):
