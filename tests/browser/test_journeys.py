@@ -493,7 +493,7 @@ def test_a_grantee_signs_the_agreement_and_submits_a_report(app, browser, server
         walk.click("link", "Your grants: payments and reports")
         walk.sees("38,500.00")
         page.locator(f'main a[href$="/grants/awards/{grant_id}"]').first.click()
-        walk.sees("Pending signature")
+        walk.sees("awaiting your signature", "Next step: sign the agreement.")
         with page.expect_download() as download:
             page.get_by_role("link", name="English (PDF)").click()
         assert download.value.suggested_filename.endswith(".pdf")
