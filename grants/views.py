@@ -17,6 +17,7 @@ from flask_login import current_user
 from flask_security import login_user
 from marshmallow import ValidationError, fields, validate
 from sqlalchemy import func, select
+from sqlalchemy.orm import defaultload, joinedload
 
 from fund.db import db, utcnow
 from fund.errors import FundError
@@ -29,6 +30,7 @@ from grants.checklist import (
     SECTIONS,
     budget_totals,
     checklist,
+    documents_of_many,
     indirect_problem,
     organisation_missing,
     psea_policy,
@@ -270,10 +272,14 @@ def organisations():
 
 
 def _organisation_page(org: Organisation, errors: dict | None = None, status: int = 200, bank: dict | None = None):
+    # The people and which of them administer the organisation, in one statement (their roles are not shown).
     members = db.session.execute(
-        select(User).where(User.organisation_id == org.id).order_by(User.email)).scalars().all()
-    admins = set(db.session.execute(
-        select(OrganisationAdmin.user_id).where(OrganisationAdmin.organisation_id == org.id)).scalars())
+        select(User.id, User.name, User.email, OrganisationAdmin.user_id.is_not(None).label("admin"))
+        .outerjoin(OrganisationAdmin, (OrganisationAdmin.user_id == User.id)
+                   & (OrganisationAdmin.organisation_id == org.id))
+        .where(User.organisation_id == org.id).order_by(User.email)).all()
+    admins = {m.id for m in members if m.admin}
+    psea = psea_policy(org.id)
     invitations = []
     is_admin = is_org_admin(current_user, org.id)
     if is_admin:
@@ -283,7 +289,7 @@ def _organisation_page(org: Organisation, errors: dict | None = None, status: in
         ).scalars().all()
     html = render_template(
         "grants/organisation.html", org=org, members=members, admins=admins, invitations=invitations,
-        is_admin=is_admin, missing=organisation_missing(org), psea=psea_policy(org.id), errors=errors or {},
+        is_admin=is_admin, missing=organisation_missing(org, psea), psea=psea, errors=errors or {},
         bank=bank or operations.bank_details(org, full=False), can_see_bank=can_see_bank_details(current_user),
         lang=language(), bank_change=payee.pending_change(org.id), mask=operations.mask,
         bank_history_reader=current_user.has_any_role(*BANK_HISTORY_READERS),
@@ -460,8 +466,9 @@ def start_application(call_id: int):
 
 
 def _overview(application: Application, errors: dict | None = None, status: int = 200):
-    docs = documents_of(application)
-    items = checklist(application, docs)
+    documents = documents_of_many([application])  # its documents and its organisation's PSEA policy, together
+    docs = documents.of(application)
+    items = checklist(application, docs, documents.psea(application.organisation_id))
     events = db.session.execute(
         select(ApplicationEvent).where(ApplicationEvent.application_id == application.id)
         .order_by(ApplicationEvent.id)).scalars().all()
@@ -482,7 +489,12 @@ def _overview(application: Application, errors: dict | None = None, status: int 
 @bp.route("/applications/<int:application_id>")
 @access(*APPLICATION_READERS)
 def application_overview(application_id: int):
-    application = ensure_view(db.session.get(Application, application_id))
+    # The application with its call and organisation (joined by default) and its beneficiary counts in one
+    # statement; the call's criteria are not shown.
+    application = ensure_view(db.session.execute(
+        select(Application).where(Application.id == application_id)
+        .options(defaultload(Application.call).lazyload(Call.criteria), joinedload(Application.beneficiaries))
+    ).unique().scalar_one_or_none())
     return _overview(application)
 
 

@@ -28,7 +28,7 @@ from fund.rates import currency_choices
 from fund.results import AGE_BANDS, SEXES
 from fund.templating import money
 from fund.uploads import check_upload
-from grants.awards import operations
+from grants.awards import operations, reads
 from grants.awards.forecast import cash_forecast
 from grants.awards.models import (
     BY_ASSISTANCE,
@@ -528,7 +528,8 @@ def _report_page(report: GrantReport, errors: dict | None = None, status: int = 
 @access(*GRANT_READERS)
 def report(report_id: int):
     """A report: read by the fund and the organisation; the form for the organisation while due or returned."""
-    return _report_page(ensure_view(db.session.get(GrantReport, report_id)))
+    report, _grant = reads.report_detail(report_id)  # the report and its grant as the page needs them
+    return _report_page(ensure_view(report))
 
 
 @bp.route("/reports/<int:report_id>", methods=["POST"])
