@@ -47,6 +47,8 @@ from grants.review.schemas import (
     ReviewIn,
     ReviewOut,
     ReviewQuery,
+    ReviewSettingsApiIn,
+    ReviewSettingsOut,
     ScreeningIn,
     ScreeningOut,
 )
@@ -119,6 +121,34 @@ def assign_reviewers(data, application_id):
     application = db.session.get(Application, application_id)  # permission checked by @guarded
     reviews = operations.assign_reviewers(application, data["user_ids"], current_user)
     return assignments_dict(application, reviews)
+
+
+def _settings_dict(call: Call) -> dict:
+    return {"call_id": call.id, "min_reviewers": operations.min_reviewers(call.id),
+            "review_deadline": operations.review_deadline(call.id),
+            "deadline_passed": operations.deadline_passed(call.id)}
+
+
+@blp.route("/calls/<int:call_id>/review-settings")
+@access(*RANKING_READERS)
+@blp.response(200, ReviewSettingsOut)
+def get_review_settings(call_id):
+    """A call's review settings: the minimum number of reviewers per application (default 2) and the review
+    deadline, the last day reviewers may be assigned (null: none)."""
+    return _settings_dict(ensure_view(db.session.get(Call, call_id)))
+
+
+@blp.route("/calls/<int:call_id>/review-settings", methods=["PUT"])
+@access(FUND_MANAGER)
+@guarded(Call, "call_id")
+@blp.arguments(ReviewSettingsApiIn)
+@blp.response(200, ReviewSettingsOut)
+def put_review_settings(data, call_id):
+    """Replace a call's review settings (``review_deadline`` absent or null: no deadline). Audited when something
+    changes. After the deadline, assigning reviewers (one by one or in bulk) is refused with 409."""
+    call = db.session.get(Call, call_id)  # permission checked by @guarded
+    operations.save_review_settings(call, data, current_user)
+    return _settings_dict(call)
 
 
 @blp.route("/calls/<int:call_id>/assignments", methods=["POST"])

@@ -330,5 +330,22 @@ class ReviewSettingsIn(MinReviewersIn):
     review_deadline = fields.Date(load_default=None, allow_none=True)
 
 
+class ReviewSettingsApiIn(InSchema):
+    """A call's review settings, replaced as a whole: ``review_deadline`` absent or null means no deadline."""
+
+    min_reviewers = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10),
+                                   metadata={"description": "Reviewers each application needs (recused ones do not "
+                                                            "count)."})
+    review_deadline = fields.Date(load_default=None, allow_none=True,
+                                  metadata={"description": "The last day reviewers may be assigned."})
+
+
+class ReviewSettingsOut(Schema):
+    call_id = fields.Integer()
+    min_reviewers = fields.Integer()
+    review_deadline = fields.Date(allow_none=True)
+    deadline_passed = fields.Boolean()
+
+
 class CallFilterQuery(QuerySchema):
     call_id = Id(load_default=None)

@@ -98,6 +98,8 @@ ROUTES: dict = {
     ("grants_review_api.screen_application", "POST"): Route(FM, args=submitted, body={}),
     ("grants_review_api.assign_reviewers", "POST"): Route(FM, args=eligible, body={}),
     ("grants_review_api.assign_in_bulk", "POST"): Route(FM, args=call, body={}),
+    ("grants_review_api.get_review_settings", "GET"): Route(STAFF_READERS, args=call),
+    ("grants_review_api.put_review_settings", "PUT"): Route(FM, args=call, body={"min_reviewers": 2}),
     ("grants_review_api.list_reviews", "GET"): Route(REVIEWER),
     ("grants_review_api.get_review", "GET"): Route(REVIEWER, args=pending_review),
     ("grants_review_api.get_screening", "GET"): Route(STAFF_READERS, args=submitted),

@@ -174,6 +174,19 @@ def test_the_api(app, api_as, make_user, within):
     resp = fm.post(url, json={"user_ids": [a.id], "application_ids": [pending_id]})
     assert resp.status_code == 409 and resp.json["error"]["fields"]["_schema"]
     assert api_as("reviewer").post(url, json={"user_ids": [a.id], "all_screened_in": True}).status_code == 403
+    # The review deadline through the API: after it, no assignment
+    settings = f"/api/v1/calls/{call_id}/review-settings"
+    assert fm.get(settings).json == {"call_id": call_id, "min_reviewers": 2, "review_deadline": None,
+                                     "deadline_passed": False}
+    for body in ({"min_reviewers": 0}, {"min_reviewers": 2, "review_deadline": "31/01/2020"}, {}):
+        resp = fm.put(settings, json=body)
+        assert resp.status_code == 422 and set(resp.json["error"]["fields"]) <= {"min_reviewers", "review_deadline"}
+    resp = fm.put(settings, json={"min_reviewers": 2, "review_deadline": "2020-01-31"})
+    assert resp.status_code == 200 and resp.json["deadline_passed"] is True
+    resp = fm.post(url, json={"user_ids": [b.id], "application_ids": [app_ids[2]]})
+    assert resp.status_code == 409 and resp.json["error"]["code"] == "review_deadline_passed"
+    assert api_as("auditor").get(settings).status_code == 200
+    assert api_as("auditor").put(settings, json={"min_reviewers": 3}).status_code == 403
     spec = fm.get("/api/v1/openapi.json").json
     operation = spec["paths"]["/api/v1/calls/{call_id}/assignments"]["post"]
     assert {"200", "409", "422"} <= set(operation["responses"])
