@@ -31,16 +31,19 @@ from fund.models import User
 from tests.browser.test_accessibility import violations
 from tests.conftest import PASSWORD
 from tests.grants import factories as gf
+from tests.test_french_pages import english_texts, raw_codes, untranslated
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
 
 class Walk:
-    """A person's tab: every page they reach is checked (no sideways scrolling on a phone) and remembered."""
+    """A person's tab: every page they reach is checked (no sideways scrolling on a phone; in French, no English
+    text of the catalogs and no word of the code) and remembered."""
 
-    def __init__(self, page, phone: bool = False):
+    def __init__(self, page, phone: bool = False, french: bool = False):
         self.page, self.phone, self.visited = page, phone, []
+        self.english = english_texts() if french else None
 
     def sees(self, *texts: str, h1: str | None = None) -> str:
         page = self.page
@@ -49,6 +52,10 @@ class Walk:
             assert text in main, f"{page.url}: {text!r} not in\n{main[:3000]}"
         if h1 is not None:
             assert h1 in page.locator("h1").inner_text(), f"{page.url}: h1 is {page.locator('h1').inner_text()!r}"
+        if self.english is not None and page.locator("html").get_attribute("lang") == "fr":
+            html = page.content()
+            assert untranslated(html, self.english) == [], f"{page.url}: English on a French page"
+            assert raw_codes(html) == [], f"{page.url}: words of the code on a French page"
         if self.phone:
             width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             assert width[0] <= width[1], f"{page.url} scrolls sideways on a phone: {width[0]} px > {width[1]} px"
@@ -190,7 +197,7 @@ def test_a_french_speaking_ngo_applies_then_reports(app, browser, server, tmp_pa
     email = "awa@ae.example.org"
     paths = files(tmp_path)
     context, page = tab(browser, server, viewport, locale="fr-FR")
-    walk = Walk(page, phone=viewport is PHONE)
+    walk = Walk(page, phone=viewport is PHONE, french=True)
     try:
         # The home page in French, the open call, registration.
         walk.goto("/")
