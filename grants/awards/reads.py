@@ -42,6 +42,11 @@ GRANT_DETAIL = (
     joinedload(Grant.reports).options(lazyload(GrantReport.results), lazyload(GrantReport.expenses)),
     lazyload(Grant.tranches), lazyload(Grant.disbursements),
 )
+#: The grant's portal page, which still shows every tranche and disbursement (selectin, one statement each).
+GRANT_PAGE = (
+    joinedload(Grant.budget_lines),
+    joinedload(Grant.reports).options(lazyload(GrantReport.results), lazyload(GrantReport.expenses)),
+)
 REPORT_DETAIL = (joinedload(GrantReport.results),)
 REPORT_GRANT = (joinedload(Grant.budget_lines), lazyload(Grant.reports), lazyload(Grant.tranches),
                 lazyload(Grant.disbursements))

@@ -133,9 +133,12 @@ def grants():
 
 # A grant ------------------------------------------------------------------------------------------------------
 
-def _grant_page(grant: Grant, errors: dict | None = None, status: int = 200, form=None, open_form: str | None = None):
-    db.session.expire(grant)
-    grant = db.session.get(Grant, grant.id)
+def _grant_page(grant: Grant, errors: dict | None = None, status: int = 200, form=None, open_form: str | None = None,
+                *, fresh: bool = True):
+    """The grant's page; ``fresh=False`` when ``grant`` was just read for it (no write in the request since)."""
+    if fresh:
+        db.session.expire(grant)
+        grant = db.session.get(Grant, grant.id)
     events = db.session.execute(select(GrantEvent).where(GrantEvent.grant_id == grant.id)
                                 .order_by(GrantEvent.id)).scalars().all()
     refunds = db.session.execute(select(GrantRefund).where(GrantRefund.grant_id == grant.id)
@@ -159,7 +162,10 @@ def _grant_page(grant: Grant, errors: dict | None = None, status: int = 200, for
 @bp.route("/<int:grant_id>")
 @access(*GRANT_READERS)
 def grant_detail(grant_id: int):
-    return _grant_page(ensure_view(db.session.get(Grant, grant_id)))
+    # Read once, with its budget lines and reports joined (reports without their results and expenses).
+    grant = db.session.execute(select(Grant).where(Grant.id == grant_id).options(*reads.GRANT_PAGE)
+                               ).unique().scalar_one_or_none()
+    return _grant_page(ensure_view(grant), fresh=False)
 
 
 @bp.route("/<int:grant_id>/agreement.pdf")
