@@ -235,14 +235,27 @@ def reject_change(change: BankDetailsChange, actor: User, reason: str) -> BankDe
 
 # Guards of the disbursement workflow ------------------------------------------------------------------------------
 
+def payments_held() -> str:
+    return _("The organisation's bank details were changed and wait for verification by a finance officer: "
+             "payments are held until then.")
+
+
+def organisations_with_pending_change(organisation_ids) -> set[int]:
+    """Which of these organisations have a change of bank details waiting (one statement, for lists)."""
+    ids = sorted(set(organisation_ids))
+    if not ids:
+        return set()
+    return set(db.session.execute(select(BankDetailsChange.organisation_id).where(
+        BankDetailsChange.organisation_id.in_(ids), BankDetailsChange.status == PENDING)).scalars())
+
+
 def payee_verified(d, actor, data) -> list[str]:
     """No payment is approved or paid while a change of the organisation's bank details waits."""
     from grants.awards.models import Grant
 
     org_id = db.session.execute(select(Grant.organisation_id).where(Grant.id == d.grant_id)).scalar_one()
     if pending_change(org_id) is not None:
-        raise Conflict(_("The organisation's bank details were changed and wait for verification by a finance "
-                         "officer: payments are held until then."), code="payee_unverified")
+        raise Conflict(payments_held(), code="payee_unverified")
     return []
 
 

@@ -263,16 +263,21 @@ def approval_blockers(d: Disbursement, actor: User) -> list[str]:
 
 def list_blockers(ds: list[Disbursement]) -> dict[int, list[str]]:
     """For the finance queues (approvals, payments to record), in a fixed number of statements whatever their
-    length: the grant that is not active and the tranche condition not met, read from the loaded grants (their
-    reports come with them). The other guards (the award, the tranche, cash, bank details) are checked when the
-    button is used: the refusal then says why and is audited, and the grant's page lists every reason."""
+    length: the grant that is not active, a change of bank details waiting for verification and the tranche
+    condition not met, read from the loaded grants (their reports come with them) and one query. The other guards
+    (the award, the tranche, cash) are checked when the button is used: the refusal then says why and is audited,
+    and the grant's page lists every reason."""
     from grants.awards.presenters import conditions_met
+    from grants.payee import organisations_with_pending_change, payments_held
 
+    held = organisations_with_pending_change(d.grant.organisation_id for d in ds)
     found: dict[int, list[str]] = {}
     for d in ds:
         reasons = []
         if d.grant.status != "active":
             reasons.append(_grant_not_active(d.grant.status))
+        if d.grant.organisation_id in held:
+            reasons.append(payments_held())
         if not conditions_met(d.grant)[d.tranche.condition]:
             reasons.append(_condition_unmet(d.tranche))
         found[d.id] = reasons

@@ -256,3 +256,21 @@ def test_the_grant_page_tells_its_organisation_whose_move_it_is(app, world, logi
     assert "Status: Awarded: awaiting your signature" in page and "Next step: sign the agreement" in page
     staff = text(login_as(w.manager).get(f"/grants/awards/{w.grant_id}"))
     assert "Status: Pending signature" in staff and "Next step" not in staff
+
+
+def test_the_queue_says_payments_are_held_while_new_bank_details_wait(app, world, login_as):
+    from tests.grants.awards.test_payee import NEW_NUMBER, org_of, profile_form, request_and_approve
+
+    w = world()
+    sign_and_countersign(w)
+    d = request_and_approve(w)
+    org = org_of(app, w.applicant)
+    resp = login_as(w.applicant).submit(f"/grants/organisations/{org.id}/edit",
+                                        profile_form(bank_account_number=NEW_NUMBER,
+                                                     bank_account_holder="Association Espoir"))
+    assert resp.status_code == 302
+    # The approval is void; in the queue of a colleague, no button but the reason.
+    queue = login_as(w.officer2).get("/grants/awards/finance/approvals").get_data(as_text=True)
+    assert f"disbursements/{d}/approve" not in queue
+    blocked = text_of(re.search(rf'<div class="blocked" id="blocked-{d}">.*?</div>', queue, re.S).group(0))
+    assert "bank details were changed and wait for verification" in blocked
