@@ -226,3 +226,34 @@ def test_the_portal_page(app, login_as, make_user, within):
     resp = fm.submit(f"/grants/selection/calls/{call_id}/settings",
                      {"min_reviewers": "2", "review_deadline": "31/01/2020"}, page=f"/grants/selection/calls/{call_id}")
     assert resp.status_code == 422 and "Give a date such as" in resp.get_data(as_text=True)
+
+
+def test_concurrent_bulk_assignments_never_assign_twice(app, make_user, api_token, within):
+    """Six bulk assignments of the same reviewers to a call's applications, all at once against a real threaded
+    server: each answers 200 (no error, no duplicate-key failure), every pair exists once, and the assignment
+    events count the pairs, not the requests."""
+    from tests.live import concurrently, live_server, request
+
+    def setup():
+        call, apps, _pending = three_eligible()
+        return call.id, [x.id for x in apps]
+
+    call_id, app_ids = within(setup)
+    reviewers = [make_user("reviewer"), make_user("reviewer")]
+    token = api_token(make_user("fund_manager"))
+    with live_server(app) as server:
+        responses = concurrently(6, lambda i: request(
+            f"{server.url}/api/v1/calls/{call_id}/assignments", "POST",
+            json_body={"user_ids": [u.id for u in reviewers], "all_screened_in": True},
+            headers={"Authorization": f"Bearer {token}"}))
+    errors = [r for r in responses if isinstance(r, BaseException)]
+    assert not errors, errors
+    assert [r.status for r in responses] == [200] * 6, [(r.status, r.body[:300]) for r in responses]
+    assert sum(len(r.json()["created"]) for r in responses) == 6  # 3 applications x 2 reviewers, once
+    with app.app_context():
+        pairs = db.session.execute(select(Review.application_id, Review.reviewer_id)
+                                   .where(Review.application_id.in_(app_ids))).all()
+        assert sorted(pairs) == sorted((a, u.id) for a in app_ids for u in reviewers)
+        events = db.session.execute(select(func.count()).select_from(AuditEvent)
+                                    .where(AuditEvent.action == "review.assign")).scalar_one()
+        assert events == 6
