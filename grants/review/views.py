@@ -1,6 +1,7 @@
-"""Portal pages of the selection: call dashboard, screening queue and form, reviewer assignment, the reviewer's
-inbox and review form, the ranking table (and its CSV), the Board's decision form and decision sheet (HTML and
-PDF).
+"""Portal pages of the selection: call dashboard (with the review settings: minimum reviewers, review deadline),
+screening queue and form, reviewer assignment (one application, or many of a call at once), the reviewer's inbox
+and review form, the ranking table (and its CSV), the Board's decision form (recorded only once confirmed: the
+organisation is told at once) and decision sheet (a portal page and a PDF sharing one body).
 
 Plain HTML forms that work without JavaScript, parsed with marshmallow; forms are re-shown with the messages
 beside the fields (422, or 409 when the fund cannot afford an approval). Permission is checked once per view.
