@@ -4,7 +4,7 @@ response may be a server error, and every response must be one the document list
 media type and the body it documents (the error body included, and every enum of the output).
 
 Two phases: the coverage phase's boundary values first (each parameter at its bounds, each enum member, each sort
-field ascending and descending...), then 6 generated examples per operation. On SQLite, about 90 s of CPU for
+field ascending and descending...), then 6 generated examples per operation. On SQLite, about 100 s of CPU for
 the whole document (-p no:xdist)."""
 
 from __future__ import annotations
