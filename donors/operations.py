@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from donors.models import (
     ANNOUNCED,
@@ -356,9 +356,12 @@ def _after_reversal(original: JournalEntry, reversal: JournalEntry) -> None:
 
 
 def contributions_query(donor_id: int | None = None):
-    """Contributions newest first, with their ledger entry and its reversal loaded."""
+    """Contributions newest first, with their ledger entry and its reversal loaded (joined: one statement), not
+    the entries' postings."""
     query = select(Contribution).options(
-        joinedload(Contribution.ledger_entry).selectinload(JournalEntry.reversed_by))
+        joinedload(Contribution.ledger_entry).options(
+            lazyload(JournalEntry.postings),
+            joinedload(JournalEntry.reversed_by).lazyload(JournalEntry.postings)))
     if donor_id is not None:
         query = query.where(Contribution.donor_id == donor_id)
     return query.order_by(Contribution.received_on.desc(), Contribution.id.desc())

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from donors import operations, statements
 from donors.models import DONOR_TYPES, EARMARK_TYPES, OPEN, Contribution, Donor, IssuedStatement, Pledge
@@ -111,8 +112,9 @@ def detail(donor_id: int):
 
 def _detail(donor: Donor, errors: dict, failed_pledge: int | None, status: int = 200):
     pledges = db.session.execute(
-        select(Pledge).where(Pledge.donor_id == donor.id).order_by(Pledge.pledged_on.desc(), Pledge.id.desc())
-    ).scalars().all()
+        select(Pledge).options(joinedload(Pledge.instalments))  # with the pledges: one statement
+        .where(Pledge.donor_id == donor.id).order_by(Pledge.pledged_on.desc(), Pledge.id.desc())
+    ).unique().scalars().all()
     summaries = operations.summarise(list(pledges))
     contributions = db.paginate(operations.contributions_query(donor.id), page=request.args.get("page", 1, type=int),
                                 per_page=100, error_out=False)

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from fund import ledger
 from fund.db import db
@@ -143,9 +143,9 @@ def _grant_page(grant: Grant, errors: dict | None = None, status: int = 200, for
                                 .order_by(GrantEvent.id)).scalars().all()
     refunds = db.session.execute(select(GrantRefund).where(GrantRefund.grant_id == grant.id)
                                  .order_by(GrantRefund.id)).scalars().all()
-    actors = {u.id: u for u in db.session.execute(select(User).where(User.id.in_(
+    actors = {u.id: u for u in db.session.execute(select(User).options(joinedload(User.roles)).where(User.id.in_(
         {e.actor_id for e in events} | {d.requested_by_id for d in grant.disbursements}
-        | {d.approved_by_id for d in grant.disbursements}))).scalars()}
+        | {d.approved_by_id for d in grant.disbursements}))).unique().scalars()}
     html = render_template(
         "grants/awards/grant.html", grant=grant, figures=ledger.grant_figures(grant.id), tranches=tranche_rows(grant),
         events=events, refunds=refunds, actors=actors, errors=errors or {}, form=form or {}, open_form=open_form,
