@@ -383,7 +383,7 @@ def payments():
         select(Disbursement).options(selectinload(Disbursement.grant))
         .where(Disbursement.status == "approved").order_by(Disbursement.approved_at, Disbursement.id)
     ).scalars().all()
-    blockers = list_blockers(rows)
+    blockers = list_blockers(rows, "pay")
     return render_template("grants/awards/payments.html", rows=rows, blockers=blockers, today=dt.date.today(),
                            lang=language())
 

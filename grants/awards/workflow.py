@@ -207,39 +207,57 @@ def _condition(d: Disbursement, actor, data) -> list[str]:
     return []
 
 
+def _award_exceeded(d: Disbursement, award: Decimal, others: Decimal, in_tranche: Decimal,
+                    approved_unpaid: Decimal, remaining: Decimal) -> Conflict | None:
+    """The rule of :func:`_within_award`, on figures read by the guard (under the fund lock) or by
+    :func:`list_blockers` (for a whole list at once): ``others`` are the grant's other paid and approved
+    disbursements, ``in_tranche`` those of the tranche, ``approved_unpaid`` the grant's other approved ones."""
+    tranche = d.tranche
+    if others + d.amount > award:
+        return Conflict(_("USD %(amount)s would take paid and approved disbursements to USD %(total)s, more than "
+                          "the award of USD %(award)s (USD %(left)s left).", amount=d.amount,
+                          total=others + d.amount, award=award, left=max(award - others, ZERO)),
+                        code="award_exceeded")
+    if in_tranche + d.amount > tranche.amount:
+        return Conflict(_("USD %(amount)s would take tranche %(n)d to USD %(total)s, more than its USD "
+                          "%(tranche)s (USD %(left)s left).", amount=d.amount, n=tranche.number,
+                          total=in_tranche + d.amount, tranche=tranche.amount,
+                          left=max(tranche.amount - in_tranche, ZERO)), code="tranche_exceeded")
+    if approved_unpaid + d.amount > remaining:
+        return Conflict(_("The grant's undisbursed commitment in the ledger (USD %(remaining)s) cannot cover "
+                          "USD %(amount)s besides USD %(approved)s already approved.", remaining=remaining,
+                          amount=d.amount, approved=approved_unpaid), code="commitment_exceeded")
+    return None
+
+
 def _within_award(d: Disbursement, actor, data) -> list[str]:
     """Paid + approved (with this one) never exceed the award, nor the tranche, nor the undisbursed commitment."""
     grant = db.session.get(Grant, d.grant_id)
-    others = committed_amounts(d.grant_id, exclude=d.id)
-    if others + d.amount > grant.amount:
-        raise Conflict(_("USD %(amount)s would take paid and approved disbursements to USD %(total)s, more than the "
-                         "award of USD %(award)s (USD %(left)s left).", amount=d.amount, total=others + d.amount,
-                         award=grant.amount, left=max(grant.amount - others, ZERO)), code="award_exceeded")
-    tranche = d.tranche
-    in_tranche = committed_amounts(d.grant_id, tranche_id=tranche.id, exclude=d.id)
-    if in_tranche + d.amount > tranche.amount:
-        raise Conflict(_("USD %(amount)s would take tranche %(n)d to USD %(total)s, more than its USD %(tranche)s "
-                         "(USD %(left)s left).", amount=d.amount, n=tranche.number, total=in_tranche + d.amount,
-                         tranche=tranche.amount, left=max(tranche.amount - in_tranche, ZERO)),
-                       code="tranche_exceeded")
-    approved_unpaid = committed_amounts(d.grant_id, exclude=d.id, statuses=("approved",))
-    remaining = ledger.grant_figures(d.grant_id).remaining
-    if approved_unpaid + d.amount > remaining:
-        raise Conflict(_("The grant's undisbursed commitment in the ledger (USD %(remaining)s) cannot cover "
-                         "USD %(amount)s besides USD %(approved)s already approved.", remaining=remaining,
-                         amount=d.amount, approved=approved_unpaid), code="commitment_exceeded")
+    refusal = _award_exceeded(
+        d, grant.amount, committed_amounts(d.grant_id, exclude=d.id),
+        committed_amounts(d.grant_id, tranche_id=d.tranche.id, exclude=d.id),
+        committed_amounts(d.grant_id, exclude=d.id, statuses=("approved",)), ledger.grant_figures(d.grant_id).remaining)
+    if refusal is not None:
+        raise refusal
     return []
+
+
+def _cash_short(d: Disbursement, approved_others: Decimal, cash: Decimal) -> Conflict | None:
+    """The rule of :func:`_cash_for_approval` on figures read by the guard or by :func:`list_blockers`."""
+    waiting = approved_others + d.amount
+    need = waiting + round_money(ledger.psc_rate() * waiting, "USD")
+    if need > cash:
+        return Conflict(_("Cash of USD %(cash)s cannot cover the approved disbursements with this one "
+                          "(USD %(need)s with programme support costs).", cash=cash, need=need),
+                        code="cash_insufficient")
+    return None
 
 
 def _cash_for_approval(d: Disbursement, actor, data) -> list[str]:
     """Cash covers every approved, unpaid disbursement of the fund, this one, and their PSC."""
-    waiting = approved_unpaid_fundwide(exclude=d.id) + d.amount
-    need = waiting + round_money(ledger.psc_rate() * waiting, "USD")
-    cash = ledger.fund_position().cash
-    if need > cash:
-        raise Conflict(_("Cash of USD %(cash)s cannot cover the approved disbursements with this one "
-                         "(USD %(need)s with programme support costs).", cash=cash, need=need),
-                       code="cash_insufficient")
+    refusal = _cash_short(d, approved_unpaid_fundwide(exclude=d.id), ledger.fund_position().cash)
+    if refusal is not None:
+        raise refusal
     return []
 
 
@@ -261,16 +279,32 @@ def approval_blockers(d: Disbursement, actor: User) -> list[str]:
     return _blockers(d, "approve", actor, {})
 
 
-def list_blockers(ds: list[Disbursement]) -> dict[int, list[str]]:
+def list_blockers(ds: list[Disbursement], trigger: str = "approve") -> dict[int, list[str]]:
     """For the finance queues (approvals, payments to record), in a fixed number of statements whatever their
-    length: the grant that is not active, a change of bank details waiting for verification and the tranche
-    condition not met, read from the loaded grants (their reports come with them) and one query. The other guards
-    (the award, the tranche, cash) are checked when the button is used: the refusal then says why and is audited,
-    and the grant's page lists every reason."""
+    length (``trigger``: "approve" or "pay"): the grant that is not active, a change of bank details waiting
+    for verification, the tranche condition not met, the award, the tranche or the commitment exceeded and, for
+    an approval, cash short; read from the loaded grants (their reports come with them), the kept balances and
+    two queries, with the rules of the guards. The four-eyes rules are for the page to apply (the approval queue
+    lists others' requests only); the operation checks everything again under the fund lock."""
     from grants.awards.presenters import conditions_met
     from grants.payee import organisations_with_pending_change, payments_held
 
+    if not ds:
+        return {}
+    grant_ids = sorted({d.grant_id for d in ds})
     held = organisations_with_pending_change(d.grant.organisation_id for d in ds)
+    committed = db.session.execute(
+        select(Disbursement.id, Disbursement.grant_id, Disbursement.tranche_id, Disbursement.amount,
+               Disbursement.status)
+        .where((Disbursement.grant_id.in_(grant_ids) & Disbursement.status.in_(("approved", "paid")))
+               | (Disbursement.status == "approved"))
+    ).all()
+    figures = ledger.grants_figures(grant_ids)
+    cash = ledger.fund_position().cash if trigger == "approve" else None
+
+    def total(rows) -> Decimal:
+        return sum((r.amount for r in rows), ZERO).quantize(Decimal("0.01"))
+
     found: dict[int, list[str]] = {}
     for d in ds:
         reasons = []
@@ -280,6 +314,15 @@ def list_blockers(ds: list[Disbursement]) -> dict[int, list[str]]:
             reasons.append(payments_held())
         if not conditions_met(d.grant)[d.tranche.condition]:
             reasons.append(_condition_unmet(d.tranche))
+        others = [r for r in committed if r.grant_id == d.grant_id and r.id != d.id]
+        refusals = [_award_exceeded(d, d.grant.amount, total(others),
+                                    total(r for r in others if r.tranche_id == d.tranche_id),
+                                    total(r for r in others if r.status == "approved"),
+                                    figures[d.grant_id].remaining)]
+        if cash is not None:
+            refusals.append(_cash_short(d, total(r for r in committed if r.status == "approved" and r.id != d.id),
+                                        cash))
+        reasons.extend(r.message for r in refusals if r is not None)
         found[d.id] = reasons
     return found
 

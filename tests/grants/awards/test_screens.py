@@ -274,3 +274,24 @@ def test_the_queue_says_payments_are_held_while_new_bank_details_wait(app, world
     assert f"disbursements/{d}/approve" not in queue
     blocked = text_of(re.search(rf'<div class="blocked" id="blocked-{d}">.*?</div>', queue, re.S).group(0))
     assert "bank details were changed and wait for verification" in blocked
+
+
+def test_the_queue_says_when_a_request_would_take_a_tranche_past_its_amount(app, world, login_as):
+    w = world()
+    sign_and_countersign(w)
+    a = w.fo.post(f"/api/v1/grants/{w.grant_id}/disbursements", json={"tranche": 1, "amount": "20000.00"}
+                  ).get_json()["id"]
+    assert w.fo2.post(f"/api/v1/disbursements/{a}/approve").status_code == 200
+    b = w.fo.post(f"/api/v1/grants/{w.grant_id}/disbursements", json={"tranche": 1, "amount": "10000.00"})
+    assert b.status_code == 201, b.get_json()
+    b = b.get_json()["id"]
+    colleague = login_as(w.officer2)
+    queue = colleague.get("/grants/awards/finance/approvals").get_data(as_text=True)
+    assert f"disbursements/{b}/approve" not in queue
+    blocked = text_of(re.search(rf'<div class="blocked" id="blocked-{b}">.*?</div>', queue, re.S).group(0))
+    assert "would take tranche 1 to USD 30000.00, more than its USD 26950.00" in blocked
+    # The same rule as the operation's.
+    resp = w.fo2.post(f"/api/v1/disbursements/{b}/approve")
+    assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "tranche_exceeded"
+    # The approved one can be paid.
+    assert f"disbursements/{a}/pay" in colleague.get("/grants/awards/finance/payments").get_data(as_text=True)
