@@ -111,6 +111,18 @@ def colon(label) -> str:
     return gettext("%(label)s:", label=label)
 
 
+_CODE_WORD = re.compile(r"(?<![\w@./-])([a-z]+(?:[_.][a-z0-9]+)+)(?![\w@/-])")
+
+
+def code_words(text) -> Markup:
+    """Recorded text (an audit summary, written in English when it happened and kept as written) with the service's
+    own identifiers in it (``pending_signature``, ``grant_award``) marked as code, escaped first."""
+    if text is None:
+        return Markup("")
+    parts = _CODE_WORD.split(str(text))
+    return Markup("").join(escape(p) if i % 2 == 0 else Markup("<code>%s</code>") % p for i, p in enumerate(parts))
+
+
 def init_templating(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["html_attrs"] = html_attrs
@@ -123,6 +135,7 @@ def init_templating(app: Flask) -> None:
     app.jinja_env.filters["country"] = country_name
     app.jinja_env.filters["nl2br"] = nl2br
     app.jinja_env.filters["colon"] = colon
+    app.jinja_env.filters["code_words"] = code_words
     app.jinja_env.filters["date"] = lambda v, fmt="medium": format_date(v, fmt) if v else ""
     app.jinja_env.add_extension("jinja2.ext.i18n") if "jinja2.ext.i18n" not in app.jinja_env.extensions else None
 

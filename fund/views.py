@@ -56,7 +56,7 @@ def index():
 @access(ANY_ROLE)
 def dashboard():
     links = [(endpoint, label) for roles, endpoint, label in DASHBOARD_LINKS if current_user.has_any_role(*roles)]
-    return render_template("fund/dashboard.html", links=links)
+    return render_template("fund/dashboard.html", links=links, role_labels=operations.ROLE_LABELS)
 
 
 class LanguageIn(InSchema):

@@ -111,18 +111,10 @@ def untranslated(html: str, english: dict[str, str]) -> list[str]:
     return sorted({t for t in visible_texts(html) if t in english and t not in BUILDERS_DATA})
 
 
-#: Defects known today, each handed to the people fixing that page: (endpoint, viewer, check) -> the defect. While
+#: Defects known today: (endpoint, viewer, check) -> the defect. While
 #: one is listed the check passes with it (and only with it); once fixed, the check fails until it is removed here,
 #: as a strict xfail would, without hiding any other page's defects meanwhile.
-KNOWN: dict[tuple[str, str, str], str] = {
-    **{("fund.dashboard", role, "codes"): "“Signed in as … (fund_manager).”: the role's code, not its name"
-       for role in ("fund_manager", "finance_officer")},
-    **{("fund.audit_events", role, "codes"): "the audit trail shows entity types (grant_award, journal_entry) and "
-       "summaries with status codes (pending_signature, under_review) as they are, outside <code>"
-       for role in ("auditor", "admin")},
-    **{(endpoint, "fund_manager", "codes"): "the criteria table's hidden labels read “name_en 1”, “name_fr 1”, "
-       "“weight 1”" for endpoint in ("grants.new_call", "grants.edit_call")},
-}
+KNOWN: dict[tuple[str, str, str], str] = {}
 
 CODE = re.compile(r"(?<![\w@./-])[a-z]+(?:_[a-z0-9]+)+(?![\w@/-])")
 ADDRESSES = re.compile(r"\S+@\S+|https?://\S+")
