@@ -75,7 +75,7 @@ def _grant_answer(grant: Grant) -> dict:
     """The grant in a fixed number of statements: tranches from one grouped statement, the most recent
     disbursements with their total from another (grants.awards.reads)."""
     return grant_dict(grant, tranches=reads.tranche_rows(grant, conditions_met(grant)),
-                      disbursements=reads.recent_disbursements(grant.id))
+                      disbursements=reads.recent_disbursements(grant.id, reads.RECENT))
 
 
 # Grants -------------------------------------------------------------------------------------------------------
