@@ -466,7 +466,8 @@ def check_import_row(line: int, row: dict, seen: dict) -> tuple[str, dt.date, De
     try:
         value = to_decimal(raw)
         if value.is_finite() and value.adjusted() >= RATE_INTEGER_DIGITS:
-            return f"rate {shown}: {_('The rate is too large.')}"
+            too_large = _("The rate is too large.")
+            return f"rate {shown}: {too_large}"
         rate = parse_rate(raw)
     except (ValueError, ArithmeticError) as exc:
         return f"rate {shown}: {exc}"

@@ -504,7 +504,8 @@ def _acknowledgement(application: Application, actor: User, now: dt.datetime) ->
         context = application_pdf_context(application, now)
         pdf = render_pdf("grants/pdf/acknowledgement.html", context)
         # The file's name in the applicant's language too (letters, digits and hyphens only).
-        name = f"{application.reference}-{pgettext('file name', 'acknowledgement')}.pdf"
+        suffix = pgettext("file name", "acknowledgement")
+        name = f"{application.reference}-{suffix}.pdf"
     from fund.uploads import check_bytes
 
     upload = check_bytes(pdf, name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext as _p
+from flask_babel import lazy_pgettext
 
 from grants.review.workflow import REVIEW_STATES as REVIEW_STATUS_LABELS  # noqa: F401  (one list of states)
 
@@ -24,8 +24,9 @@ SANCTIONS_FIELDS = {"name": _l("Organisation name"), "bank_account_holder": _l("
 RECOMMENDATION_LABELS = {"fund": _l("Fund"), "fund_with_changes": _l("Fund with changes"),
                          "reserve": _l("Reserve list"), "do_not_fund": _l("Do not fund")}
 #: The scoring scale of every criterion, shown on the review form.
-SCORE_LABELS = {1: _p("score", "Poor"), 2: _p("score", "Weak"), 3: _p("score", "Adequate"), 4: _p("score", "Good"),
-                5: _p("score", "Excellent")}
+SCORE_LABELS = {1: lazy_pgettext("score", "Poor"), 2: lazy_pgettext("score", "Weak"),
+                3: lazy_pgettext("score", "Adequate"), 4: lazy_pgettext("score", "Good"),
+                5: lazy_pgettext("score", "Excellent")}
 DECISION_LABELS = {"approved": _l("Approved"), "reserve": _l("Reserve list"), "rejected": _l("Rejected")}
 COI_LABELS = {"pending": _l("Not declared yet"), "none": _l("No conflict"),
               "conflict": _l("Conflict declared: recused")}

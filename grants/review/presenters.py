@@ -130,7 +130,8 @@ def decision_sheet(call: Call, rows: list[RankRow], decisions: dict[int, Decisio
             "requested": money(a.requested_amount, a.currency), "score": _fmt(r.score),
             "reviews": r.submitted, "disagreement": r.disagreement, "status": APPLICATION_WORKFLOW.label(a.status),
             "decision": str(DECISION_LABELS.get(d.outcome, d.outcome)) if d else (
-                f"{DECISION_LABELS[a.status]} ({_('no Board decision recorded')})" if a.status in DECISION_LABELS
+                _("%(decision)s (no Board decision recorded)", decision=DECISION_LABELS[a.status])
+                if a.status in DECISION_LABELS
                 else ""),
             "amount": money(d.amount, d.currency) if d and d.amount else "",
             "reason": (d.reason or d.out_of_order_reason or "") if d else "",

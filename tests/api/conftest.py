@@ -46,6 +46,7 @@ def seeded_fund(app, make_user, api_token, build) -> Fund:
 
     applicant = make_user("applicant")
     fm, fo, reviewer = make_user("fund_manager"), make_user("finance_officer"), make_user("reviewer")
+    admin = make_user("admin")
     grant_id = build(lambda: af.make_grant(applicant=applicant))
 
     def more():
@@ -67,4 +68,5 @@ def seeded_fund(app, make_user, api_token, build) -> Fund:
         db.session.remove()
     return Fund(ids=ids, headers={role: {"Authorization": f"Bearer {api_token(user)}"}
                                   for role, user in (("applicant", applicant), ("fund_manager", fm),
-                                                     ("finance_officer", fo), ("reviewer", reviewer))})
+                                                     ("finance_officer", fo), ("reviewer", reviewer),
+                                                     ("admin", admin))})

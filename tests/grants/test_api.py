@@ -169,4 +169,4 @@ def test_times_are_shown_in_the_users_time_zone(app, make_user, login_as):
         db.session.commit()
         call_id = call.id
     page = login_as(user).get(f"/grants/calls/{call_id}").get_data(as_text=True)
-    assert "January 15, 2099" in page and "12:00:00" in page  # 09:00 UTC is noon in Nairobi
+    assert "January 15, 2099" in page and "12:00" in page and "12:00:00" not in page  # 09:00 UTC: noon in Nairobi
