@@ -62,7 +62,7 @@ def seeded_fund(app, make_user, api_token, build) -> Fund:
         grant = db.session.get(Grant, grant_id)
         ids = {"grant_id": [grant.id], "application_id": [grant.application_id, application.id],
                "call_id": [grant.application.call_id], "organisation_id": [grant.organisation_id],
-               "donor_id": [donor.id], "user_id": [applicant.id, fm.id, fo.id, reviewer.id]}
+               "donor_id": [donor.id], "user_id": [applicant.id, fm.id, fo.id, reviewer.id, admin.id]}
         ids["document_id"] = list(db.session.execute(
             select(Document.id).where(Document.application_id == grant.application_id)).scalars())
         db.session.remove()

@@ -4,8 +4,8 @@ response may be a server error, and every response must be one the document list
 media type and the body it documents (the error body included, and every enum of the output).
 
 Two phases: the coverage phase's boundary values first (each parameter at its bounds, each enum member, each sort
-field ascending and descending...), then 6 generated examples per operation. On SQLite, about 100 s of CPU for
-the whole document (-p no:xdist)."""
+field ascending and descending...), in the full pass only, then 6 generated examples per operation. On SQLite, about
+100 s of CPU for the whole document with both phases (-p no:xdist), half of it without the coverage phase."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.live import rounds
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
 ROLES = ("applicant", "fund_manager", "finance_officer")
@@ -33,9 +35,11 @@ def _document() -> dict:
     return spec_app.test_client().get("/api/v1/openapi.json").get_json()
 
 
-#: The coverage phase (schemathesis's boundary values: each parameter's minimum and maximum, lengths, enum
-#: members, ...) runs before the generated examples, on valid data only: invalid data is the generated phase's and
-#: the field tests' business, and sending undocumented methods to every path would multiply the run for 405s.
+#: The coverage phase (schemathesis's boundary values: each parameter's minimum and maximum, lengths, enum members,
+#: ...) runs before the generated examples in the full pass (``make test-full``, .ci/run's PostgreSQL run); the
+#: everyday ``make test`` runs the generated examples only. Coverage uses valid data only: invalid data is the
+#: generated phase's and the field tests' business, and sending undocumented methods to every path would multiply the
+#: run for 405s.
 CONFIG = SchemathesisConfig.from_dict({"phases": {"coverage": {"generation": {"mode": "positive"},
                                                                "unexpected-methods": []}}})
 schema = schemathesis.openapi.from_dict(_document(), config=CONFIG)
@@ -50,7 +54,8 @@ def _known_ids(case, fund) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=6, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
+@settings(max_examples=6, deadline=None, derandomize=True,
+          phases=rounds(full=[Phase.explicit, Phase.generate], light=[Phase.generate]),
           suppress_health_check=list(HealthCheck))
 def test_every_operation_conforms(case, app, seeded_fund):
     _known_ids(case, seeded_fund)
