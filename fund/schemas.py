@@ -12,7 +12,7 @@ from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from fund.audit import AuditEvent
-from fund.models import User
+from fund.models import ROLES, User
 from fund.money import MoneyError, check_places, quantum, to_decimal
 
 
@@ -258,7 +258,7 @@ class UserOut(Schema):
     id = fields.Integer()
     email = fields.String()
     name = fields.String(allow_none=True)
-    role = fields.String()
+    role = fields.String(validate=validate.OneOf(ROLES))
     language = fields.String()
     organisation_id = fields.Integer(allow_none=True)
     donor_id = fields.Integer(allow_none=True)

@@ -100,6 +100,10 @@ class SanctionsImport(db.Model):
     names: Mapped[int] = mapped_column(Integer)
 
 
+#: What a sanctions list entry is.
+SANCTIONS_KINDS = ("individual", "entity")
+
+
 class SanctionsEntry(db.Model):
     """A listed individual or entity."""
 

@@ -34,7 +34,7 @@ from sqlalchemy import delete, func, select
 
 from fund import audit
 from fund.db import db
-from grants.review.models import SanctionsEntry, SanctionsImport, SanctionsName
+from grants.review.models import SANCTIONS_KINDS, SanctionsEntry, SanctionsImport, SanctionsName
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element  # a type name only: parsing goes through defusedxml
@@ -137,7 +137,7 @@ def parse_csv(data: bytes) -> list[ParsedEntry]:
         name = " ".join((row.get("name") or "").split())
         if not ref:
             raise SanctionsFileError(f"line {line}: no reference_number")
-        if kind not in ("individual", "entity"):
+        if kind not in SANCTIONS_KINDS:
             raise SanctionsFileError(f"line {line}: type must be individual or entity, not {kind!r}")
         if not key(name):
             raise SanctionsFileError(f"line {line}: no name")

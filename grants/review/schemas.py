@@ -15,6 +15,7 @@ from grants.review.models import (
     DECISION_OUTCOMES,
     ITEM_RESULTS,
     RECOMMENDATIONS,
+    SANCTIONS_KINDS,
     SCREENING_ITEMS,
     SCREENING_OUTCOMES,
     Review,
@@ -68,7 +69,7 @@ class SanctionsMatchOut(Schema):
     listed_name = fields.String()
     entry_name = fields.String()
     reference_number = fields.String()
-    kind = fields.String()
+    kind = fields.String(validate=validate.OneOf(SANCTIONS_KINDS))
     alias = fields.Boolean()
     exact = fields.Boolean()
 

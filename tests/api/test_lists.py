@@ -148,7 +148,14 @@ def test_output_statuses_and_kinds_are_enums_from_the_workflow_tables(document):
     from grants.awards.models import CONDITIONS, REPORT_KINDS
     from grants.awards.templating import TRANCHE_STATUS
     from grants.awards.workflow import DISBURSEMENT_STATES, GRANT_STATES, REPORT_STATES
-    from grants.review.models import DECISION_OUTCOMES, ITEM_RESULTS, RECOMMENDATIONS, SCREENING_OUTCOMES
+    from fund.models import ROLES
+    from grants.review.models import (
+        DECISION_OUTCOMES,
+        ITEM_RESULTS,
+        RECOMMENDATIONS,
+        SANCTIONS_KINDS,
+        SCREENING_OUTCOMES,
+    )
     from grants.review.workflow import REVIEW_STATES
     from grants.workflow import APPLICANT_STATUS_LABELS, APPLICATION_STATES, CALL_STATES
 
@@ -173,6 +180,7 @@ def test_output_statuses_and_kinds_are_enums_from_the_workflow_tables(document):
         ("ScreeningItemOut", "result"): list(ITEM_RESULTS),
         ("ReviewOut", "status"): list(REVIEW_STATES), ("AssignmentOut", "status"): list(REVIEW_STATES),
         ("ReviewOut", "recommendation"): list(RECOMMENDATIONS),
+        ("UserOut", "role"): list(ROLES), ("SanctionsMatchOut", "kind"): list(SANCTIONS_KINDS),
         ("RankingRowOut", "status"): list(APPLICATION_STATES),
         ("DecisionOut", "outcome"): list(DECISION_OUTCOMES),
         ("StatementOut", "status"): ["valid", "void"],
