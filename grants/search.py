@@ -274,7 +274,7 @@ def search(filters: dict, roles: set[str], *, per_page: int = PER_PAGE) -> Resul
         .limit(per_page).offset((page - 1) * per_page)
     ).all()
     items = [Hit(r.kind, r.id, r.title or "", r.detail, r.organisation or "", r.country or "", r.status,
-                 r.call_title_en, r.call_title_fr, float(r.rank or 0)) for r in page_rows]
+                 r.call_title_en, r.call_title_fr, float(r.rank or 0)) for r in page_rows]  # ok-float: relevance
     return Results(items, page, per_page, total)
 
 
@@ -324,7 +324,7 @@ class HitOut(Schema):
     status = fields.String(allow_none=True)
     call_title_en = fields.String(allow_none=True)
     call_title_fr = fields.String(allow_none=True)
-    rank = fields.Float(metadata={"description": "Relevance on PostgreSQL (higher first); 0 on SQLite."})
+    rank = fields.Float(metadata={"description": "Relevance on PostgreSQL (higher first); 0 on SQLite."})  # ok-float
 
 
 @blp.route("/search")
