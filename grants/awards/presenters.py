@@ -23,7 +23,13 @@ from grants.awards.models import (
     GrantReport,
 )
 from grants.awards.reports import expected_spending, split_cell
-from grants.awards.workflow import CONDITION_LABELS, DISBURSEMENT_STATES, GRANT_STATES, REPORT_STATES
+from grants.awards.workflow import (
+    CONDITION_LABELS,
+    DISBURSEMENT_STATES,
+    GRANT_STATES,
+    REPORT_STATES,
+    tranche_status,
+)
 
 ZERO = Decimal("0.00")
 
@@ -43,18 +49,7 @@ def tranche_rows(grant: Grant, met: dict[str, bool] | None = None) -> list[dict]
         approved = sum((d.amount for d in ds if d.status == "approved"), ZERO)
         requested = sum((d.amount for d in ds if d.status == "requested"), ZERO)
         is_met = met[t.condition]
-        if paid >= t.amount:
-            status = "paid"
-        elif paid > 0:
-            status = "partly_paid"
-        elif approved > 0:
-            status = "approved"
-        elif requested > 0:
-            status = "requested"
-        elif grant.status in ("closed", "terminated"):
-            status = "cancelled"
-        else:
-            status = "scheduled" if is_met else "waiting"
+        status = tranche_status(t.amount, paid, approved, requested, grant.status, is_met)
         last_paid = max((d.paid_on for d in ds if d.status == "paid" and d.paid_on), default=None)
         rows.append({"id": t.id, "number": t.number, "amount": t.amount, "currency": grant.currency,
                      "condition": t.condition, "condition_label": str(CONDITION_LABELS[t.condition]),

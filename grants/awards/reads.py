@@ -27,7 +27,7 @@ from sqlalchemy.orm import joinedload, lazyload
 
 from fund.db import db
 from grants.awards.models import MONEY, Disbursement, Grant, GrantReport, Tranche
-from grants.awards.workflow import CONDITION_LABELS
+from grants.awards.workflow import CONDITION_LABELS, tranche_status
 
 ZERO = Decimal("0.00")
 #: Disbursements shown with a grant; the rest are a paginated list away.
@@ -87,18 +87,7 @@ def tranche_rows(grant: Grant, met: dict[str, bool]) -> list[dict]:
     for t, paid, approved, requested, paid_on in rows:
         paid, approved, requested = (Decimal(v or 0).quantize(ZERO) for v in (paid, approved, requested))
         is_met = met[t.condition]
-        if paid >= t.amount:
-            status = "paid"
-        elif paid > 0:
-            status = "partly_paid"
-        elif approved > 0:
-            status = "approved"
-        elif requested > 0:
-            status = "requested"
-        elif grant.status in ("closed", "terminated"):
-            status = "cancelled"
-        else:
-            status = "scheduled" if is_met else "waiting"
+        status = tranche_status(t.amount, paid, approved, requested, grant.status, is_met)
         if paid_on is not None and not isinstance(paid_on, dt.date):  # SQLite's MAX() of a date is text
             paid_on = dt.date.fromisoformat(paid_on)
         out.append({"id": t.id, "number": t.number, "amount": t.amount, "currency": grant.currency,

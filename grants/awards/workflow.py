@@ -413,3 +413,22 @@ REPORT_WORKFLOW = Workflow("grant_report", REPORT_STATES, [
     Transition("return", frozenset({"submitted"}), "returned", _FM, _l("Return with comments"),
                needs_message=True),
 ], history=_history("report"))
+
+
+def tranche_status(amount: Decimal, paid: Decimal, approved: Decimal, requested: Decimal, grant_status: str,
+                   condition_met: bool) -> str:
+    """Where a tranche stands, from what its disbursements add up to (the grant page, its API and the lists read
+    it the same way): paid, partly paid, approved, requested; otherwise cancelled with its closed grant, scheduled
+    once its condition is met, else waiting."""
+    if paid >= amount:
+        return "paid"
+    if paid > 0:
+        return "partly_paid"
+    if approved > 0:
+        return "approved"
+    if requested > 0:
+        return "requested"
+    if grant_status in ("closed", "terminated"):
+        return "cancelled"
+    return "scheduled" if condition_met else "waiting"
+
