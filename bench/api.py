@@ -97,7 +97,7 @@ def seed(app) -> dict:
     from unittest import mock
 
     from fund import operations as fund_ops
-    from fund import rates
+    from fund.accounting import rates
     from fund.db import db
     from grants.awards import operations as award_ops
     from tests.donors import factories as df
@@ -156,7 +156,7 @@ def multiply(url: str, copies: int) -> None:
     kept balances recomputed from the postings, and ANALYZE."""
     from sqlalchemy import Integer, MetaData, String, Text, UniqueConstraint, create_engine, insert, text
 
-    from fund.balances import LedgerBalance, recomputed_query
+    from fund.accounting.balances import LedgerBalance, recomputed_query
 
     engine = create_engine(url)
     meta = MetaData()
@@ -258,9 +258,9 @@ def sizes(app) -> dict:
     from sqlalchemy import func, select
 
     from donors.models import Contribution, Donor
+    from fund.accounting.ledger import Posting
     from fund.audit import AuditEvent
     from fund.db import db
-    from fund.ledger import Posting
     from grants.awards.models import Grant
     from grants.models import Application
 
@@ -273,7 +273,7 @@ def sizes(app) -> dict:
 
 
 def ledger_check(app) -> str:
-    from fund import balances
+    from fund.accounting import balances
     from fund.db import db
 
     with app.app_context():

@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 def seed(scale: int) -> dict:
     from sqlalchemy import insert, select
 
-    from fund import ledger, rates, storage
+    from fund import storage
+    from fund.accounting import ledger, rates
     from fund.db import db, utcnow
     from fund.idempotency import IdempotencyKey
     from fund.mail import OutboxMessage
@@ -116,14 +117,15 @@ def main() -> int:
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "STORAGE_DIR": f"{tmp}/files", "TESTING": True})
     with app.app_context():
-        from fund import audit, ledger, retention, storage
+        from fund import audit, retention, storage
+        from fund.accounting import figures, ledger
 
         upgrade(directory=app.extensions["migrate"].directory, revision="heads")
         started = time.perf_counter()
         data = seed(scale)
         print(f"seeded {data['rows']:,} rows and {len(data['purged_keys']) + len(data['pending_keys']):,} stored "
               f"files in {time.perf_counter() - started:.1f} s ({url.split(':')[0]})")
-        position = ledger.fund_position().as_dict()
+        position = figures.fund_position().as_dict()
         problems = []
         for attempt in (1, 2):
             started = time.perf_counter()
@@ -141,14 +143,14 @@ def main() -> int:
             problems.append("a stored file that is not due was deleted")
         if ledger.unbalanced_entries():
             problems.append("the ledger is unbalanced")
-        if ledger.fund_position().as_dict() != position:
+        if figures.fund_position().as_dict() != position:
             problems.append("the fund position changed")
         result = audit.verify()
         if not result.ok:
             problems.append(f"audit verify failed: {result.reason}")
         print(f"audit verify: {'OK' if result.ok else 'FAILED'} ({result.events} events); ledger balanced: "
               f"{not ledger.unbalanced_entries()}; fund position unchanged: "
-              f"{ledger.fund_position().as_dict() == position}")
+              f"{figures.fund_position().as_dict() == position}")
     for p in problems:
         print("PROBLEM:", p)
     return 1 if problems else 0

@@ -53,10 +53,10 @@ def timed(fn, repeat: int = 1) -> tuple[float, object]:
 
 
 class BenchDirectory:
-    """Three grants with results, standing in for the grants package's directory (fund.results)."""
+    """Three grants with results, standing in for the grants package's directory (fund.grant_directory)."""
 
     def grants(self, ids):
-        from fund.results import GrantInfo
+        from fund.grant_directory import GrantInfo
 
         return {i: GrantInfo(i, f"VTF/{YEAR}/SGP1/{i:03d}", f"Partner NGO {i}", "Assistance to survivors", ("SN",),
                              "emergency", ("Africa",), ("forced_labour", "shelter")) for i in ids if i in (1, 2, 3)}
@@ -65,7 +65,7 @@ class BenchDirectory:
         return [1, 2]
 
     def results(self, grant_ids, date_from=None, date_to=None):
-        from fund.results import Results
+        from fund.grant_directory import Results
 
         counts = {1: 3, 2: 27, 3: 41}
         return {g: Results(by_sex_age={("female", "18-24"): counts[g] - 1, ("male", "25-59"): 1},
@@ -76,7 +76,7 @@ class BenchDirectory:
 def build(app) -> int:
     """The donor: two pledges (EUR, USD) and 1,000 contributions over the year, half against the pledges."""
     from donors import operations
-    from fund import ledger, rates
+    from fund.accounting import ledger, rates
     from fund.db import db
 
     with app.test_request_context():
@@ -119,14 +119,14 @@ def main() -> None:
     from donors import operations
     from donors import statements as st
     from donors.models import Donor
+    from fund import grant_directory
     from fund import operations as fund_operations
-    from fund import results
     from fund.db import db
     from fund.pdf import html_to_pdf, html_to_pdf_bounded, render_html
 
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory, revision="heads")
-    results.register(BenchDirectory())
+    grant_directory.register(BenchDirectory())
     print(f"Building a donor with {CONTRIBUTIONS:,} contributions ...", flush=True)
     setup, donor_id = timed(lambda: build(app))
     print(f"  built in {setup:.1f} s")

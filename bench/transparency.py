@@ -57,7 +57,7 @@ def seed(app, scale: int) -> dict:
     from sqlalchemy import insert
 
     from donors.models import Donor
-    from fund import ledger, rates
+    from fund.accounting import ledger, rates
     from fund.db import db
     from grants.awards.models import Grant, GrantReport, ReportResult
     from grants.models import Application, Call, Organisation

@@ -20,11 +20,11 @@ def init_app(app: Flask) -> None:
     from donors.cli import statements_cli
     from donors.demo import load_demo
     from donors.views import bp, verify_bp
-    from fund import attribution
+    from fund.accounting import attribution
     from fund.demo import DEMO_LOADERS
     from fund.extensions import api, csrf
     from fund.models import ADMIN, AUDITOR, DONOR, FINANCE_OFFICER, FUND_MANAGER
-    from fund.views import DASHBOARD_LINKS, dashboard_link
+    from fund.views import dashboard_link
 
     app.register_blueprint(bp)
     app.register_blueprint(verify_bp)
@@ -32,14 +32,13 @@ def init_app(app: Flask) -> None:
     csrf.exempt(api_blp)
     app.cli.add_command(statements_cli)
 
-    if not any(endpoint.startswith("donors.") for _roles, endpoint, _label in DASHBOARD_LINKS):
-        dashboard_link({FINANCE_OFFICER, FUND_MANAGER, ADMIN, AUDITOR}, "donors.index", _l("Donors and pledges"))
-        dashboard_link({FINANCE_OFFICER, ADMIN}, "donors.new_contribution", _l("Record a contribution"))
-        dashboard_link({DONOR}, "donors.index", _l("Our pledges and contributions"))
-        dashboard_link({FINANCE_OFFICER, FUND_MANAGER, ADMIN, AUDITOR}, "donors.statements_index",
-                       _l("Donor statements"))
-        # A donor's one link to its statements: the page with figures (issued statements are linked from it).
-        dashboard_link({DONOR}, "donors.statements_index", _l("Statement and use of funds"))
+    dashboard_link(app, {FINANCE_OFFICER, FUND_MANAGER, ADMIN, AUDITOR}, "donors.index", _l("Donors and pledges"))
+    dashboard_link(app, {FINANCE_OFFICER, ADMIN}, "donors.new_contribution", _l("Record a contribution"))
+    dashboard_link(app, {DONOR}, "donors.index", _l("Our pledges and contributions"))
+    dashboard_link(app, {FINANCE_OFFICER, FUND_MANAGER, ADMIN, AUDITOR}, "donors.statements_index",
+                   _l("Donor statements"))
+    # A donor's one link to its statements: the page with figures (issued statements are linked from it).
+    dashboard_link(app, {DONOR}, "donors.statements_index", _l("Statement and use of funds"))
     attribution.register_donor_names(donor_names)
     if load_demo not in DEMO_LOADERS:
         DEMO_LOADERS.append(load_demo)

@@ -35,23 +35,23 @@ from donors.schemas import (
     VoidIn,
     WriteOffIn,
 )
-from fund import ledger
+from fund.accounting.figures import DonorFigures, donors_figures
 from fund.db import db
 from fund.errors import FundError
+from fund.i18n import translate as _
 from fund.idempotency import idempotent
 from fund.listing import list_page
 from fund.models import DONOR
 from fund.openapi import binary_response
 from fund.permissions import access, can_edit, can_view, ensure_edit, ensure_view
-from fund.rates import translate as _
 from fund.schemas import paged
 
 blp = Blueprint("donors_api", __name__, url_prefix="/api/v1",
                 description="Donors, pledges, contributions and donor statements")
 
 
-def donor_out(donor: Donor, figures: ledger.DonorFigures | None = None) -> dict:
-    figures = figures or ledger.donors_figures([donor.id])[donor.id]
+def donor_out(donor: Donor, figures: DonorFigures | None = None) -> dict:
+    figures = figures or donors_figures([donor.id])[donor.id]
     return {
         **{k: getattr(donor, k) for k in ("id", "name", "type", "country", "language", "contact_name",
                                           "contact_email", "anonymous", "created_at")},
@@ -101,7 +101,7 @@ def list_donors(args):
         query = query.where(func.lower(Donor.name).contains(args["q"].lower(), autoescape=True))
 
     def present(donors):
-        figures = ledger.donors_figures([d.id for d in donors])
+        figures = donors_figures([d.id for d in donors])
         return [donor_out(d, figures[d.id]) for d in donors]
 
     return list_page(query, args, filters={"type": Donor.type}, present=present)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from fund import rates
+from fund.accounting import rates
 from fund.db import utcnow
 from fund.models import DONOR, FINANCE_OFFICER, User
 

@@ -2,7 +2,7 @@
 
 Amounts are stored as integer minor units of their currency (``amount_minor``) beside the currency code; the
 ``amount`` properties give Decimals. What a pledge has received, written off or still owes is computed from the
-fund's ledger (:func:`fund.ledger.pledges_figures`), never stored twice.
+fund's ledger (:func:`fund.accounting.ledger.pledges_figures`), never stored twice.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from decimal import Decimal
 from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, event, inspect, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from fund.accounting.ledger import JournalEntry
+from fund.accounting.rates import DecimalText, ExchangeRate, from_minor
 from fund.db import UTCDateTime, db, utcnow
-from fund.ledger import JournalEntry
+from fund.i18n import translate as _
 from fund.models import ADMIN, FINANCE_OFFICER
-from fund.rates import DecimalText, ExchangeRate, from_minor
-from fund.rates import translate as _
 
 DONOR_TYPES = ("member_state", "intergovernmental", "private_sector", "foundation", "individual", "other")
 LANGUAGES = ("en", "fr")

@@ -2,7 +2,7 @@
 
 Operations take objects and validated data, check the domain rules, post to the fund's ledger, write the
 audit event in the same transaction, flush and never commit. Anything that reads a balance and then writes
-takes the fund lock first (:func:`fund.ledger.lock_fund`), so two payments cannot both fit one outstanding
+takes the fund lock first (:func:`fund.accounting.ledger.lock_fund`), so two payments cannot both fit one outstanding
 amount.
 """
 
@@ -37,13 +37,15 @@ from donors.models import (
     StatementCounter,
     settled_status,
 )
-from fund import audit, ledger, rates, storage
+from fund import audit, storage
+from fund.accounting import ledger, rates
+from fund.accounting.figures import PledgeFigures, pledges_figures
+from fund.accounting.ledger import JournalEntry
 from fund.db import db, utcnow
 from fund.errors import FundError
-from fund.ledger import JournalEntry, PledgeFigures
+from fund.i18n import translate as _
 from fund.money import MoneyError
 from fund.pdf import PdfError
-from fund.rates import translate as _
 
 log = logging.getLogger("donors")
 
@@ -100,7 +102,7 @@ def outstanding(pledge: Pledge, figures: PledgeFigures) -> Decimal:
 def summarise(pledges: list[Pledge], today: dt.date | None = None) -> dict[int, PledgeSummary]:
     """Summaries of pledges with one ledger query; instalments are matched to payments in due-date order."""
     today = today or utcnow().date()
-    figures = ledger.pledges_figures([(p.id, p.currency) for p in pledges])
+    figures = pledges_figures([(p.id, p.currency) for p in pledges])
     result = {}
     for pledge in pledges:
         f = figures[pledge.id]
@@ -344,7 +346,7 @@ def _after_reversal(original: JournalEntry, reversal: JournalEntry) -> None:
                          changes={"reversal_entry_id": [None, reversal.id]})
     pledge_ids = sorted({p.pledge_id for p in original.postings if p.pledge_id is not None})
     pledges = db.session.execute(select(Pledge).where(Pledge.id.in_(pledge_ids))).scalars().all() if pledge_ids else []
-    figures = ledger.pledges_figures([(p.id, p.currency) for p in pledges])
+    figures = pledges_figures([(p.id, p.currency) for p in pledges])
     for pledge in pledges:
         target = _status_from_ledger(pledge, figures[pledge.id])
         if target != pledge.status:

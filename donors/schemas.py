@@ -18,10 +18,10 @@ from donors.models import (
     IssuedStatement,
     Pledge,
 )
-from fund.finance_api import Rate
+from fund.accounting.api import Rate
+from fund.accounting.rates import check_places, validate_money
+from fund.i18n import translate as _
 from fund.money import MoneyError
-from fund.rates import check_places, validate_money
-from fund.rates import translate as _
 from fund.schemas import Amount, Id, InSchema, PageQuery, QuerySchema, Sort
 
 

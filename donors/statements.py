@@ -2,7 +2,7 @@
 its money was used for, what those grants achieved, and the fund's totals for context.
 
 Everything comes from the fund's ledger (postings with their ``donor_id``, ``pledge_id`` and ``grant_id``) and,
-for grants, from :func:`fund.results.directory` (donors never import grants). A :class:`Statement` is plain data:
+for grants, from :func:`fund.grant_directory.directory` (donors never import grants). A :class:`Statement` is plain data:
 the same object gives the portal page, the PDF, the CSV and the JSON, so they always agree.
 
 Outstanding pledges (the receivable account, per pledge and currency) reconcile exactly, in each pledge's own
@@ -16,7 +16,7 @@ operational rate of their own month; against a pledge the difference from the bo
 difference of the ledger.
 
 Use of funds (:data:`METHOD`) is read from the attribution the fund recorded when the money moved
-(:mod:`fund.attribution`), never recomputed: the donor's unspent money at the start of the period, what it
+(:mod:`fund.accounting.attribution`), never recomputed: the donor's unspent money at the start of the period, what it
 received, what its money paid to grants and in programme support costs, and what is unspent at the end::
 
     opening + received - attributed - psc = held
@@ -40,11 +40,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
 
 from donors.models import ANNOUNCED, CANCELLED, Contribution, Donor, IssuedStatement, Pledge
-from fund import attribution, disclosure, ledger
+from fund import disclosure
+from fund.accounting import attribution, ledger
+from fund.accounting.ledger import JournalEntry, Posting
+from fund.accounting.rates import BASE_CURRENCY, from_minor
 from fund.db import db
-from fund.ledger import JournalEntry, Posting
-from fund.rates import BASE_CURRENCY, from_minor
-from fund.results import SMALL, WITHHELD, directory
+from fund.grant_directory import directory
+from fund.suppression import SMALL, WITHHELD
 from fund.vocabulary import (
     AGE_BAND_LABELS,
     ASSISTANCE_TYPES,
@@ -354,7 +356,7 @@ def _grant_payments(date_from: dt.date, date_to: dt.date, grant_ids: list[int] |
 
 def use_of_funds(donor_id: int, date_from: dt.date, date_to: dt.date) -> UseOfFunds:
     """The donor's use of funds over the period, read from the attribution the fund recorded when the money moved
-    (:mod:`fund.attribution`, see :data:`METHOD`): two aggregate queries on this donor's rows, one for the grants'
+    (:mod:`fund.accounting.attribution`, see :data:`METHOD`): two aggregate queries on this donor's rows, one for the grants'
     facts and one for what the fund paid them, whatever the size of the fund."""
     figures = attribution.donor_use(donor_id, date_from, date_to)
     use = UseOfFunds(opening=figures.opening, received=figures.received, attributed=figures.grants_total,
@@ -789,8 +791,8 @@ def as_response(statement: Statement, fmt: str):
     from flask import Response
 
     from fund.errors import FundError
+    from fund.i18n import translate
     from fund.pdf import PdfError
-    from fund.rates import translate
 
     if fmt == "json":
         return Response(json_bytes(statement), mimetype="application/json")

@@ -18,7 +18,8 @@ from donors import operations, statements
 from donors.models import DONOR_TYPES, EARMARK_TYPES, OPEN, Contribution, Donor, IssuedStatement, Pledge
 from donors.permissions import ISSUE, READ, WRITE
 from donors.schemas import CancelIn, ContributionIn, DonorIn, PledgeIn, StatementIn, StatementQuery, VoidIn, WriteOffIn
-from fund import attribution, balances, ledger, rates
+from fund.accounting import attribution, balances, ledger, rates
+from fund.accounting.figures import DonorFigures, donors_figures, fund_position
 from fund.db import db, utcnow
 from fund.errors import FundError
 from fund.extensions import limiter
@@ -81,9 +82,9 @@ def _index(errors: dict, form: dict, status: int = 200):
     if q:
         query = query.where(func.lower(Donor.name).contains(q.lower(), autoescape=True))
     page = db.paginate(query, per_page=50, error_out=False)
-    figures = ledger.donors_figures([d.id for d in page.items])
+    figures = donors_figures([d.id for d in page.items])
     html = render_template("donors/index.html", page=page, figures=figures, q=q, errors=errors, form=form,
-                           types=DONOR_TYPES, position=ledger.fund_position())
+                           types=DONOR_TYPES, position=fund_position())
     return html, status
 
 
@@ -118,7 +119,7 @@ def _detail(donor: Donor, errors: dict, failed_pledge: int | None, status: int =
     summaries = operations.summarise(list(pledges))
     contributions = db.paginate(operations.contributions_query(donor.id), page=request.args.get("page", 1, type=int),
                                 per_page=100, error_out=False)
-    figures = ledger.donors_figures([donor.id])[donor.id]
+    figures = donors_figures([donor.id])[donor.id]
     html = render_template("donors/detail.html", donor=donor, summaries=[summaries[p.id] for p in pledges],
                            figures=figures, totals=pledge_totals(figures), contributions=contributions,
                            use=attribution.donor_use(donor.id, dt.date.min, utcnow().date()),
@@ -128,7 +129,7 @@ def _detail(donor: Donor, errors: dict, failed_pledge: int | None, status: int =
     return html, status
 
 
-def pledge_totals(figures: ledger.DonorFigures) -> dict:
+def pledge_totals(figures: DonorFigures) -> dict:
     """The donor's totals as lines that add up: pledged - received against pledges - written off + exchange
     difference = outstanding, and contributions without a pledge beside them.
 

@@ -1,8 +1,9 @@
-"""VTF Grants: the core package (app factory, config, database, accounts, permissions, audit, ledger)."""
+"""VTF Grants: the platform (app factory, config, database, accounts, permissions, audit, files, mail, PDF)."""
 
 from __future__ import annotations
 
 import logging
+from importlib import import_module
 from pathlib import Path
 
 from flask import Flask, g, has_request_context, request, session
@@ -11,6 +12,9 @@ from flask_login import current_user
 from fund.config import build_config, check_production
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: The packages the app factory initialises, in order (imports flow grants, donors -> fund.accounting -> fund).
+PACKAGES = ("fund.accounting", "grants", "donors", "transparency")
 
 
 def select_locale() -> str:
@@ -80,26 +84,15 @@ def create_app(overrides: dict | None = None) -> Flask:
     init_templating(app)
 
     from fund.api import blp as fund_api
-    from fund.finance_api import blp as finance_api
-    from fund.finance_views import bp as finance_views
     from fund.views import bp as fund_views
 
     app.register_blueprint(fund_views)
     api.register_blueprint(fund_api)
     csrf.exempt(fund_api)
-    app.register_blueprint(finance_views)
-    api.register_blueprint(finance_api)
-    csrf.exempt(finance_api)
-
-    from donors import init_app as init_donors
-    from grants import init_app as init_grants
-
-    init_grants(app)
-    init_donors(app)
-
-    from transparency import init_app as init_transparency
-
-    init_transparency(app)  # the public face reads every package: registered last
+    # The domain packages, each with its pages, API, CLI and dashboard links. The public face reads every
+    # package, so it comes last.
+    for package in PACKAGES:
+        import_module(package).init_app(app)
 
     from fund.cli import register_cli
     from fund.privacy import init_app as init_privacy

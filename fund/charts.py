@@ -13,7 +13,6 @@ come from a palette that stays distinguishable in grey print, and each series is
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -206,65 +205,10 @@ def _short(text: str, limit: int = 30) -> str:
 # The staff dashboards' charts ----------------------------------------------------------------------------------
 
 
-def position_history(months: int = 24, today: dt.date | None = None) -> list[tuple[dt.date, Decimal, Decimal,
-                                                                                       Decimal]]:
-    """(month, cash, committed, available) at the end of each of the last ``months`` months, from one aggregate
-    query over the ledger (USD summed per year, month and account; balances carried forward)."""
-    from sqlalchemy import func, select
-
-    from fund import ledger
-    from fund.db import db
-
-    today = today or dt.date.today()
-    entry, posting = ledger.JournalEntry, ledger.Posting
-    year, month = func.extract("year", entry.value_date), func.extract("month", entry.value_date)
-    rows = db.session.execute(
-        select(year, month, posting.account, func.sum(posting.usd_cents)).join(entry, entry.id == posting.entry_id)
-        .where(posting.account.in_((ledger.CASH, ledger.GRANTS_PAYABLE, ledger.PSC_RESERVE)))
-        .group_by(year, month, posting.account)).all()
-    moves: dict[dt.date, list[int]] = {}
-    for y, m, account, cents in rows:
-        slot = moves.setdefault(dt.date(int(y), int(m), 1), [0, 0])
-        if account == ledger.CASH:
-            slot[0] += int(cents)
-        else:
-            slot[1] -= int(cents)
-    start = dt.date(today.year, today.month, 1)
-    for _i in range(months - 1):
-        start = (start - dt.timedelta(days=1)).replace(day=1)
-    reserve = ledger.operating_reserve()
-    cash = committed = 0
-    for day in sorted(d for d in moves if d < start):
-        cash, committed = cash + moves[day][0], committed + moves[day][1]
-    out, day = [], start
-    while day <= today:
-        cash, committed = cash + moves.get(day, [0, 0])[0], committed + moves.get(day, [0, 0])[1]
-        c, k = Decimal(cash) / 100, Decimal(committed) / 100
-        out.append((day, c, k, c - k - reserve))
-        day = (day + dt.timedelta(days=32)).replace(day=1)
-    return out
-
-
-def _usd(value) -> str:
+def usd(value) -> str:
     from fund.templating import money
 
     return money(value, "USD")
-
-
-def position_chart(months: int = 24) -> Chart:
-    from flask_babel import format_date
-    from flask_babel import gettext as _
-
-    history = position_history(months)
-    return Chart(
-        "chart-position", _("The fund position over time"),
-        _("Cash, commitments to grants not yet paid (with their programme support costs) and the balance available "
-          "for new grants at the end of each month, in US dollars."),
-        [format_date(d, "MMM y") for d, *_rest in history],
-        [Series(_("Cash"), [c for _d, c, _k, _a in history]),
-         Series(_("Committed"), [k for _d, _c, k, _a in history]),
-         Series(_("Available"), [a for _d, _c, _k, a in history])],
-        kind="line", unit="USD", format=_usd, extra={"category_label": _("Month")})
 
 
 def pipeline_chart(states: dict, by_status: dict) -> Chart:
@@ -292,4 +236,4 @@ def forecast_chart(forecast) -> Chart:
         [format_date(m.month, "MMM y") if m.month else _("Later") for m in months],
         [Series(_("To pay"), [m.amount + m.psc for m in months]),
          Series(_("Cash after"), [m.cash_after for m in months])],
-        unit="USD", format=_usd, extra={"category_label": _("Month")})
+        unit="USD", format=usd, extra={"category_label": _("Month")})

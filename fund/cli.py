@@ -236,7 +236,5 @@ def demo_load(if_empty):
 
 
 def register_cli(app: Flask) -> None:
-    from fund.finance_cli import ledger_cli, rates_cli
-
-    for group in (users_cli, audit_cli, mail_cli, demo_cli, rates_cli, ledger_cli, db_roles_cli):
+    for group in (users_cli, audit_cli, mail_cli, demo_cli, db_roles_cli):
         app.cli.add_command(group)

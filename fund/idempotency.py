@@ -37,7 +37,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from fund.db import UTCDateTime, db, utcnow
 from fund.errors import Conflict, FundError
-from fund.rates import translate as _
+from fund.i18n import translate as _
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255

@@ -128,8 +128,7 @@ def init_templating(app: Flask) -> None:
     app.jinja_env.filters["html_attrs"] = html_attrs
     from fund import charts
 
-    app.jinja_env.globals.update(position_chart=charts.position_chart, pipeline_chart=charts.pipeline_chart,
-                                 forecast_chart=charts.forecast_chart)
+    app.jinja_env.globals.update(pipeline_chart=charts.pipeline_chart, forecast_chart=charts.forecast_chart)
     app.jinja_env.filters["datetime"] = datetime_text
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["country"] = country_name

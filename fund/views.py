@@ -10,6 +10,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -35,11 +36,10 @@ from fund.schemas import AuditQuery, InSchema
 bp = Blueprint("fund", __name__)
 
 #: Links that domain packages add to the dashboard: (roles, endpoint, label).
-DASHBOARD_LINKS: list[tuple[frozenset, str, object]] = []
-
-
-def dashboard_link(roles, endpoint: str, label) -> None:
-    DASHBOARD_LINKS.append((frozenset(roles), endpoint, label))
+def dashboard_link(app, roles, endpoint: str, label) -> None:
+    """A link on the dashboard for the given roles, declared by its package's ``init_app`` (in the order the app
+    factory initialises the packages)."""
+    app.extensions.setdefault("dashboard_links", []).append((frozenset(roles), endpoint, label))
 
 
 def form_errors(exc: ValidationError) -> dict:
@@ -55,7 +55,7 @@ def index():
 @bp.route("/dashboard")
 @access(ANY_ROLE)
 def dashboard():
-    links = [(endpoint, label) for roles, endpoint, label in DASHBOARD_LINKS if current_user.has_any_role(*roles)]
+    links = [(endpoint, label) for roles, endpoint, label in current_app.extensions.get("dashboard_links", ()) if current_user.has_any_role(*roles)]
     return render_template("fund/dashboard.html", links=links, role_labels=operations.ROLE_LABELS)
 
 

@@ -8,7 +8,7 @@ def init_app(app: Flask) -> None:
     from fund.demo import DEMO_LOADERS
     from fund.extensions import api, csrf
     from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
-    from fund.views import DASHBOARD_LINKS, dashboard_link
+    from fund.views import dashboard_link
     from grants import models, permissions  # noqa: F401  (register the models and permission rules)
     from grants.api import blp as api_blp
     from grants.awards import init_app as init_awards
@@ -25,14 +25,13 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(payee_api_blp)
     csrf.exempt(payee_api_blp)
 
-    if not any(endpoint.startswith("grants.") for _roles, endpoint, _label in DASHBOARD_LINKS):
-        dashboard_link({APPLICANT}, "grants.applicant_home", _l("Your organisation and applications"))
-        dashboard_link({APPLICANT}, "grants.calls", _l("Calls for proposals"))
-        dashboard_link({FUND_MANAGER, ADMIN, AUDITOR}, "grants.manage_calls", _l("Calls for proposals"))
-        dashboard_link({FUND_MANAGER, ADMIN, AUDITOR}, "grants.applications", _l("Applications"))
-        dashboard_link({FUND_MANAGER, FINANCE_OFFICER, ADMIN, AUDITOR}, "grants.organisations",
-                       _l("Applicant organisations"))
-        dashboard_link({FINANCE_OFFICER}, "grants.pending_bank_changes", _l("Bank details to verify"))
+    dashboard_link(app, {APPLICANT}, "grants.applicant_home", _l("Your organisation and applications"))
+    dashboard_link(app, {APPLICANT}, "grants.calls", _l("Calls for proposals"))
+    dashboard_link(app, {FUND_MANAGER, ADMIN, AUDITOR}, "grants.manage_calls", _l("Calls for proposals"))
+    dashboard_link(app, {FUND_MANAGER, ADMIN, AUDITOR}, "grants.applications", _l("Applications"))
+    dashboard_link(app, {FUND_MANAGER, FINANCE_OFFICER, ADMIN, AUDITOR}, "grants.organisations",
+                   _l("Applicant organisations"))
+    dashboard_link(app, {FINANCE_OFFICER}, "grants.pending_bank_changes", _l("Bank details to verify"))
     if load_demo not in DEMO_LOADERS:
         DEMO_LOADERS.append(load_demo)
 

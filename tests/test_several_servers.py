@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from fund import ledger
+from fund.accounting import figures, ledger
 from fund.db import db
 from fund.mail import OutboxMessage, queue_mail
 from tests.conftest import CSRF_RE, PASSWORD, free_port
@@ -276,7 +276,7 @@ def test_funding_decisions_raced_across_both_servers_never_commit_more_than_the_
         (r.status, r.body[:200]) for r in responses]
     assert all(r.json()["error"]["code"] == "insufficient_funds" for r in responses if r.status == 409)
     with app.app_context():
-        position = ledger.fund_position()
+        position = figures.fund_position()
         assert position.committed == with_psc * affordable and position.available >= 0
         assert ledger.unbalanced_entries() == []
         assert db.session.execute(select(func.count()).select_from(Grant)).scalar_one() == affordable

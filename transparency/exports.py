@@ -25,7 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from donors.models import Contribution, Pledge
-from fund import ledger
+from fund.accounting import ledger
+from fund.accounting.figures import grants_figures
 from fund.db import db
 from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
 from fund.money import exponent
@@ -97,7 +98,7 @@ def instalment_rows():
 
 def grant_rows():
     grants = db.session.execute(select(Grant).order_by(Grant.id)).scalars().all()
-    figures = ledger.grants_figures([g.id for g in grants])
+    figures = grants_figures([g.id for g in grants])
     for g in grants:
         f = figures[g.id]
         yield (g.id, g.number, g.organisation.name, g.title, g.status, g.start_date, g.end_date, g.currency,
@@ -155,7 +156,7 @@ def report_rows():
 def attribution_rows():
     """The donor x grant attribution matrix over the fund's whole history, one row per cell: what each donor's
     money paid each grant, the PSC it paid, what it brought in, and what no donor's money could be named for."""
-    from fund import attribution
+    from fund.accounting import attribution
 
     data = attribution.matrix_data(attribution.matrix(dt.date(2000, 1, 1), dt.date.today()))
     grants = data["grants"]

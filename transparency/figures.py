@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 
 from donors.models import DONOR_TYPES, Donor
-from fund import ledger
+from fund.accounting import ledger
 from fund.db import db
 
 ZERO = Decimal("0.00")

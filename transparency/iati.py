@@ -22,10 +22,10 @@ from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from fund import ledger
+from fund.accounting import ledger
 from fund.db import db
 from fund.permissions import public
-from fund.results import SMALL, WITHHELD
+from fund.suppression import SMALL, WITHHELD
 from grants.awards.models import Grant
 from transparency import figures
 from transparency.publication import publication

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from fund.db import db
 from fund.disclosure import Publication
-from fund.results import Results
+from fund.grant_directory import Results
 from grants.awards.models import BY_ASSISTANCE, BY_COUNTRY, BY_FORM, SEX_AGE, GrantReport, ReportResult
 from grants.awards.reports import split_cell
 

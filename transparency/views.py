@@ -19,11 +19,11 @@ from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy import func, select
 
-from fund import ledger
+from fund.accounting.figures import grants_figures
 from fund.charts import Chart, Series
 from fund.db import db
 from fund.permissions import public
-from fund.results import SMALL, WITHHELD
+from fund.suppression import SMALL, WITHHELD
 from fund.templating import money
 from grants.awards.directory import regions_of
 from grants.awards.models import Grant
@@ -304,7 +304,7 @@ def grants():
         errors = exc.messages
         args = {"page": 1}
     page = paginate(matching_grants(args), args["page"])
-    paid = ledger.grants_figures([row.id for row in page.items])
+    paid = grants_figures([row.id for row in page.items])
     published = publication().results.grants
     language = lang()
     rows = [grant_view(row, paid[row.id].paid, published.get(row.id), language) for row in page.items]
@@ -325,7 +325,7 @@ def grant(number: str):
     row = next((row for row, _regions, _text in public_grants() if row.number == number), None)
     if row is None:
         abort(404)
-    paid = ledger.grants_figures([row.id])[row.id].paid
+    paid = grants_figures([row.id])[row.id].paid
     victims = publication().results.grants.get(row.id)
     return render_template("transparency/grant.html", grant=grant_view(row, paid, victims, lang()),
                            count_text=count_text)

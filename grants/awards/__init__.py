@@ -4,7 +4,7 @@
 (every write, including :func:`operations.create_grant`, which the Board's approval calls), ``api`` and
 ``views`` (the JSON API and the portal pages), ``reports`` (the rules of grantee reports), ``presenters``
 (plain data for pages, API and PDF), ``agreement`` (the agreement PDF), ``forecast`` (the cash forecast),
-``directory`` (what donor outputs read through :mod:`fund.results`), ``reminders`` and ``cli`` (the report
+``directory`` (what donor outputs read through :mod:`fund.grant_directory`), ``reminders`` and ``cli`` (the report
 reminder job), ``permissions`` and ``demo``.
 """
 
@@ -13,11 +13,11 @@ def init_app(app) -> None:
     """Register the models, permission rules, pages, API, CLI, results directory and dashboard links."""
     from flask_babel import lazy_gettext as _l
 
-    from fund import results
+    from fund import grant_directory
     from fund.demo import DEMO_LOADERS
     from fund.extensions import api, csrf
     from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
-    from fund.views import DASHBOARD_LINKS, dashboard_link
+    from fund.views import dashboard_link
     from grants.awards import models, operations, permissions  # noqa: F401  (models, rules, ledger hooks)
     from grants.awards.api import blp as api_blp
     from grants.awards.cli import reminders_cli
@@ -31,13 +31,12 @@ def init_app(app) -> None:
     csrf.exempt(api_blp)
     app.cli.add_command(reminders_cli)
     init_templating(app)
-    results.register(AwardsDirectory())
+    grant_directory.register(AwardsDirectory())
     if load_demo not in DEMO_LOADERS:
         DEMO_LOADERS.append(load_demo)
-    if not any(endpoint.startswith("grants_awards.") for _roles, endpoint, _label in DASHBOARD_LINKS):
-        dashboard_link({APPLICANT}, "grants_awards.grantee_home", _l("Your grants: payments and reports"))
-        dashboard_link({FUND_MANAGER, FINANCE_OFFICER, ADMIN, AUDITOR}, "grants_awards.grants", _l("Grants"))
-        dashboard_link({FINANCE_OFFICER}, "grants_awards.approval_queue", _l("Disbursements to approve"))
-        dashboard_link({FINANCE_OFFICER}, "grants_awards.payments", _l("Payments to record"))
-        dashboard_link({FINANCE_OFFICER, FUND_MANAGER, ADMIN, AUDITOR}, "grants_awards.forecast",
-                       _l("Cash forecast"))
+    dashboard_link(app, {APPLICANT}, "grants_awards.grantee_home", _l("Your grants: payments and reports"))
+    dashboard_link(app, {FUND_MANAGER, FINANCE_OFFICER, ADMIN, AUDITOR}, "grants_awards.grants", _l("Grants"))
+    dashboard_link(app, {FINANCE_OFFICER}, "grants_awards.approval_queue", _l("Disbursements to approve"))
+    dashboard_link(app, {FINANCE_OFFICER}, "grants_awards.payments", _l("Payments to record"))
+    dashboard_link(app, {FINANCE_OFFICER, FUND_MANAGER, ADMIN, AUDITOR}, "grants_awards.forecast",
+                   _l("Cash forecast"))

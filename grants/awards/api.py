@@ -11,7 +11,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from fund import ledger
+from fund.accounting.figures import grants_figures
 from fund.db import db
 from fund.errors import FundError
 from fund.idempotency import idempotent
@@ -93,7 +93,7 @@ def list_grants(args):
         query = query.where(Grant.organisation_id == args["organisation_id"])
 
     def present(grants):
-        figures = ledger.grants_figures(g.id for g in grants)
+        figures = grants_figures(g.id for g in grants)
         return [grant_list_dict(g, figures[g.id]) for g in grants]
 
     return list_page(query, args, filters={"status": Grant.status}, present=present)

@@ -1,5 +1,5 @@
-"""What the rest of the service may know about grants: :class:`fund.results.GrantDirectory`, registered at
-start-up, read by donor outputs through :func:`fund.results.directory` (donors never import grants).
+"""What the rest of the service may know about grants: :class:`fund.grant_directory.GrantDirectory`, registered at
+start-up, read by donor outputs through :func:`fund.grant_directory.directory` (donors never import grants).
 
 Results come from ACCEPTED grantee reports only, as raw aggregate counts (suppression of small cells is the
 reader's job). Earmarks are free text on pledges ("Sub-grant programme 1 (emergency assistance)", "Child
@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from fund.db import db
-from fund.results import GrantInfo, Results
+from fund.grant_directory import GrantInfo, Results
 from grants.awards.models import BY_ASSISTANCE, BY_COUNTRY, BY_FORM, SEX_AGE, Grant, GrantReport
 from grants.awards.reports import split_cell
 from grants.models import Application
@@ -80,7 +80,7 @@ def _matches(value: str, names: set[str]) -> bool:
 
 
 class AwardsDirectory:
-    """The grants package's :class:`fund.results.GrantDirectory`."""
+    """The grants package's :class:`fund.grant_directory.GrantDirectory`."""
 
     def _load(self, query):
         return db.session.execute(query.options(selectinload(Grant.application).selectinload(

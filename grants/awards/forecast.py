@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from fund import ledger
+from fund.accounting import figures
 from fund.db import db, utcnow
 from fund.money import round_money
 from grants.awards.models import Disbursement, Grant, Tranche
@@ -54,8 +54,8 @@ def cash_forecast(horizon: int = 12, today: dt.date | None = None) -> Forecast:
     current month), with the programme support costs their payment will charge; the cash left after each month,
     alone and with confirmed pledges still receivable."""
     today = today or utcnow().date()
-    position = ledger.fund_position()
-    rate = ledger.psc_rate()
+    position = figures.fund_position()
+    rate = figures.psc_rate()
     paid = dict(db.session.execute(
         select(Disbursement.tranche_id, func.sum(Disbursement.amount))
         .where(Disbursement.status == "paid").group_by(Disbursement.tranche_id)).all())

@@ -3,7 +3,7 @@
 Money is ``Numeric(14, 2)`` in US dollars (exact), ``Decimal`` in Python, with its currency beside it; a refund
 keeps its original currency (``Numeric(18, 3)`` fits every ISO 4217 exponent the fund uses), the USD value and
 the rate version. What the ledger knows (committed, paid, refunded, remaining, PSC) is read from
-:mod:`fund.ledger`, never stored twice here; a grant's ledger postings carry its id as ``grant_id``.
+:mod:`fund.accounting.ledger`, never stored twice here; a grant's ledger postings carry its id as ``grant_id``.
 
 Statuses change only through :mod:`grants.awards.workflow`. Victims are never recorded: report results are
 aggregate counts per breakdown.

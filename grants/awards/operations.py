@@ -2,7 +2,7 @@
 
 Operations take objects and validated data, check the domain rules, write, audit in the same transaction and
 flush; they never commit. Anything that moves or reserves money takes the fund lock first
-(:func:`fund.ledger.lock_fund`: ``SELECT ... FOR UPDATE`` on PostgreSQL, the ``BEGIN IMMEDIATE`` write lock on
+(:func:`fund.accounting.ledger.lock_fund`: ``SELECT ... FOR UPDATE`` on PostgreSQL, the ``BEGIN IMMEDIATE`` write lock on
 SQLite) and re-reads the rows it decides on, so concurrent requests see each other's committed work and
 money never leaves twice, early, or past the award.
 """
@@ -18,12 +18,14 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from fund import audit, ledger
+from fund import audit
+from fund.accounting import ledger
+from fund.accounting.figures import grant_figures
 from fund.db import db, utcnow
 from fund.errors import Conflict, FundError
+from fund.i18n import translate as _
 from fund.models import User
 from fund.money import MoneyError, to_decimal
-from fund.rates import translate as _
 from grants.awards.models import (
     FINAL,
     INTERIM,
@@ -127,7 +129,7 @@ def create_grant(application: Application, amount_usd: Decimal, *, actor: User,
     budget (scaled to the award when the Board approved another amount than requested: :func:`approved_budget`),
     the tranche schedule (default 70 % on signature, 30 % after the interim report is accepted, split by
     largest remainder so the tranches sum exactly to the award) and the report schedule (interim at mid-term,
-    final within 60 days of the end). The commitment is posted with :func:`fund.ledger.commit_grant`: a
+    final within 60 days of the end). The commitment is posted with :func:`fund.accounting.ledger.commit_grant`: a
     :class:`Conflict` (409) when it exceeds the available balance, and then nothing of the grant is written
     (the work runs in a savepoint). The application's own workflow is left to the caller."""
     amount = _usd(amount_usd)
@@ -302,7 +304,7 @@ def countersign(grant: Grant, actor: User) -> Grant:
     _relock(grant)
     GRANT_WORKFLOW.fire(grant, "countersign", actor)
     grant.countersigned_at, grant.countersigned_by_id = utcnow(), actor.id
-    figures = ledger.grant_figures(grant.id)
+    figures = grant_figures(grant.id)
     needed = grant.amount - figures.committed
     if needed > 0:
         entry = ledger.commit_grant(grant.id, needed, actor=actor,
@@ -338,7 +340,7 @@ def _wind_down(grant: Grant, actor: User, reason: str) -> None:
             Disbursement.grant_id == grant.id, Disbursement.status.in_(("scheduled", "requested", "approved")))
     ).scalars():
         DISBURSEMENT_WORKFLOW.fire(d, "cancel", actor, message=reason)
-    remaining = ledger.grant_figures(grant.id).remaining
+    remaining = grant_figures(grant.id).remaining
     if remaining > 0:
         ledger.release_commitment(grant.id, None, actor=actor,
                                   description=f"Commitment of grant {grant.number} released: {reason}")
@@ -698,7 +700,7 @@ def submit_report(report: GrantReport, actor: User) -> GrantReport:
         if exc.code == "guard_failed":
             exc.fields = {**rule_problems(grant, report), **exc.fields}
         raise
-    figures = ledger.grant_figures(report.grant_id)
+    figures = grant_figures(report.grant_id)
     report.received = figures.paid
     report.unspent = figures.paid - (report.expenditure or ZERO)
     report.submitted_at, report.submitted_by_id = utcnow(), actor.id

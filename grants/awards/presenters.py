@@ -7,10 +7,10 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 
-from fund import ledger
+from fund.accounting.figures import GrantFigures, grant_figures
+from fund.accounting.rates import quantum
 from fund.db import utcnow
 from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER, FUND_MANAGER, REVIEWER
-from fund.rates import quantum
 from grants.awards.models import (
     FINAL,
     FINAL_ACCEPTED,
@@ -92,11 +92,11 @@ def disbursement_dict(d: Disbursement) -> dict:
             "psc_usd": d.psc_usd, "note": d.note}
 
 
-def grant_dict(grant: Grant, figures: ledger.GrantFigures | None = None, *, tranches: list[dict] | None = None,
+def grant_dict(grant: Grant, figures: GrantFigures | None = None, *, tranches: list[dict] | None = None,
                disbursements: tuple[list[Disbursement], int] | None = None) -> dict:
     """A grant for the API. ``tranches`` (:func:`grants.awards.reads.tranche_rows`) and ``disbursements`` (the most
     recent and their total, :func:`grants.awards.reads.recent_disbursements`) spare loading the collections."""
-    f = figures or ledger.grant_figures(grant.id)
+    f = figures or grant_figures(grant.id)
     shown, total = disbursements if disbursements is not None else (grant.disbursements, len(grant.disbursements))
     return {
         "id": grant.id, "number": grant.number, "status": grant.status,
@@ -116,7 +116,7 @@ def grant_dict(grant: Grant, figures: ledger.GrantFigures | None = None, *, tran
     }
 
 
-def grant_list_dict(grant: Grant, figures: ledger.GrantFigures) -> dict:
+def grant_list_dict(grant: Grant, figures: GrantFigures) -> dict:
     """A grant in a list: its own columns, organisation, ledger figures and reports' summaries (what
     :data:`grants.awards.reads.GRANT_LIST` loads); tranches, budget and disbursements are the detail's."""
     return {

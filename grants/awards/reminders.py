@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from fund import audit
 from fund.db import db, utcnow
-from fund.rates import translate as _
+from fund.i18n import translate as _
 from grants.awards.models import Grant, GrantReport, ReportReminder
 from grants.awards.operations import mail_grantee
 

@@ -7,7 +7,7 @@ A draft is saved as typed: only what cannot be stored at all is refused on savin
 transition refuses them (with :func:`missing`, what is still empty).
 
 Results are aggregate counts of victims assisted during the reporting period, in four breakdowns: sex x age
-band (:data:`fund.results.SEXES` x :data:`fund.results.AGE_BANDS`), main form of exploitation, main type of
+band (:data:`fund.grant_directory.SEXES` x :data:`fund.grant_directory.AGE_BANDS`), main form of exploitation, main type of
 assistance received and country. Each breakdown may carry "not recorded"; every breakdown must add up to the
 same total, so the figures can be trusted side by side. Nothing identifies a person.
 """
@@ -23,8 +23,8 @@ from sqlalchemy import select
 from fund import vocabulary
 from fund.db import db
 from fund.errors import FundError
-from fund.rates import translate as _
-from fund.results import AGE_BANDS, SEXES
+from fund.i18n import translate as _
+from fund.vocabulary import AGE_BANDS, SEXES
 from grants.awards.models import (
     BY_ASSISTANCE,
     BY_COUNTRY,

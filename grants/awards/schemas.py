@@ -8,9 +8,9 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates, validates_schema
 
-from fund.rates import validate_money
-from fund.results import AGE_BANDS, SEXES
+from fund.accounting.rates import validate_money
 from fund.schemas import Amount, Id, InSchema, PageQuery, Sort
+from fund.vocabulary import AGE_BANDS, SEXES
 from grants.awards.models import CONDITIONS, REPORT_KINDS, Disbursement, Grant
 from grants.awards.templating import TRANCHE_STATUS
 from grants.awards.workflow import DISBURSEMENT_STATES, GRANT_STATES, REPORT_STATES

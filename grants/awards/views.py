@@ -19,15 +19,15 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from fund import ledger
+from fund.accounting.figures import grant_figures, grants_figures
+from fund.accounting.rates import currency_choices
 from fund.db import db
 from fund.errors import FundError
 from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER, User
 from fund.permissions import access, can_edit, ensure_edit, ensure_view
-from fund.rates import currency_choices
-from fund.results import AGE_BANDS, SEXES
 from fund.templating import money
 from fund.uploads import check_upload
+from fund.vocabulary import AGE_BANDS, SEXES
 from grants.awards import operations, reads
 from grants.awards.forecast import cash_forecast
 from grants.awards.models import (
@@ -98,7 +98,7 @@ def grantee_home():
         mine = db.session.execute(
             select(Grant).where(Grant.organisation_id == current_user.organisation_id).order_by(Grant.id.desc())
         ).scalars().all()
-    figures = ledger.grants_figures(g.id for g in mine)
+    figures = grants_figures(g.id for g in mine)
     reports = [(g, r) for g in mine for r in g.reports if r.status in REPORT_EDITABLE
                and g.status in ("active", "suspended")]
     messages = []
@@ -126,7 +126,7 @@ def grants():
     if status in GRANT_WORKFLOW.states:
         query = query.where(Grant.status == status)
     page = db.paginate(query, per_page=50, error_out=False)
-    figures = ledger.grants_figures(g.id for g in page.items)
+    figures = grants_figures(g.id for g in page.items)
     return render_template("grants/awards/grants.html", page=page, figures=figures, status=status,
                            workflow=GRANT_WORKFLOW, lang=language())
 
@@ -147,7 +147,7 @@ def _grant_page(grant: Grant, errors: dict | None = None, status: int = 200, for
         {e.actor_id for e in events} | {d.requested_by_id for d in grant.disbursements}
         | {d.approved_by_id for d in grant.disbursements}))).unique().scalars()}
     html = render_template(
-        "grants/awards/grant.html", grant=grant, figures=ledger.grant_figures(grant.id), tranches=tranche_rows(grant),
+        "grants/awards/grant.html", grant=grant, figures=grant_figures(grant.id), tranches=tranche_rows(grant),
         events=events, refunds=refunds, actors=actors, errors=errors or {}, form=form or {}, open_form=open_form,
         transitions=GRANT_WORKFLOW.available(grant, current_user), can_edit=can_edit(current_user, grant),
         disbursement_actions=lambda d: DISBURSEMENT_WORKFLOW.available(d, current_user),

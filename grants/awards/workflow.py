@@ -18,12 +18,12 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import func, select
 
-from fund import ledger
+from fund.accounting.figures import fund_position, grant_figures, grants_figures, psc_rate
 from fund.db import db
 from fund.errors import Conflict, FundError
+from fund.i18n import translate as _
 from fund.models import ADMIN, APPLICANT, FINANCE_OFFICER, FUND_MANAGER, User
 from fund.money import round_money
-from fund.rates import translate as _
 from grants.awards.models import (
     FINAL,
     FINAL_ACCEPTED,
@@ -133,7 +133,7 @@ def _closable(grant: Grant, actor, data) -> list[str]:
     final = db.session.execute(
         select(GrantReport).where(GrantReport.grant_id == grant.id, GrantReport.kind == FINAL)
     ).scalar_one()
-    figures = ledger.grant_figures(grant.id)
+    figures = grant_figures(grant.id)
     spent = final.expenditure or ZERO
     net = figures.paid - figures.refunded
     if net != spent:
@@ -236,7 +236,7 @@ def _within_award(d: Disbursement, actor, data) -> list[str]:
     refusal = _award_exceeded(
         d, grant.amount, committed_amounts(d.grant_id, exclude=d.id),
         committed_amounts(d.grant_id, tranche_id=d.tranche.id, exclude=d.id),
-        committed_amounts(d.grant_id, exclude=d.id, statuses=("approved",)), ledger.grant_figures(d.grant_id).remaining)
+        committed_amounts(d.grant_id, exclude=d.id, statuses=("approved",)), grant_figures(d.grant_id).remaining)
     if refusal is not None:
         raise refusal
     return []
@@ -245,7 +245,7 @@ def _within_award(d: Disbursement, actor, data) -> list[str]:
 def _cash_short(d: Disbursement, approved_others: Decimal, cash: Decimal) -> Conflict | None:
     """The rule of :func:`_cash_for_approval` on figures read by the guard or by :func:`list_blockers`."""
     waiting = approved_others + d.amount
-    need = waiting + round_money(ledger.psc_rate() * waiting, "USD")
+    need = waiting + round_money(psc_rate() * waiting, "USD")
     if need > cash:
         return Conflict(_("Cash of USD %(cash)s cannot cover the approved disbursements with this one "
                           "(USD %(need)s with programme support costs).", cash=cash, need=need),
@@ -255,7 +255,7 @@ def _cash_short(d: Disbursement, approved_others: Decimal, cash: Decimal) -> Con
 
 def _cash_for_approval(d: Disbursement, actor, data) -> list[str]:
     """Cash covers every approved, unpaid disbursement of the fund, this one, and their PSC."""
-    refusal = _cash_short(d, approved_unpaid_fundwide(exclude=d.id), ledger.fund_position().cash)
+    refusal = _cash_short(d, approved_unpaid_fundwide(exclude=d.id), fund_position().cash)
     if refusal is not None:
         raise refusal
     return []
@@ -299,8 +299,8 @@ def list_blockers(ds: list[Disbursement], trigger: str = "approve") -> dict[int,
         .where((Disbursement.grant_id.in_(grant_ids) & Disbursement.status.in_(("approved", "paid")))
                | (Disbursement.status == "approved"))
     ).all()
-    figures = ledger.grants_figures(grant_ids)
-    cash = ledger.fund_position().cash if trigger == "approve" else None
+    figures = grants_figures(grant_ids)
+    cash = fund_position().cash if trigger == "approve" else None
 
     def total(rows) -> Decimal:
         return sum((r.amount for r in rows), ZERO).quantize(Decimal("0.01"))

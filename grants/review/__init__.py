@@ -46,7 +46,7 @@ def init_app(app: Flask) -> None:
     from fund.demo import DEMO_LOADERS
     from fund.extensions import api, csrf
     from fund.models import ADMIN, AUDITOR, FUND_MANAGER, REVIEWER
-    from fund.views import DASHBOARD_LINKS, dashboard_link
+    from fund.views import dashboard_link
     from grants.review import models, permissions  # noqa: F401  (register the models and permission rules)
     from grants.review.api import blp as api_blp
     from grants.review.demo import load_demo
@@ -58,11 +58,10 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(sanctions_cli)
     app.jinja_env.globals["board_decisions"] = _board_decisions
 
-    if not any(endpoint.startswith("grants_review.") for _roles, endpoint, _label in DASHBOARD_LINKS):
-        dashboard_link({FUND_MANAGER, ADMIN, AUDITOR}, "grants_review.selection",
-                       _l("Selection: screening, reviews and Board decisions"))
-        dashboard_link({FUND_MANAGER, ADMIN, AUDITOR}, "grants_review.screening_queue", _l("Screening queue"))
-        dashboard_link({REVIEWER}, "grants_review.inbox", _l("Applications to review"))
+    dashboard_link(app, {FUND_MANAGER, ADMIN, AUDITOR}, "grants_review.selection",
+                   _l("Selection: screening, reviews and Board decisions"))
+    dashboard_link(app, {FUND_MANAGER, ADMIN, AUDITOR}, "grants_review.screening_queue", _l("Screening queue"))
+    dashboard_link(app, {REVIEWER}, "grants_review.inbox", _l("Applications to review"))
     if load_demo not in DEMO_LOADERS:
         DEMO_LOADERS.append(load_demo)
 

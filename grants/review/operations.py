@@ -6,9 +6,9 @@ flush; they never commit. A refused operation raises FundError/Conflict; the req
 whole transaction back, so nothing is half-written. Status changes go through grants.workflow (via
 ``grants.operations.transition``, which locks the application row).
 
-Approval commits money: the fund lock is taken first (``fund.ledger.lock_fund``), then the application is
+Approval commits money: the fund lock is taken first (``fund.accounting.ledger.lock_fund``), then the application is
 locked, moved to "approved", and ``grants.awards.operations.create_grant`` creates the grant and posts the
-commitment (``fund.ledger.commit_grant`` refuses with 409 what exceeds the available balance). The check and the
+commitment (``fund.accounting.ledger.commit_grant`` refuses with 409 what exceeds the available balance). The check and the
 posting happen under the same lock, so concurrent approvals can never together exceed the balance.
 """
 
@@ -23,9 +23,9 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from fund import audit
+from fund.accounting.ledger import lock_fund
 from fund.db import db, utcnow
 from fund.errors import Conflict, FundError
-from fund.ledger import lock_fund
 from fund.mail import queue_mail
 from fund.models import FUND_MANAGER, REVIEWER, User
 from grants import operations as grant_ops

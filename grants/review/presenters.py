@@ -7,8 +7,8 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from fund.accounting.figures import fund_position
 from fund.db import db, utcnow
-from fund.ledger import fund_position
 from fund.templating import datetime_text, money
 from grants.models import Application, Call
 from grants.presenters import language

@@ -20,9 +20,9 @@ from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import func, select
 
+from fund.accounting.figures import fund_position
 from fund.db import db
 from fund.errors import FundError
-from fund.ledger import fund_position
 from fund.models import FUND_MANAGER, REVIEWER, Role, User
 from fund.pdf import render_pdf
 from fund.permissions import access, ensure_edit, ensure_view

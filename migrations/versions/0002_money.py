@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from fund.audit import APPEND_ONLY_FUNCTION, append_only_trigger_sql
-from fund.rates import currency_rows
+from fund.accounting.rates import currency_rows
 
 APPEND_ONLY_TABLES = ("exchange_rate", "journal_entry", "ledger_posting")
 

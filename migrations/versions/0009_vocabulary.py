@@ -1,5 +1,5 @@
 """One vocabulary of sexes and age bands: applications' planned beneficiaries take the codes of reports,
-statements and exports (fund.results): "other" -> "other_or_not_recorded", "18_24" -> "18-24", "60_plus" -> "60+".
+statements and exports (fund.grant_directory): "other" -> "other_or_not_recorded", "18_24" -> "18-24", "60_plus" -> "60+".
 
 Revision ID: 0009_vocabulary
 Revises: 0008_merge

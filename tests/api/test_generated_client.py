@@ -73,7 +73,7 @@ def test_a_generated_client_runs_donor_contribution_call_application_submission(
     def pdf(name: str) -> File:
         return File(payload=io.BytesIO(gf.PDF_BYTES), file_name=name, mime_type="application/pdf")
 
-    from fund import rates
+    from fund.accounting import rates
     from fund.db import db
 
     with app.app_context():

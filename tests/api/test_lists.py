@@ -142,10 +142,9 @@ def _enum(document, schema: str, prop: str) -> list:
 
 def test_output_statuses_and_kinds_are_enums_from_the_workflow_tables(document):
     from donors.models import DONOR_TYPES, INSTALMENT_STATUSES, PLEDGE_STATUSES
-    from fund import ledger
+    from fund.accounting import ledger
     from fund.models import ROLES
-    from fund.results import AGE_BANDS, SEXES
-    from fund.vocabulary import ASSISTANCE_TYPES, FORMS_OF_EXPLOITATION
+    from fund.vocabulary import AGE_BANDS, ASSISTANCE_TYPES, FORMS_OF_EXPLOITATION, SEXES
     from grants.awards.models import CONDITIONS, REPORT_KINDS
     from grants.awards.templating import TRANCHE_STATUS
     from grants.awards.workflow import DISBURSEMENT_STATES, GRANT_STATES, REPORT_STATES

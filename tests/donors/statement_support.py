@@ -1,4 +1,4 @@
-"""Support of the statement tests: a test double of the grants directory (fund.results), a year of a donor's money
+"""Support of the statement tests: a test double of the grants directory (fund.grant_directory), a year of a donor's money
 with known figures, and PDF text extraction."""
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from decimal import Decimal
 import pypdf
 import pytest
 
-from fund import disclosure, ledger, results
+from fund import disclosure, grant_directory
+from fund.accounting import ledger
 from fund.db import db
-from fund.results import GrantInfo, Results
+from fund.grant_directory import GrantInfo, Results
 from tests.donors import factories as f
 
 START = dt.date(2026, 1, 1)
@@ -65,14 +66,14 @@ class FakeDirectory:
 def fake_directory():
     """The double as the grants directory, and its two grants' results as the fund's public results (what
     statements show: fund.disclosure.publication)."""
-    previous, previous_publication = results.directory(), disclosure._provider
+    previous, previous_publication = grant_directory.directory(), disclosure._provider
     double = FakeDirectory()
-    results.register(double)
+    grant_directory.register(double)
     published = disclosure.Publication(double.results([SMALL_GRANT, BIG_GRANT]))
     double.calls.clear()
     disclosure.register_publication(lambda: published)
     yield double
-    results.register(previous)
+    grant_directory.register(previous)
     disclosure.register_publication(previous_publication)
 
 

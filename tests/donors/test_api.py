@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from donors.models import Contribution, Pledge
+from fund.accounting.ledger import JournalEntry
 from fund.audit import AuditEvent
 from fund.db import db
-from fund.ledger import JournalEntry
 
 TODAY = dt.datetime.now(dt.UTC).date()
 MONTH = TODAY.strftime("%Y-%m")

@@ -27,11 +27,13 @@ from sqlalchemy import func, select
 from donors import operations
 from donors import statements as stm
 from donors.models import Pledge
-from fund import attribution, ledger, rates, results
+from fund import grant_directory
+from fund.accounting import attribution, ledger, rates
+from fund.accounting.figures import grant_figures
+from fund.accounting.ledger import JournalEntry, Posting
 from fund.db import db
 from fund.errors import Conflict, FundError
-from fund.ledger import JournalEntry, Posting
-from fund.results import GrantInfo
+from fund.grant_directory import GrantInfo
 from tests.conftest import _wipe
 
 D = Decimal
@@ -141,7 +143,7 @@ class Fund:
         amount = D(cents).scaleb(-2)
         eligible, before = self.eligible(grant_id), self.attributed_to(grant_id)
         try:
-            if ledger.grant_figures(grant_id).remaining < amount:
+            if grant_figures(grant_id).remaining < amount:
                 ledger.commit_grant(grant_id, amount, value_date=self.day)
             ledger.pay_disbursement(grant_id, amount, value_date=self.day)
         except Conflict:
@@ -153,7 +155,7 @@ class Fund:
         self.covered[grant_id] &= gained == amount
 
     def refund(self, grant_id: int, cents: int, currency: str) -> None:
-        spent = ledger.grant_figures(grant_id).expenditure
+        spent = grant_figures(grant_id).expenditure
         if spent <= 0:
             return
         if currency == "USD":
@@ -285,8 +287,8 @@ step = st.one_of(
 
 
 def test_all_donors_statements_add_up_to_what_the_fund_paid(app):
-    previous = results.directory()
-    results.register(Directory())
+    previous = grant_directory.directory()
+    grant_directory.register(Directory())
 
     @settings(max_examples=int(os.environ.get("ATTRIBUTION_EXAMPLES", "15")), deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -307,14 +309,14 @@ def test_all_donors_statements_add_up_to_what_the_fund_paid(app):
     try:
         run()
     finally:
-        results.register(previous)
+        grant_directory.register(previous)
 
 
 def test_the_donors_that_paid_a_grant_share_it_by_unspent_balance(app):
     """A deterministic case of the method: two donors' unearmarked money, USD 300 and 100, pay USD 100.01 pro rata
     (75.01 and 25.00 by the largest remainder), then an earmarked donor's money pays first a grant it applies to."""
-    previous = results.directory()
-    results.register(Directory())
+    previous = grant_directory.directory()
+    grant_directory.register(Directory())
     try:
         with app.test_request_context():
             fund = Fund(app)
@@ -333,4 +335,4 @@ def test_the_donors_that_paid_a_grant_share_it_by_unspent_balance(app):
             assert attribution.donor_use(c, dt.date.min, fund.day).grants == {202: (ZERO, D("50.00"))}
             fund.check()
     finally:
-        results.register(previous)
+        grant_directory.register(previous)

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from donors.models import Contribution
+from fund.accounting.ledger import JournalEntry
 from fund.db import db
 from fund.idempotency import IdempotencyKey
-from fund.ledger import JournalEntry
 from tests.live import fire, live_server
 
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()

@@ -15,10 +15,12 @@ from sqlalchemy import func, select
 
 from donors import statements as st
 from donors.models import Donor
-from fund import ledger, results
+from fund import grant_directory
+from fund.accounting import ledger
+from fund.accounting.figures import donors_figures
+from fund.accounting.ledger import JournalEntry, Posting
 from fund.db import db
-from fund.ledger import JournalEntry, Posting
-from fund.results import SMALL, WITHHELD, Line, disclosed
+from fund.suppression import SMALL, WITHHELD, Line, disclosed
 from fund.templating import money
 from tests.donors import factories as f
 from tests.donors.statement_support import (
@@ -78,7 +80,7 @@ def test_outstanding_pledges_reconcile_exactly_with_the_ledger(app, year):
     for m in (eur, usd, t):
         assert m.opening + m.pledged - m.received - m.written_off == m.closing
     with app.app_context():
-        figures = ledger.donors_figures([year.donor_id])[year.donor_id]
+        figures = donors_figures([year.donor_id])[year.donor_id]
         assert t.closing == figures.outstanding
         assert t.opening + t.pledged == figures.pledged
         assert t.written_off == figures.written_off
@@ -137,7 +139,7 @@ def test_use_of_funds_follows_the_written_method(app, year):
     earmarked = next(e for e in use.earmarks if e.type == "theme")
     assert (earmarked.received, earmarked.attributed, earmarked.psc, earmarked.held, earmarked.grants) == (
         D("20000.00"), D("10000.00"), D("1300.00"), D("8700.00"), 1)
-    calls = results.directory().calls  # the test double
+    calls = grant_directory.directory().calls  # the test double
     assert ("matching", None, None, "Child victims") in calls
     assert not any(c[0] == "results" for c in calls)  # results are the public ones, not the period's own
     assert str(st.METHOD) in json.loads(st.json_bytes(s))["method"]

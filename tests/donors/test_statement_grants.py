@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from fund import results
+from fund import grant_directory
 from fund.db import db
-from fund.results import SMALL, WITHHELD
+from fund.suppression import SMALL, WITHHELD
 from grants.awards.directory import AwardsDirectory
 from tests.donors import factories as f
 from tests.donors.statement_support import pdf_text
@@ -49,7 +49,7 @@ def _grant(app, make_user, api_as, manager, officers, results_body) -> tuple[int
 
 def test_a_grant_with_three_victims_shows_as_small_everywhere(app, make_user, api_as, login_as):
     with app.app_context():
-        assert isinstance(results.directory(), AwardsDirectory)
+        assert isinstance(grant_directory.directory(), AwardsDirectory)
     with app.test_request_context():
         donor = f.donor("Government of Iceland")
         f.contribution(donor, "200000.00", "USD", received_on=af.today(), reference="IS-1")

@@ -1,4 +1,4 @@
-"""Small-cell suppression (fund.results.suppress): counts from 1 to 4 show as "<5", and complementary
+"""Small-cell suppression (fund.grant_directory.suppress): counts from 1 to 4 show as "<5", and complementary
 suppression leaves no hidden count that a reader could work out from what is published.
 
 The property tests check the published tables with an attack written independently of the method: a search for
@@ -13,7 +13,8 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fund.results import SMALL, WITHHELD, Line, Results, disclosed, suppress, suppress_results
+from fund.grant_directory import Results
+from fund.suppression import SMALL, WITHHELD, Line, disclosed, suppress, suppress_results
 
 counts = st.one_of(st.integers(0, 6), st.integers(0, 30))
 

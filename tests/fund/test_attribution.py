@@ -1,4 +1,4 @@
-"""The attribution recorded when money moves (fund.attribution) and the staff matrix that shows it: its rows are the
+"""The attribution recorded when money moves (fund.accounting.attribution) and the staff matrix that shows it: its rows are the
 donors' statements, its columns what the grants were paid, in the portal, its CSV and the API."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from donors import statements as st
 from donors.models import Donor
-from fund import attribution, ledger
-from fund.attribution import Attribution, largest_remainder
+from fund.accounting import attribution, ledger
+from fund.accounting.attribution import Attribution, largest_remainder
 from fund.db import db
 from tests.donors import factories as f
 from tests.donors.statement_support import BIG_GRANT, SMALL_GRANT, START, build_year, fake_directory  # noqa: F401

@@ -1,4 +1,4 @@
-"""The pools' unspent balances kept beside the attribution rows (fund.attribution.AttributionPool): after any
+"""The pools' unspent balances kept beside the attribution rows (fund.accounting.attribution.AttributionPool): after any
 sequence of contributions, payments, refunds, reversals and write-offs they equal the rows; `flask ledger check`
 finds a pool that disagrees and exits non-zero."""
 
@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 
-from fund import attribution, results
-from fund.attribution import AttributionPool
+from fund import grant_directory
+from fund.accounting import attribution
+from fund.accounting.attribution import AttributionPool
 from fund.db import db
 from tests.donors.statement_support import build_year, fake_directory  # noqa: F401
 from tests.donors.test_attribution_properties import Directory, Fund, step
@@ -24,8 +25,8 @@ def _kept() -> dict:
 
 
 def test_kept_pools_always_equal_the_attribution_rows(app):
-    previous = results.directory()
-    results.register(Directory())
+    previous = grant_directory.directory()
+    grant_directory.register(Directory())
 
     @settings(max_examples=int(os.environ.get("ATTRIBUTION_EXAMPLES", "10")), deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -50,7 +51,7 @@ def test_kept_pools_always_equal_the_attribution_rows(app):
     try:
         run()
     finally:
-        results.register(previous)
+        grant_directory.register(previous)
 
 
 @pytest.mark.usefixtures("fake_directory")

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from fund import ledger, rates
+from fund.accounting import figures, ledger, rates
+from fund.accounting.ledger import CASH, JournalEntry, Line, Posting, UnbalancedEntry
 from fund.db import db
 from fund.errors import Conflict, FundError
-from fund.ledger import CASH, JournalEntry, Line, Posting, UnbalancedEntry
 from tests.live import concurrently
 
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -33,7 +33,7 @@ def receive(amount: str, currency: str = "USD", donor_id: int = 1, day: dt.date 
 
 
 def position():
-    return ledger.fund_position()
+    return figures.fund_position()
 
 
 def assert_identities(p) -> None:
@@ -146,7 +146,7 @@ def test_fund_position_takes_one_query_whatever_the_number_of_postings(ctx):
         statements.clear()
         event.listen(db.engine, "before_cursor_execute", count)
         try:
-            result = ledger.fund_position()
+            result = figures.fund_position()
         finally:
             event.remove(db.engine, "before_cursor_execute", count)
         assert_identities(result)
@@ -158,7 +158,7 @@ def test_fund_position_takes_one_query_whatever_the_number_of_postings(ctx):
         receive(f"{i + 1}.00", donor_id=i)
     many = measure()
     assert few == many == 1
-    assert ledger.fund_position().received == D(sum(range(1, 151)) + 1).quantize(D("0.01"))
+    assert figures.fund_position().received == D(sum(range(1, 151)) + 1).quantize(D("0.01"))
 
 
 def test_commitments_reserve_their_psc_and_refuse_more_than_available(ctx):
@@ -184,7 +184,7 @@ def test_disbursements_charge_psc_cumulatively_so_rounding_never_drifts(ctx):
     ledger.commit_grant(1, D("100.00"))
     charges = [ledger.pay_disbursement(1, D(a)).psc_usd for a in ("33.33", "33.33", "33.33", "0.01")]
     assert charges == [D("4.33"), D("4.34"), D("4.33"), D("0.00")]  # per-payment rounding would give 12.99
-    f = ledger.grant_figures(1)
+    f = figures.grant_figures(1)
     assert (f.paid, f.psc, f.remaining, f.psc_reserved, f.expenditure) == (
         D("100.00"), D("13.00"), D("0.00"), D("0.00"), D("100.00"))
     p = position()
@@ -230,7 +230,7 @@ def test_a_refund_in_another_currency_reduces_expenditure_and_psc(ctx):
     ledger.pay_disbursement(3, D("5000.00"))
     result = ledger.record_grant_refund(3, D("400.00"), "EUR")  # USD 500
     assert result.usd == D("500.00") and result.psc_usd == D("-65.00")
-    f = ledger.grant_figures(3)
+    f = figures.grant_figures(3)
     assert (f.paid, f.refunded, f.expenditure, f.psc) == (D("5000.00"), D("500.00"), D("4500.00"), D("585.00"))
     p = position()
     assert p.refunded == D("500.00") and p.psc == D("585.00") and p.cash == D("10000.00") - D("4500.00") - D("585.00")
@@ -258,7 +258,7 @@ def test_releasing_a_commitment_returns_it_and_its_psc_to_available(ctx):
         ledger.release_commitment(4, D("300.01"))
     db.session.rollback()
     ledger.release_commitment(4)
-    f = ledger.grant_figures(4)
+    f = figures.grant_figures(4)
     assert (f.committed, f.paid, f.remaining, f.psc_reserved) == (D("200.00"), D("200.00"), D("0.00"), D("0.00"))
     assert position().available == D("1000.00") - D("226.00")
     assert_identities(position())
@@ -273,7 +273,7 @@ def test_reversing_a_disbursement_recomputes_psc_and_psc_alone_cannot_be_reverse
         ledger.reverse_entry(paid.psc_entry, reason="no")
     db.session.rollback()
     ledger.reverse_entry(paid.entry.id, reason="paid to the wrong account")
-    f = ledger.grant_figures(5)
+    f = figures.grant_figures(5)
     assert (f.paid, f.expenditure, f.psc, f.remaining, f.psc_reserved) == (
         D("0.00"), D("0.00"), D("0.00"), D("100.00"), D("13.00"))
     assert position().cash == D("1000.00")
@@ -324,5 +324,5 @@ def test_concurrent_commitments_never_together_exceed_available(app):
     assert not [r for r in results if isinstance(r, BaseException)], results
     assert sum(results) == 10
     with app.app_context():
-        p = ledger.fund_position()
+        p = figures.fund_position()
         assert p.committed == D("113000.00") and p.available == D("0.00")

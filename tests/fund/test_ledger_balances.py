@@ -1,4 +1,4 @@
-"""The kept ledger balances (fund.balances): after any sequence of money movements, refusals and reversals they
+"""The kept ledger balances (fund.accounting.balances): after any sequence of money movements, refusals and reversals they
 equal the postings; the figures read them and never the postings; `flask ledger check` finds a balance that
 disagrees and exits non-zero."""
 
@@ -12,7 +12,7 @@ from hypothesis.stateful import invariant, run_state_machine_as_test
 from sqlalchemy import event, text
 
 from donors import operations
-from fund import balances, ledger, rates
+from fund.accounting import balances, figures, ledger, rates
 from fund.db import db, utcnow
 from tests.fund.test_ledger_properties import Money
 
@@ -64,11 +64,11 @@ def test_figures_read_the_kept_balances_not_the_postings(app):
 
         event.listen(db.engine, "before_cursor_execute", record)
         try:
-            position = ledger.fund_position()
-            cash = ledger.cash_by_currency()
-            grant = ledger.grant_figures(7)
-            donor_figures = ledger.donors_figures([donor.id])[donor.id]
-            pledge_figures = ledger.pledges_figures([(pledge.id, "EUR")])[pledge.id]
+            position = figures.fund_position()
+            cash = figures.cash_by_currency()
+            grant = figures.grant_figures(7)
+            donor_figures = figures.donors_figures([donor.id])[donor.id]
+            pledge_figures = figures.pledges_figures([(pledge.id, "EUR")])[pledge.id]
         finally:
             event.remove(db.engine, "before_cursor_execute", record)
         assert seen and not [s for s in seen if "ledger_posting" in s], seen
@@ -113,9 +113,9 @@ def test_balances_are_kept_in_the_posting_transaction(app):
     """A refused movement rolls its balances back with its postings."""
     with app.test_request_context():
         _movements()
-        before = ledger.fund_position()
+        before = figures.fund_position()
         ledger.commit_grant(8, D("10.00"))
         db.session.rollback()
-        assert ledger.fund_position() == before
+        assert figures.fund_position() == before
         assert balances.differences() == []
 

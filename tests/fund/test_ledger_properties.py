@@ -24,10 +24,10 @@ from sqlalchemy import select
 
 from donors import operations
 from donors.models import ANNOUNCED, CANCELLED, CONFIRMED, Donor, Pledge, settled_status
-from fund import ledger, rates
+from fund.accounting import figures, ledger, rates
+from fund.accounting.ledger import JournalEntry
 from fund.db import db, utcnow
 from fund.errors import Conflict, FundError
-from fund.ledger import JournalEntry
 from tests.conftest import _wipe
 
 TODAY = utcnow().date()
@@ -196,7 +196,7 @@ class Money(RuleBasedStateMachine):
 
     @rule(grant=st.integers(1, 3), share=st.integers(1, 120))
     def commit(self, grant, share):
-        available = ledger.fund_position().available
+        available = figures.fund_position().available
         amount = max(D("0.01"), (available * share / 100 / D("1.13")).quantize(D("0.01")))
         try:
             ledger.commit_grant(grant, amount)
@@ -209,21 +209,21 @@ class Money(RuleBasedStateMachine):
 
     @rule(grant=st.integers(1, 3), share=st.integers(1, 100))
     def disburse(self, grant, share):
-        remaining = ledger.grant_figures(grant).remaining
+        remaining = figures.grant_figures(grant).remaining
         amount = (remaining * share / 100).quantize(D("0.01"))
         if amount <= 0:
             return
         try:
             ledger.pay_disbursement(grant, amount)
         except Conflict:
-            assert amount * D("1.13") + D("0.01") > ledger.fund_position().cash
+            assert amount * D("1.13") + D("0.01") > figures.fund_position().cash
             self.refused()
             return
         db.session.commit()
 
     @rule(grant=st.integers(1, 3), currency=st.sampled_from(CURRENCIES), share=st.integers(1, 100))
     def refund(self, grant, currency, share):
-        spent = ledger.grant_figures(grant).expenditure
+        spent = figures.grant_figures(grant).expenditure
         rate = rates.rate_for(currency, TODAY)
         amount = (spent * share / 100 * rate.units_per_usd).quantize(D(1).scaleb(-EXPONENT[currency]))
         if amount <= 0:
@@ -238,7 +238,7 @@ class Money(RuleBasedStateMachine):
 
     @rule(grant=st.integers(1, 3))
     def release(self, grant):
-        if ledger.grant_figures(grant).remaining <= 0:
+        if figures.grant_figures(grant).remaining <= 0:
             return
         ledger.release_commitment(grant)
         db.session.commit()
@@ -305,11 +305,11 @@ class Money(RuleBasedStateMachine):
 
     @invariant()
     def position_identities(self):
-        p = ledger.fund_position()
+        p = figures.fund_position()
         assert p.cash == p.received - p.disbursed - p.psc + p.refunded
         assert p.available == p.cash - p.committed - p.operating_reserve
         assert p.receivable >= 0
-        assert p.receivable == sum((f.outstanding for f in ledger.donors_figures(self.donors).values()), D(0))
+        assert p.receivable == sum((f.outstanding for f in figures.donors_figures(self.donors).values()), D(0))
 
     @invariant()
     def pledges_match_their_model(self):
@@ -328,7 +328,7 @@ class Money(RuleBasedStateMachine):
 
     @invariant()
     def psc_follows_expenditure(self):
-        for f in ledger.grants_figures([1, 2, 3]).values():
+        for f in figures.grants_figures([1, 2, 3]).values():
             assert f.remaining >= 0 and f.expenditure >= 0
             target = (D("0.13") * f.expenditure).quantize(D("0.01"), rounding=ROUND_HALF_UP)
             assert f.psc == target

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import force_locale
 
-from fund.ledger_text import PATTERNS, describe
+from fund.accounting.ledger_text import PATTERNS, describe
 
 
 def test_every_pattern_has_a_french_sentence(app):

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from fund import ledger, rates
+from fund.accounting import figures, ledger, rates
 from fund.audit import AuditEvent
 from fund.db import db
 
@@ -72,10 +72,10 @@ def test_reversing_from_the_portal(app, login_as, entries):
     with app.app_context():
         event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "ledger.reverse")).scalar_one()
         assert "recorded against the wrong donor" in event.summary and event.actor == client.user.email
-        assert ledger.fund_position().received == Decimal("1000.00")
+        assert figures.fund_position().received == Decimal("1000.00")
 
 
 def test_every_account_and_kind_has_a_translated_name():
-    from fund.finance_views import ACCOUNT_LABELS, KIND_LABELS
+    from fund.accounting.views import ACCOUNT_LABELS, KIND_LABELS
 
     assert set(ACCOUNT_LABELS) == set(ledger.ACCOUNTS) and set(KIND_LABELS) == set(ledger.KINDS)

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from donors import operations
-from fund import ledger, rates
+from fund.accounting import figures, ledger, rates
+from fund.accounting.ledger import Posting
 from fund.db import db
-from fund.ledger import Posting
 
 D = Decimal
 MARCH, APRIL = dt.date(2026, 3, 1), dt.date(2026, 4, 15)
@@ -61,13 +61,13 @@ def test_programme_support_costs_on_the_half_cent_round_half_up(ctx):
     ledger.commit_grant(7, D("100.00"), value_date=APRIL)
     # 13 % of 12.50 is 1.625: 1.63 (half-even would give 1.62).
     paid = ledger.pay_disbursement(7, D("12.50"), value_date=APRIL)
-    assert paid.psc_usd == D("1.63") and ledger.grant_figures(7).psc == D("1.63")
+    assert paid.psc_usd == D("1.63") and figures.grant_figures(7).psc == D("1.63")
     # Cumulative: 13 % of 25.00 is 3.25, so the second payment is charged 1.62, never 1.63 again.
     paid = ledger.pay_disbursement(7, D("12.50"), value_date=APRIL)
-    assert paid.psc_usd == D("1.62") and ledger.grant_figures(7).psc == D("3.25")
+    assert paid.psc_usd == D("1.62") and figures.grant_figures(7).psc == D("3.25")
     # A refund of 12.50 brings PSC back to 13 % of 12.50, 1.63.
     refund = ledger.record_grant_refund(7, D("12.50"), value_date=APRIL)
-    assert refund.psc_usd == D("-1.62") and ledger.grant_figures(7).psc == D("1.63")
+    assert refund.psc_usd == D("-1.62") and figures.grant_figures(7).psc == D("1.63")
     # 13 % of 0.50 is 0.065: 0.07.
     ledger.commit_grant(8, D("1.00"), value_date=APRIL)
     assert ledger.pay_disbursement(8, D("0.50"), value_date=APRIL).psc_usd == D("0.07")

@@ -9,10 +9,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, text
 
-from fund import create_app, ledger, rates
+from fund import create_app
+from fund.accounting import ledger, rates
+from fund.accounting.rates import Currency, ExchangeRate
 from fund.db import db
 from fund.money import ISO_4217_EXPONENTS
-from fund.rates import Currency, ExchangeRate
 
 TODAY = dt.datetime.now(dt.UTC).date()
 MONTH = TODAY.strftime("%Y-%m")

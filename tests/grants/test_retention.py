@@ -11,7 +11,8 @@ from unittest import mock
 import pytest
 from sqlalchemy import func, select
 
-from fund import audit, ledger, retention, storage
+from fund import audit, retention, storage
+from fund.accounting import figures, ledger
 from fund.audit import AuditEvent
 from fund.db import db, utcnow
 from fund.models import User
@@ -89,7 +90,7 @@ def test_the_schedule_purges_what_falls_due_and_nothing_else(rctx):
     psea = set(db.session.execute(select(Document.storage_key).where(Document.application_id.is_(None))).scalars())
     assert all(keys.values()) and psea and grant_keys
     assert all(store.exists(k) for ks in keys.values() for k in ks | psea | grant_keys)
-    position = ledger.fund_position().as_dict()
+    position = figures.fund_position().as_dict()
     budget_lines = db.session.execute(select(func.count()).select_from(BudgetLine)).scalar_one()
     disbursements = db.session.execute(select(func.count()).select_from(Disbursement)).scalar_one()
 
@@ -133,7 +134,7 @@ def test_the_schedule_purges_what_falls_due_and_nothing_else(rctx):
     assert _keys(pending) == keys[pending]
     assert all(store.exists(k) for k in psea)
     assert ledger.unbalanced_entries() == []
-    assert ledger.fund_position().as_dict() == position
+    assert figures.fund_position().as_dict() == position
     assert audit.verify().ok
 
     # And again: nothing left to purge, nothing audited.

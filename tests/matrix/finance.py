@@ -1,7 +1,7 @@
-"""Routes of the fund's finances (fund/finance_views.py and fund/finance_api.py): finance officers and admins
+"""Routes of the fund's finances (fund/accounting/views.py and fund/accounting/api.py): finance officers and admins
 write; fund managers and auditors read."""
 
-from fund import ledger
+from fund.accounting import ledger
 from tests.donors import factories as f
 from tests.matrix import Route, roles
 

@@ -13,7 +13,8 @@ from decimal import Decimal
 from sqlalchemy import event
 from sqlalchemy.engine.interfaces import CacheStats
 
-from fund import audit, rates
+from fund import audit
+from fund.accounting import rates
 from fund.db import db
 from tests.donors import factories as f
 

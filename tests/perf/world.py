@@ -13,7 +13,7 @@ from unittest import mock
 from flask import Flask
 
 from fund import operations as fund_ops
-from fund import rates
+from fund.accounting import rates
 from fund.db import db
 from fund.models import ROLES, User
 from grants.awards import operations as award_ops

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from fund import ledger
+from fund.accounting import ledger
 from fund.db import db
 from grants.awards.models import GrantReport, ReportResult
 from tests.donors import factories as f

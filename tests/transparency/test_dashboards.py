@@ -3,13 +3,14 @@ forecast and a call's pipeline are drawn beside their tables."""
 
 from __future__ import annotations
 
-from fund import charts, ledger
+from fund import charts
+from fund.accounting import figures
 
 
 def test_position_over_time_ends_at_todays_position(app, fund_world):
     with app.test_request_context():
-        history = charts.position_history(6)
-        position = ledger.fund_position()
+        history = figures.position_history(6)
+        position = figures.fund_position()
     assert len(history) == 6
     _month, cash, committed, available = history[-1]
     assert (cash, committed, available) == (position.cash, position.committed, position.available)

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fund import disclosure
-from fund.results import SMALL, WITHHELD, Results, suppress_results, suppress_results_alone
+from fund.grant_directory import Results
+from fund.suppression import SMALL, WITHHELD, suppress_results, suppress_results_alone
 
 SEXES = ("female", "male")
 AGES = ("12-17", "18-24", "25-59")

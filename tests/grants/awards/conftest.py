@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from fund import ledger
+from fund.accounting.figures import GrantFigures, grant_figures
 from fund.db import db
 from tests.grants.awards import factories as af
 
@@ -61,9 +61,9 @@ def sign_and_countersign(w: World) -> None:
     assert resp.get_json()["status"] == "active"
 
 
-def figures(app, grant_id: int) -> ledger.GrantFigures:
+def figures(app, grant_id: int) -> GrantFigures:
     with app.app_context():
-        return ledger.grant_figures(grant_id)
+        return grant_figures(grant_id)
 
 
 def D(value) -> Decimal:  # noqa: N802

@@ -11,7 +11,7 @@ from unittest import mock
 
 from sqlalchemy import select
 
-from fund import ledger, rates
+from fund.accounting import ledger, rates
 from fund.db import db, utcnow
 from fund.models import User
 from grants import operations as grant_ops

@@ -10,8 +10,8 @@ from decimal import Decimal
 
 from sqlalchemy import event, func, select
 
-from fund import attribution, ledger
-from fund.attribution import Attribution, AttributionPool
+from fund.accounting import attribution, ledger
+from fund.accounting.attribution import Attribution, AttributionPool
 from fund.db import db
 from tests.donors import factories as f
 

@@ -4,7 +4,7 @@ and the approval of a payment once part of the grant's commitment has been relea
 
 from __future__ import annotations
 
-from fund import ledger
+from fund.accounting import ledger
 from fund.db import db
 from tests.grants.awards import factories as af
 from tests.grants.awards.conftest import D, figures, sign_and_countersign

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from fund import ledger
+from fund.accounting import figures, ledger
 from fund.db import db
 from fund.models import User
 from fund.uploads import check_bytes
@@ -81,7 +81,7 @@ def test_racing_approvals_and_payments_never_pay_more_than_the_award(app, make_u
                 assert sum(d.amount for d in paid) == award
                 assert not [d for d in rows if d.status == "approved"]
                 assert len({d.ledger_entry_id for d in paid}) == 10
-                f = ledger.grant_figures(grant_id)
+                f = figures.grant_figures(grant_id)
                 assert (f.paid, f.remaining) == (award, Decimal("0.00"))
                 assert ledger.unbalanced_entries() == []
                 assert db.session.get(Grant, grant_id).status == "active"

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from fund import ledger
+from fund.accounting import figures, ledger
 from fund.db import db
 from fund.errors import Conflict
 from grants.awards import operations as ops
@@ -59,7 +59,7 @@ def test_the_grant_takes_its_terms_from_the_application(rctx):
     assert (interim.period_start, interim.due_on) == (grant.start_date, mid)
     assert (final.period_end, final.due_on) == (grant.end_date, grant.end_date + dt.timedelta(days=60))
     assert {d.status for d in grant.disbursements} == {"scheduled"}
-    f = ledger.grant_figures(grant.id)
+    f = figures.grant_figures(grant.id)
     assert (f.committed, f.remaining, f.paid) == (Decimal("40000.01"), Decimal("40000.01"), Decimal("0.00"))
     # A second grant of the year takes the next number.
     assert af.make_grant(cash=None).number == f"VTF/{af.utcnow().year}/002"

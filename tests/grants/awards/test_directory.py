@@ -1,10 +1,10 @@
-"""fund.results.directory(): what donor outputs read about grants, from accepted reports only."""
+"""fund.grant_directory.directory(): what donor outputs read about grants, from accepted reports only."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from fund import results
+from fund import grant_directory
 from grants.awards.directory import AwardsDirectory
 from tests.grants.awards.conftest import sign_and_countersign
 from tests.grants.awards.reports_data import report_body
@@ -26,14 +26,14 @@ def test_results_come_from_accepted_reports_only(app, world):
     sign_and_countersign(w)
     grant = w.ngo.get(f"/api/v1/grants/{w.grant_id}").get_json()
     with app.app_context():
-        directory = results.directory()
+        directory = grant_directory.directory()
         assert isinstance(directory, AwardsDirectory)
     interim = _interim(w, grant, accept=False)
     with app.app_context():
-        assert results.directory().results([w.grant_id]) == {}  # submitted, not accepted
+        assert grant_directory.directory().results([w.grant_id]) == {}  # submitted, not accepted
     assert w.fm.post(f"/api/v1/reports/{interim['id']}/accept").status_code == 200
     with app.app_context():
-        found = results.directory().results([w.grant_id, 999])
+        found = grant_directory.directory().results([w.grant_id, 999])
     assert list(found) == [w.grant_id]
     r = found[w.grant_id]
     assert r.by_sex_age == {("female", "18-24"): 9, ("male", "25-59"): 4, ("other_or_not_recorded", "not_recorded"): 2}
@@ -43,14 +43,14 @@ def test_results_come_from_accepted_reports_only(app, world):
     assert r.by_country == {"SN": 15}
     end = dt.date.fromisoformat(interim["period_end"])
     with app.app_context():
-        assert results.directory().results([w.grant_id], end + dt.timedelta(days=1), None) == {}
-        assert list(results.directory().results([w.grant_id], end, end)) == [w.grant_id]
+        assert grant_directory.directory().results([w.grant_id], end + dt.timedelta(days=1), None) == {}
+        assert list(grant_directory.directory().results([w.grant_id], end, end)) == [w.grant_id]
 
 
 def test_grant_facts_and_earmarks(app, world):
     w = world()
     with app.app_context():
-        d = results.directory()
+        d = grant_directory.directory()
         info = d.grants([w.grant_id, 12345])
         assert list(info) == [w.grant_id]
         g = info[w.grant_id]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import event
 
-from fund import results
+from fund import grant_directory
 from fund.db import db
 
 EARMARKS = [
@@ -19,7 +19,7 @@ EARMARKS = [
 def test_earmarks_applying_to_one_grant_agree_with_the_grants_matching_them(app, world):
     w = world()
     with app.app_context():
-        d = results.directory()
+        d = grant_directory.directory()
         seen: list[str] = []
 
         def record(conn, cursor, statement, parameters, context, executemany):
@@ -37,6 +37,6 @@ def test_earmarks_applying_to_one_grant_agree_with_the_grants_matching_them(app,
                             ("funding_window", "medium_term"), ("region", "West Africa"), ("region", "Sénégal"),
                             ("theme", "Forced labour"), ("theme", "Travail forcé")}
         assert applying == {(t, v) for t, v in EARMARKS if w.grant_id in d.grants_matching(**{t: v})}
-        assert results.earmarks_applying(w.grant_id, EARMARKS) == applying
+        assert grant_directory.earmarks_applying(w.grant_id, EARMARKS) == applying
         assert d.earmarks_applying(w.grant_id + 1000, EARMARKS) == set()  # no such grant
         assert d.earmarks_applying(w.grant_id, [("donor_country", "Norway")]) == set()  # not an earmark type

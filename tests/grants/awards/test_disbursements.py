@@ -140,7 +140,8 @@ def test_paid_and_approved_never_exceed_the_tranche_or_the_award(app, world):
 
 
 def test_approval_needs_the_cash(app, world):
-    from fund import ledger
+    from fund.accounting import ledger
+    from fund.accounting.figures import fund_position
 
     w = world(cash="44000.00")  # enough to commit 38,500 and the PSC it will attract (5,005)
     sign_and_countersign(w)
@@ -160,11 +161,11 @@ def test_approval_needs_the_cash(app, world):
     assert w.fo2.post(f"/api/v1/disbursements/{d}/approve").status_code == 200
     assert w.fo.post(f"/api/v1/disbursements/{d}/pay", json=PAY).status_code == 200
     with app.app_context():
-        assert ledger.fund_position().cash == D("44000.00") - D("26950.00") - D("3503.50")
+        assert fund_position().cash == D("44000.00") - D("26950.00") - D("3503.50")
 
 
 def test_a_failed_payment_is_reversed_in_the_ledger(app, world):
-    from fund import ledger
+    from fund.accounting import ledger
 
     w = world()
     sign_and_countersign(w)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from fund import ledger, rates
+from fund.accounting import ledger, rates
+from fund.accounting.figures import fund_position
 from fund.db import db
 from grants.awards.models import Grant, GrantRefund
 from tests.grants.awards import factories as af
@@ -126,7 +127,7 @@ def test_approval_to_closure_with_a_refund_reconciles_with_the_ledger(app, world
     assert f.psc_reserved == D("0.00")
     with app.app_context():
         assert db.session.get(Grant, gid).report("final").expenditure == f.expenditure
-        position = ledger.fund_position()
+        position = fund_position()
         assert ledger.unbalanced_entries() == []
     # The fund: 200,000 received; 38,500 + 26,950 out; PSC 4,745 + 3,373.50; 2,000 + 1,000 back; nothing left
     # committed once one grant is closed and the other terminated.

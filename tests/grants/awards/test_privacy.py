@@ -9,8 +9,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from fund import audit, ledger
+from fund import audit
 from fund import privacy as fund_privacy
+from fund.accounting import figures
 from fund.audit import AuditEvent, AuditPersonal, AuditSubject
 from fund.db import db
 from fund.errors import FundError
@@ -81,7 +82,7 @@ def test_an_organisation_s_contacts_are_anonymised_once_its_grants_have_ended(ap
 
         award_ops.terminate(db.session.get(Grant, w.grant_id), af.gf.manager(), "The project stopped.")
         db.session.commit()
-        position = ledger.fund_position().as_dict()
+        position = figures.fund_position().as_dict()
         org = db.session.get(Organisation, org_id)
         assert anonymise_organisation_contacts(org, actor=db.session.get(User, admin_id)) == 1
         db.session.commit()
@@ -93,7 +94,7 @@ def test_an_organisation_s_contacts_are_anonymised_once_its_grants_have_ended(ap
         assert fund_privacy.is_anonymised(db.session.get(User, w.applicant.id))
         assert db.session.get(Grant, w.grant_id).organisation_id == org.id
         assert _mentions(contact, org_id) == 0 and _mentions(w.applicant.email) == 0
-        assert ledger.fund_position().as_dict() == position
+        assert figures.fund_position().as_dict() == position
         assert audit.verify().ok
 
 

@@ -183,7 +183,7 @@ def test_the_grants_history_in_french(app, world, login_as):
 
 
 def test_ledger_descriptions_are_translated_on_screen_and_stored_unchanged(app, world, login_as):
-    from fund import ledger
+    from fund.accounting import ledger
 
     w = world()
     first, _second = _paid_and_cancelled(w)

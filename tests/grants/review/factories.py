@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from fund import ledger
 from fund import operations as fund_ops
+from fund.accounting import ledger
 from fund.db import db
 from fund.models import REVIEWER, User
 from grants import operations as grant_ops
@@ -87,7 +87,7 @@ def under_review(applicant: User | None = None, call: Call | None = None, *, rev
 
 def fund_cash(amount: str) -> None:
     """Money received in the fund (an unpledged contribution in USD)."""
-    from fund import rates
+    from fund.accounting import rates
 
     rates.seed_currencies()  # the currency table is emptied between tests
     ledger.post_contribution_received(donor_id=1, amount=Decimal(amount), currency="USD",

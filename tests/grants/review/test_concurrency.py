@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from fund import ledger
+from fund.accounting import figures, ledger
 from fund.db import db
 from grants.awards.models import Grant
 from grants.models import Application
@@ -51,14 +51,14 @@ def test_concurrent_approvals_never_commit_more_than_the_fund_has(app, make_user
     approved_ids = {r.json()["application_id"] for r in responses if r.status == 201}
 
     with app.app_context():
-        position = ledger.fund_position()
+        position = figures.fund_position()
         assert position.committed == WITH_PSC * AFFORDABLE
         assert position.available == CASH - WITH_PSC * AFFORDABLE >= 0
         assert ledger.unbalanced_entries() == []
         grants = db.session.execute(select(Grant)).scalars().all()
         assert len(grants) == AFFORDABLE and {g.application_id for g in grants} == approved_ids
         assert all(g.status == "pending_signature" and g.amount == AMOUNT for g in grants)
-        assert sum(ledger.grant_figures(g.id).committed for g in grants) == AMOUNT * AFFORDABLE
+        assert sum(figures.grant_figures(g.id).committed for g in grants) == AMOUNT * AFFORDABLE
         assert db.session.execute(select(func.count()).select_from(Decision)).scalar_one() == AFFORDABLE
         statuses = dict(db.session.execute(select(Application.id, Application.status)).all())
         assert {i for i, s in statuses.items() if s == "approved"} == approved_ids

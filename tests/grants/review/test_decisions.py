@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from fund import ledger
+from fund.accounting import ledger
+from fund.accounting.figures import fund_position, grant_figures
 from fund.audit import AuditEvent
 from fund.db import db
 from fund.mail import OutboxMessage
@@ -55,9 +56,9 @@ def test_approval_creates_the_grant_and_commits_the_money(app, api_as, within):
         grant = db.session.get(Grant, body["grant_id"])
         assert grant.status == "pending_signature" and grant.amount == Decimal("35000.00")
         assert grant.application_id == app_id
-        figures = ledger.grant_figures(grant.id)
+        figures = grant_figures(grant.id)
         assert figures.committed == Decimal("35000.00")
-        position = ledger.fund_position()
+        position = fund_position()
         assert position.committed == Decimal("39550.00")  # the commitment and its 13 % programme support costs
         assert ledger.unbalanced_entries() == []
         actions = db.session.execute(select(AuditEvent.action)).scalars().all()
@@ -88,7 +89,7 @@ def test_a_refused_approval_leaves_nothing_written(app, api_as, within):
     with app.app_context():
         assert counts() == before
         assert db.session.get(Application, app_id).status == "under_review"
-        assert ledger.fund_position().committed == Decimal("0.00")
+        assert fund_position().committed == Decimal("0.00")
 
 
 def test_the_board_decides_only_once_the_reviews_are_in(app, api_as, within, make_user):

@@ -54,7 +54,7 @@ PATTERNS: list[tuple[re.Pattern, object]] = [(re.compile(p), text) for p, text i
     # Reasons the code writes itself.
     (r"grant closed", _l("grant closed")),
     (r"grant terminated", _l("grant terminated")),
-    # Entries posted without a description carry the English name of their kind (fund.ledger.KINDS).
+    # Entries posted without a description carry the English name of their kind (fund.accounting.ledger.KINDS).
     (r"Pledge confirmed", _l("Pledge confirmed")),
     (r"Pledge cancelled", _l("Pledge cancelled")),
     (r"Pledge written off", _l("Pledge written off")),

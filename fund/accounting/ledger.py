@@ -11,11 +11,11 @@ ledger tables. A correction is a reversing entry linked to the original (``rever
 reversed at most once). "Reversed" is derived from that link, never written on the original.
 
 Figures (fund position, per-donor, per-pledge, per-grant) are read from balances that :func:`post_entry` keeps
-current in the posting's transaction (:mod:`fund.balances`): a few rows each, whatever the number of postings.
+current in the posting's transaction (:mod:`fund.accounting.balances`): a few rows each, whatever the number of postings.
 `flask ledger check` recomputes every balance from the postings.
 
 Which donors' money paid which grant is recorded by the same functions, in the same transaction, beside the
-postings (:mod:`fund.attribution`): contributions fill the donors' pools, payments, refunds, PSC and reversals
+postings (:mod:`fund.accounting.attribution`): contributions fill the donors' pools, payments, refunds, PSC and reversals
 move money out of them and back.
 
 Grants and donors move money only through the public functions below. Functions that check a limited resource
@@ -45,73 +45,61 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from flask import current_app
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+from sqlalchemy.orm import selectinload
 
-from fund import attribution, audit, balances
-from fund.audit import make_append_only
-from fund.db import UTCDateTime, db, utcnow
+from fund import audit
+from fund.accounting import attribution, balances
+from fund.accounting.figures import (
+    GrantFigures,
+    fund_position,
+    grant_figures,
+    grants_figures,
+    psc_rate,
+    round_usd,
+    usd_of_cents,
+)
+from fund.accounting.lock import lock_fund
+from fund.accounting.models import (  # the chart of accounts and entry kinds, read by callers as ledger.CASH
+    ACCOUNTS,
+    CASH,
+    COMMITMENT,
+    COMMITMENT_RELEASE,
+    COMMITMENTS,
+    CONTRIBUTION,
+    DISBURSEMENT,
+    FX,
+    GRANT_EXPENSE,
+    GRANT_REFUND,
+    GRANTS_PAYABLE,
+    KINDS,
+    PLEDGE_CANCELLED,
+    PLEDGE_CONFIRMED,
+    PLEDGE_WRITE_OFF,
+    PSC,
+    PSC_CHARGE,
+    PSC_RESERVE,
+    RECEIVABLE,
+    REVENUE,
+    WRITE_OFFS,
+    ZERO,
+    JournalEntry,
+    Posting,
+)
+from fund.accounting.rates import BASE_CURRENCY, RateUsed, check_places, from_minor, rate_for, to_minor
+from fund.db import db, utcnow
 from fund.errors import Conflict, FundError
+from fund.i18n import translate as _
 from fund.money import MoneyError, to_decimal
-from fund.rates import BASE_CURRENCY, RateUsed, check_places, from_minor, rate_for, to_minor
-from fund.rates import translate as _
 
 # Chart of accounts --------------------------------------------------------------------------------------------
 
-CASH = "cash"
-RECEIVABLE = "contributions_receivable"
-REVENUE = "contribution_revenue"
-WRITE_OFFS = "pledge_write_offs"
-COMMITMENTS = "commitments"
-GRANTS_PAYABLE = "grants_payable"
-PSC_RESERVE = "psc_reserve"
-GRANT_EXPENSE = "grant_expense"
-PSC = "programme_support_costs"
-FX = "fx_gain_loss"
-
-ACCOUNTS: dict[str, str] = {
-    CASH: "Cash",
-    RECEIVABLE: "Contributions receivable",
-    REVENUE: "Contribution revenue",
-    WRITE_OFFS: "Pledges written off",
-    COMMITMENTS: "Fund balance committed to grants",
-    GRANTS_PAYABLE: "Grants payable (commitments)",
-    PSC_RESERVE: "Programme support costs on commitments",
-    GRANT_EXPENSE: "Grant expense",
-    PSC: "Programme support costs",
-    FX: "Exchange gain or loss",
-}
 
 # Entry kinds (a reversing entry has the kind of the entry it reverses).
-PLEDGE_CONFIRMED = "pledge_confirmed"
-PLEDGE_CANCELLED = "pledge_cancelled"
-PLEDGE_WRITE_OFF = "pledge_write_off"
-CONTRIBUTION = "contribution"
-COMMITMENT = "commitment"
-COMMITMENT_RELEASE = "commitment_release"
-DISBURSEMENT = "disbursement"
-GRANT_REFUND = "grant_refund"
-PSC_CHARGE = "psc"
-
-KINDS: dict[str, str] = {
-    PLEDGE_CONFIRMED: "Pledge confirmed",
-    PLEDGE_CANCELLED: "Pledge cancelled",
-    PLEDGE_WRITE_OFF: "Pledge written off",
-    CONTRIBUTION: "Contribution received",
-    COMMITMENT: "Grant committed",
-    COMMITMENT_RELEASE: "Commitment released",
-    DISBURSEMENT: "Disbursement paid",
-    GRANT_REFUND: "Grantee refund",
-    PSC_CHARGE: "Programme support costs",
-}
-GRANT_KINDS = frozenset({COMMITMENT, COMMITMENT_RELEASE, DISBURSEMENT, GRANT_REFUND, PSC_CHARGE})
-
-ZERO = Decimal("0.00")
 
 
 class UnbalancedEntry(ValueError):
@@ -119,76 +107,6 @@ class UnbalancedEntry(ValueError):
 
 
 # Models -------------------------------------------------------------------------------------------------------
-
-
-class LedgerLock(db.Model):
-    """The single row that operations guarding the fund's money lock (``SELECT ... FOR UPDATE``)."""
-
-    __tablename__ = "ledger_lock"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-
-
-class JournalEntry(db.Model):
-    __tablename__ = "journal_entry"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(30), index=True)
-    value_date: Mapped[dt.date] = mapped_column(Date, index=True)
-    posted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    description: Mapped[str] = mapped_column(String(500), default="")
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
-    #: The entry this one reverses; unique, so an entry is reversed at most once.
-    reversal_of_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entry.id"), unique=True)
-
-    postings: Mapped[list[Posting]] = relationship(back_populates="entry", order_by="Posting.line", lazy="selectin")
-    reversal_of: Mapped[JournalEntry | None] = relationship(
-        remote_side=[id], foreign_keys=[reversal_of_id], back_populates="reversed_by", lazy="select")
-    reversed_by: Mapped[JournalEntry | None] = relationship(
-        back_populates="reversal_of", foreign_keys=[reversal_of_id], uselist=False, lazy="select")
-
-    @property
-    def is_reversal(self) -> bool:
-        return self.reversal_of_id is not None
-
-    @property
-    def kind_label(self) -> str:
-        return KINDS.get(self.kind, self.kind)
-
-    def __repr__(self) -> str:
-        return f"<JournalEntry {self.id} {self.kind}>"
-
-
-class Posting(db.Model):
-    __tablename__ = "ledger_posting"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entry.id"), index=True)
-    line: Mapped[int] = mapped_column(Integer)
-    account: Mapped[str] = mapped_column(String(40), index=True)
-    currency: Mapped[str] = mapped_column(ForeignKey("currency.code"), index=True)
-    #: The amount in integer minor units of ``currency`` (debit positive).
-    amount_minor: Mapped[int] = mapped_column(BigInteger)
-    #: The amount in US cents (debit positive).
-    usd_cents: Mapped[int] = mapped_column(BigInteger)
-    exchange_rate_id: Mapped[int | None] = mapped_column(ForeignKey("exchange_rate.id"), index=True)
-    donor_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    pledge_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    grant_id: Mapped[int | None] = mapped_column(Integer, index=True)
-
-    entry: Mapped[JournalEntry] = relationship(back_populates="postings")
-
-    @property
-    def amount(self) -> Decimal:
-        return from_minor(self.amount_minor, self.currency)
-
-    @property
-    def usd(self) -> Decimal:
-        return from_minor(self.usd_cents, BASE_CURRENCY)
-
-
-for _table in (JournalEntry.__table__, Posting.__table__):
-    make_append_only(_table)
 
 
 # Posting ------------------------------------------------------------------------------------------------------
@@ -216,39 +134,6 @@ def _actor_id(actor) -> int | None:
     return getattr(actor, "id", None)
 
 
-def held_in_transaction(name: str) -> bool:
-    """Whether :func:`hold_in_transaction` was called for ``name`` in a transaction still open: a row lock taken
-    then is still held (PostgreSQL releases it only at the end of the transaction, or at the rollback of the
-    savepoint it was taken in, which ends that savepoint's transaction too)."""
-    txn = db.session.info.get(("held", name))
-    return txn is not None and txn.is_active
-
-
-def hold_in_transaction(name: str) -> None:
-    session = db.session()
-    session.info[("held", name)] = session.get_nested_transaction() or session.get_transaction()
-
-
-def lock_fund() -> None:
-    """Take the fund lock for the rest of the transaction (PostgreSQL: ``SELECT ... FOR UPDATE`` of the single
-    :class:`LedgerLock` row, created on first use; SQLite: the transaction already holds the write lock). Once per
-    transaction: an operation and the postings it makes both ask for it."""
-    if held_in_transaction("fund"):
-        return
-    stmt = select(LedgerLock.id).where(LedgerLock.id == 1).with_for_update()
-    if db.session.execute(stmt).first() is not None:
-        hold_in_transaction("fund")
-        return
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(insert(LedgerLock).values(id=1).on_conflict_do_nothing())
-    db.session.execute(stmt)
-    hold_in_transaction("fund")
-
-
 def post_entry(kind: str, lines: Iterable[Line], *, value_date: dt.date | None = None, description: str = "",
                actor=None, reversal_of: JournalEntry | None = None) -> JournalEntry:
     """Write one balanced entry (the low-level primitive; prefer the named functions below).
@@ -256,7 +141,7 @@ def post_entry(kind: str, lines: Iterable[Line], *, value_date: dt.date | None =
     Amounts must fit their currency's minor units and USD amounts the cent: rounding happens once, before, in
     the caller's conversion. Raises :class:`UnbalancedEntry` unless the lines sum to zero in each currency and in
     USD. Lines of zero in both are dropped. Audited (``ledger.post``). Adds the postings to the kept balances
-    (:mod:`fund.balances`) in the same transaction."""
+    (:mod:`fund.accounting.balances`) in the same transaction."""
     if kind not in KINDS:
         raise ValueError(f"unknown entry kind {kind!r}")
     rows = []
@@ -323,10 +208,6 @@ def _usd(amount, field_name: str = "amount_usd") -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
-def _cents(value: int | None) -> Decimal:
-    return from_minor(value or 0, BASE_CURRENCY)
-
-
 # Receivables (pledges) ----------------------------------------------------------------------------------------
 
 
@@ -352,7 +233,7 @@ def receivable(pledge_id: int, currency: str) -> Receivable:
                JournalEntry.kind == PLEDGE_CONFIRMED, JournalEntry.reversal_of_id.is_(None))
         .order_by(Posting.id.desc()).limit(1)
     ).scalar_one_or_none()
-    return Receivable(currency, from_minor(minor, currency), _cents(cents), rate_id)
+    return Receivable(currency, from_minor(minor, currency), usd_of_cents(cents), rate_id)
 
 
 def _carrying(amount: Decimal, bal: Receivable) -> Decimal:
@@ -415,7 +296,7 @@ def post_contribution_received(*, donor_id: int, amount: Decimal, currency: str,
     Against a confirmed pledge: Dr cash (receipt rate) / Cr receivable (booking value), the exchange difference
     to FX gain/loss. Unpledged: Dr cash / Cr contribution revenue. Refuses more than the pledge's receivable.
     The USD received goes into the donor's pool of ``earmark`` ((type, value) of the pledge, or None): see
-    :mod:`fund.attribution`."""
+    :mod:`fund.accounting.attribution`."""
     lock_fund()
     rate = rate or rate_for(currency, value_date)
     usd = rate.to_usd(amount)
@@ -443,78 +324,17 @@ def post_contribution_received(*, donor_id: int, amount: Decimal, currency: str,
 # Grants -------------------------------------------------------------------------------------------------------
 
 
-def psc_rate() -> Decimal:
-    """PSC_RATE from the configuration (default 0.13), as a Decimal."""
-    return to_decimal(str(current_app.config.get("PSC_RATE", "0.13")))
-
-
-def operating_reserve() -> Decimal:
-    return to_decimal(str(current_app.config.get("OPERATING_RESERVE_USD", "0"))).quantize(Decimal("0.01"))
-
-
-def _round_usd(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
-@dataclass
-class GrantFigures:
-    """A grant's money from the ledger (USD). ``committed`` is net of releases; ``remaining`` is the commitment
-    not yet disbursed (committed - paid); ``expenditure`` is paid - refunded; ``psc`` the PSC charged on it."""
-
-    grant_id: int
-    committed: Decimal = ZERO
-    paid: Decimal = ZERO
-    refunded: Decimal = ZERO
-    remaining: Decimal = ZERO
-    expenditure: Decimal = ZERO
-    psc: Decimal = ZERO
-    psc_reserved: Decimal = ZERO
-
-    def as_dict(self) -> dict:
-        return {k: str(v) if isinstance(v, Decimal) else v for k, v in self.__dict__.items()}
-
-
-def grants_figures(grant_ids: Iterable[int]) -> dict[int, GrantFigures]:
-    """Figures of several grants with one query on their kept balances (a few rows per grant)."""
-    ids = sorted(set(grant_ids))
-    result = {g: GrantFigures(g) for g in ids}
-    if not ids:
-        return result
-    for grant_id, account, kind, cents, _minor in balances.usd_by_account_kind(balances.GRANT, ids):
-        f, v = result[grant_id], _cents(cents)
-        if account == GRANTS_PAYABLE:
-            f.remaining -= v
-            if kind in (COMMITMENT, COMMITMENT_RELEASE):
-                f.committed -= v
-            elif kind == DISBURSEMENT:
-                f.paid += v
-        elif account == CASH and kind == GRANT_REFUND:
-            f.refunded += v
-        elif account == GRANT_EXPENSE:
-            f.expenditure += v
-        elif account == PSC:
-            f.psc += v
-        elif account == PSC_RESERVE:
-            f.psc_reserved -= v
-    return result
-
-
-def grant_figures(grant_id: int) -> GrantFigures:
-    """One grant's committed, paid, refunded, remaining, expenditure, psc and psc_reserved (USD)."""
-    return grants_figures([grant_id])[grant_id]
-
-
 def _psc_lines(f: GrantFigures, *, charge: bool) -> tuple[list[Line], Decimal]:
     """Lines that bring a grant's PSC to PSC_RATE x expenditure (cumulative, so rounding never drifts) when
     ``charge``, and its PSC reserve to what the outstanding commitment will attract. Returns (lines, charge)."""
     rate = psc_rate()
     lines: list[Line] = []
-    target = _round_usd(rate * f.expenditure) if charge else f.psc
+    target = round_usd(rate * f.expenditure) if charge else f.psc
     delta = target - f.psc
     if delta:
         lines += [Line(PSC, BASE_CURRENCY, delta, delta, grant_id=f.grant_id),
                   Line(CASH, BASE_CURRENCY, -delta, -delta, grant_id=f.grant_id)]
-    reserve = max(ZERO, _round_usd(rate * (f.expenditure + f.remaining)) - target)
+    reserve = max(ZERO, round_usd(rate * (f.expenditure + f.remaining)) - target)
     r_delta = reserve - f.psc_reserved
     if r_delta:
         lines += [Line(COMMITMENTS, BASE_CURRENCY, r_delta, r_delta, grant_id=f.grant_id),
@@ -524,7 +344,7 @@ def _psc_lines(f: GrantFigures, *, charge: bool) -> tuple[list[Line], Decimal]:
 
 def _psc_true_up(grant_id: int, *, value_date: dt.date | None, actor, description: str = "") -> JournalEntry | None:
     """Bring a grant's PSC to PSC_RATE x its expenditure; the donors' pools pay the PSC charged (or get back the
-    PSC given back) like the expenditure itself (:mod:`fund.attribution`)."""
+    PSC given back) like the expenditure itself (:mod:`fund.accounting.attribution`)."""
     lines, delta = _psc_lines(grant_figures(grant_id), charge=True)
     if not lines:
         return None
@@ -609,7 +429,7 @@ def pay_disbursement(grant_id: int, amount_usd: Decimal, *, value_date: dt.date 
         raise Conflict(_("USD %(amount)s exceeds the outstanding commitment of grant %(grant)d (USD %(remaining)s).",
                          amount=amount, grant=grant_id, remaining=f.remaining),
                        fields={"amount_usd": [_("At most USD %(amount)s.", amount=f.remaining)]})
-    psc_charge = _round_usd(psc_rate() * (f.expenditure + amount)) - f.psc
+    psc_charge = round_usd(psc_rate() * (f.expenditure + amount)) - f.psc
     cash = fund_position().cash
     if amount + psc_charge > cash:
         raise Conflict(_("Cash of USD %(cash)s cannot cover USD %(amount)s and its programme support costs "
@@ -762,133 +582,6 @@ def _check_balances(original: JournalEntry) -> None:
 # Figures ------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class FundPosition:
-    """The fund's position in USD, from the ledger.
-
-    cash = received - disbursed - psc + refunded; committed = undisbursed grant commitments plus the PSC they will
-    attract; available = cash - committed - operating reserve (OPERATING_RESERVE_USD)."""
-
-    received: Decimal = ZERO
-    receivable: Decimal = ZERO
-    disbursed: Decimal = ZERO
-    psc: Decimal = ZERO
-    refunded: Decimal = ZERO
-    cash: Decimal = ZERO
-    committed: Decimal = ZERO
-    operating_reserve: Decimal = ZERO
-    available: Decimal = ZERO
-    fx_gain_loss: Decimal = ZERO
-    written_off: Decimal = ZERO
-    by_kind: dict = field(default_factory=dict, repr=False)
-
-    def as_dict(self) -> dict:
-        keys = ("received", "receivable", "disbursed", "psc", "refunded", "cash", "committed", "operating_reserve",
-                "available", "fx_gain_loss", "written_off")
-        return {"currency": BASE_CURRENCY, **{k: str(getattr(self, k)) for k in keys}}
-
-
-def fund_position() -> FundPosition:
-    """The fund position from the fund-wide kept balances (one query on a few dozen rows), whatever the number
-    of postings."""
-    p = FundPosition()
-    for _ref, account, kind, cents, _minor in balances.usd_by_account_kind(balances.FUND):
-        v = _cents(cents)
-        p.by_kind[(account, kind)] = v
-        if account == CASH:
-            p.cash += v
-            if kind == CONTRIBUTION:
-                p.received += v
-            elif kind == DISBURSEMENT:
-                p.disbursed -= v
-            elif kind == PSC_CHARGE:
-                p.psc -= v
-            elif kind == GRANT_REFUND:
-                p.refunded += v
-        elif account == RECEIVABLE:
-            p.receivable += v
-        elif account in (GRANTS_PAYABLE, PSC_RESERVE):
-            p.committed -= v
-        elif account == FX:
-            p.fx_gain_loss -= v
-        elif account == WRITE_OFFS:
-            p.written_off += v
-    p.operating_reserve = operating_reserve()
-    p.available = p.cash - p.committed - p.operating_reserve
-    return p
-
-
-def cash_by_currency() -> list[tuple[str, Decimal, Decimal]]:
-    """(currency, amount, USD at the rates received) of the cash account, per currency (kept balances)."""
-    return [(c, from_minor(m, c), _cents(u)) for c, m, u in balances.by_currency(CASH)]
-
-
-@dataclass
-class DonorFigures:
-    """A donor's money (USD): confirmed pledges at their booking rates, contributions at their receipt rates,
-    written off, and what confirmed pledges still owe (at booking rates)."""
-
-    donor_id: int
-    pledged: Decimal = ZERO
-    received: Decimal = ZERO
-    written_off: Decimal = ZERO
-    outstanding: Decimal = ZERO
-
-
-def donors_figures(donor_ids: Iterable[int]) -> dict[int, DonorFigures]:
-    ids = sorted(set(donor_ids))
-    result = {d: DonorFigures(d) for d in ids}
-    if not ids:
-        return result
-    for donor_id, account, kind, cents, _minor in balances.usd_by_account_kind(balances.DONOR, ids):
-        f, v = result[donor_id], _cents(cents)
-        if account == RECEIVABLE:
-            f.outstanding += v
-            if kind in (PLEDGE_CONFIRMED, PLEDGE_CANCELLED):
-                f.pledged += v
-        elif account == CASH and kind == CONTRIBUTION:
-            f.received += v
-        elif account == WRITE_OFFS:
-            f.written_off += v
-    return result
-
-
-@dataclass
-class PledgeFigures:
-    """A pledge's movements in its own currency, from the receivable account."""
-
-    pledge_id: int
-    booked: Decimal | None = None
-    received: Decimal = Decimal(0)
-    written_off: Decimal = Decimal(0)
-    cancelled: Decimal = Decimal(0)
-    receivable: Decimal = Decimal(0)
-    receivable_usd: Decimal = ZERO
-
-
-def pledges_figures(pledges: Iterable[tuple[int, str]]) -> dict[int, PledgeFigures]:
-    """Figures of several pledges ((id, currency) pairs) with one query on their kept receivable balances."""
-    currencies = dict(pledges)
-    result = {p: PledgeFigures(p, booked=Decimal(0)) for p in currencies}
-    if not currencies:
-        return result
-    rows = balances.usd_by_account_kind(balances.PLEDGE, list(currencies), account=RECEIVABLE)
-    for pledge_id, _account, kind, cents, minor in rows:
-        f = result[pledge_id]
-        v = from_minor(minor, currencies[pledge_id])
-        f.receivable += v
-        f.receivable_usd += _cents(cents)
-        if kind == PLEDGE_CONFIRMED:
-            f.booked += v
-        elif kind == CONTRIBUTION:
-            f.received -= v
-        elif kind == PLEDGE_WRITE_OFF:
-            f.written_off -= v
-        elif kind == PLEDGE_CANCELLED:
-            f.cancelled -= v
-    return result
-
-
 # Browsing -----------------------------------------------------------------------------------------------------
 
 
@@ -929,9 +622,9 @@ def unbalanced_entries() -> list[int]:
 
 
 __all__ = [
-    "ACCOUNTS", "KINDS", "JournalEntry", "Posting", "Line", "FundPosition", "GrantFigures", "GrantPosting",
+    "ACCOUNTS", "KINDS", "JournalEntry", "Posting", "Line", "GrantPosting",
     "lock_fund", "post_entry", "post_pledge_confirmed", "post_pledge_cancelled", "post_pledge_write_off",
     "post_contribution_received", "commit_grant", "release_commitment", "pay_disbursement", "record_grant_refund",
-    "reverse_entry", "on_reversal", "fund_position", "grant_figures", "grants_figures", "donors_figures",
-    "pledges_figures", "cash_by_currency", "entries_query", "unbalanced_entries",
+    "reverse_entry", "on_reversal",
+    "entries_query", "unbalanced_entries",
 ]

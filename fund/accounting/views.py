@@ -15,28 +15,20 @@ from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from fund import attribution, ledger, rates
+from fund.accounting import attribution, figures, ledger, rates
+from fund.accounting.api import READ, WRITE, EntryQuery, PeriodQuery, RateIn, RateQuery, ReverseIn
+from fund.accounting.ledger_text import describe
+from fund.charts import Chart, Series, usd
 from fund.db import db
 from fund.errors import FundError
-from fund.finance_api import READ, WRITE, EntryQuery, PeriodQuery, RateIn, RateQuery, ReverseIn
-from fund.ledger_text import describe
 from fund.models import User
 from fund.permissions import access
-from fund.views import DASHBOARD_LINKS, form_errors
+from fund.views import form_errors
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
 bp.add_app_template_filter(describe, "ledger_description")
 
-if not any(endpoint.startswith("finance.") for _roles, endpoint, _label in DASHBOARD_LINKS):
-    DASHBOARD_LINKS.extend([
-        (frozenset(READ), "finance.position", _l("Fund position")),
-        (frozenset(READ), "finance.rates", _l("Exchange rates")),
-        (frozenset(READ), "finance.ledger", _l("Ledger")),
-        (frozenset(READ), "finance.attribution", _l("Attribution of payments to donors")),
-    ])
-
-
-#: Translated names of the ledger's accounts and entry kinds (fund.ledger keeps the English ones).
+#: Translated names of the ledger's accounts and entry kinds (fund.accounting.ledger keeps the English ones).
 ACCOUNT_LABELS = {
     ledger.CASH: _l("Cash"),
     ledger.RECEIVABLE: _l("Contributions receivable"),
@@ -69,8 +61,8 @@ def _form() -> dict:
 @bp.route("/")
 @access(*READ)
 def position():
-    return render_template("fund/finance/position.html", position=ledger.fund_position(),
-                           cash=ledger.cash_by_currency(), psc_rate=ledger.psc_rate())
+    return render_template("fund/finance/position.html", position=figures.fund_position(),
+                           cash=figures.cash_by_currency(), psc_rate=figures.psc_rate())
 
 
 # Rates --------------------------------------------------------------------------------------------------------
@@ -224,3 +216,22 @@ def reverse(entry_id: int):
         return _entry(original, exc.fields or {"reason": [exc.message]}, form, exc.status)
     flash(_("Entry %(id)d reversed by entry %(rev)d.", id=entry_id, rev=reversal.id), "success")
     return redirect(url_for("finance.entry", entry_id=reversal.id))
+
+
+# The finance dashboard's chart ----------------------------------------------------------------------------------
+
+
+def position_chart(months: int = 24) -> Chart:
+    from flask_babel import format_date
+    from flask_babel import gettext as _
+
+    history = figures.position_history(months)
+    return Chart(
+        "chart-position", _("The fund position over time"),
+        _("Cash, commitments to grants not yet paid (with their programme support costs) and the balance available "
+          "for new grants at the end of each month, in US dollars."),
+        [format_date(d, "MMM y") for d, *_rest in history],
+        [Series(_("Cash"), [c for _d, c, _k, _a in history]),
+         Series(_("Committed"), [k for _d, _c, k, _a in history]),
+         Series(_("Available"), [a for _d, _c, _k, a in history])],
+        kind="line", unit="USD", format=usd, extra={"category_label": _("Month")})

@@ -6,7 +6,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
-from fund import attribution, ledger, rates
+from fund.accounting import attribution, figures, ledger, rates
 from fund.db import db, utcnow
 from fund.listing import list_page
 from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
@@ -206,7 +206,7 @@ def fund_position():
     """The fund position in USD from the ledger: cash = received - disbursed - psc + refunded; available = cash -
     committed - operating reserve. ``committed`` includes the programme support costs that undisbursed
     commitments will attract."""
-    return ledger.fund_position().as_dict()
+    return figures.fund_position().as_dict()
 
 
 @blp.route("/exchange-rates", methods=["POST"])

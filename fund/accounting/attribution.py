@@ -23,7 +23,7 @@ history; :func:`pool_differences` recomputes them from the rows (``flask ledger 
 The method, applied by the ledger's posting functions in the transaction and under the fund lock of the posting:
 
 * a payment to a grant (a disbursement, or the reversal of a grantee refund) is paid first by earmarked pools
-  whose earmark applies to the grant (:func:`fund.results.earmarks_applying`), pro rata to their
+  whose earmark applies to the grant (:func:`fund.grant_directory.earmarks_applying`), pro rata to their
   unspent balances at that moment, then by pools without an earmark, pro rata to theirs; never more than a pool
   holds. Whatever the pools cannot cover stays unattributed (the fund paid it, but no donor's available money
   could be named for it);
@@ -65,9 +65,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from fund.accounting.rates import BASE_CURRENCY, from_minor
 from fund.audit import make_append_only
 from fund.db import db
-from fund.rates import BASE_CURRENCY, from_minor
 
 CONTRIBUTION = "contribution"
 GRANT = "grant"
@@ -155,7 +155,7 @@ def _cents(value: Decimal) -> int:
     return int(value.scaleb(2))
 
 
-# Writing (called by fund.ledger's posting functions only) ----------------------------------------------------
+# Writing (called by fund.accounting.ledger's posting functions only) ----------------------------------------------------
 
 
 def _unspent_pools() -> dict[Pool, int]:
@@ -169,7 +169,7 @@ def _unspent_pools() -> dict[Pool, int]:
 
 
 def _earmarks_applying(grant_id: int, earmarks: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    from fund.results import earmarks_applying
+    from fund.grant_directory import earmarks_applying
 
     return earmarks_applying(grant_id, [(t, v) for t, v in earmarks if t in EARMARK_PARAMETERS])
 
@@ -194,7 +194,7 @@ def _write(entry, kind: str, grant_id: int | None, shares: dict[Pool, int], sign
             deltas[key] = deltas.get(key, 0) + (sign * cents if kind == CONTRIBUTION else -sign * cents)
     if not rows:
         return
-    # Statements that are compiled once (see fund.balances._UPSERT): the generic insert, and the upsert as text.
+    # Statements that are compiled once (see fund.accounting.balances._UPSERT): the generic insert, and the upsert as text.
     db.session.execute(insert(Attribution.__table__), rows)
     db.session.execute(_POOL_UPSERT, [{"donor_id": d, "earmark_type": t, "earmark_value": v, "usd_cents": c}
                                       for (d, t, v), c in sorted(deltas.items())])
@@ -418,7 +418,7 @@ class Matrix:
 
 def matrix(date_from: dt.date, date_to: dt.date) -> Matrix:
     """The whole fund's attribution for a period: two aggregate queries (attribution rows, grant expense)."""
-    from fund import ledger
+    from fund.accounting import ledger
 
     m = Matrix(date_from, date_to)
     in_period = and_(Attribution.value_date >= date_from, Attribution.value_date <= date_to)
@@ -455,7 +455,7 @@ def matrix(date_from: dt.date, date_to: dt.date) -> Matrix:
 def matrix_data(m: Matrix) -> dict:
     """The matrix as plain data (donor names, grant numbers), for the staff page, its CSV and the API: one query
     for the donors' names and one for the grants' facts."""
-    from fund.results import directory
+    from fund.grant_directory import directory
 
     names = donor_names(m.donor_ids)
     info = directory().grants(m.grant_ids)

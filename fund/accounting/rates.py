@@ -19,8 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from flask import has_request_context
-from flask_babel import gettext
 from marshmallow import ValidationError
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -30,6 +28,7 @@ from fund import audit
 from fund.audit import make_append_only
 from fund.db import UTCDateTime, db, utcnow
 from fund.errors import FundError
+from fund.i18n import translate as _
 from fund.money import MoneyError, round_money, to_decimal
 
 BASE_CURRENCY = "USD"
@@ -97,14 +96,6 @@ CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
-def translate(message: str, **values) -> str:
-    """gettext in a request (the reader's language); the English text elsewhere (CLI, jobs, direct calls)."""
-    if has_request_context():
-        return gettext(message, **values)
-    return message % values if values else message
-
-
-_ = translate
 
 
 class DecimalText(TypeDecorator):
@@ -383,7 +374,7 @@ def set_rate(currency: str, month: dt.date | str, units_per_usd: Decimal, *, act
              source: str = "portal", audit_event: bool = True) -> RateChange:
     """Enter the rate of ``currency`` for ``month``. The same value again changes nothing; a different value is a
     new version (the old one stays, with the postings that used it). Audited; flushes, never commits."""
-    from fund.ledger import lock_fund
+    from fund.accounting.ledger import lock_fund
 
     lock_fund()  # versions are numbered under the fund lock
     currency, month = _check_rate_input(currency, month)
@@ -484,7 +475,7 @@ def import_rates(rows: Iterable[tuple[int, dict]], *, actor=None, progress=None)
     ``rows`` yields (line number, {"currency", "month", "units_per_usd"}). Rows equal to the month's current
     rate are unchanged; others are added (a new month, or a new version of it). One audit event for the import.
     Flushes, never commits."""
-    from fund.ledger import lock_fund
+    from fund.accounting.ledger import lock_fund
 
     lock_fund()
     result = ImportResult()

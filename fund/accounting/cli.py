@@ -10,7 +10,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from fund import rates
+from fund.accounting import rates
 from fund.db import db
 
 rates_cli = AppGroup("rates", help="UN operational rates of exchange.")
@@ -60,7 +60,7 @@ ledger_cli = AppGroup("ledger", help="The fund's double-entry ledger.")
 def ledger_check():
     """Recompute every kept balance (fund-wide, per donor, pledge and grant) from the postings and compare, and
     check that every entry balances. Exits with status 1 on any disagreement."""
-    from fund import attribution, balances, ledger
+    from fund.accounting import attribution, balances, ledger
 
     diffs = balances.differences()
     unbalanced = ledger.unbalanced_entries()
