@@ -9,6 +9,8 @@
 - :func:`multipart_arguments` declares and parses an upload: ``multipart/form-data`` with its file part.
 - :func:`binary_response` documents a download (PDF, CSV) by media type.
 - Every list (an operation with a ``page`` parameter, see :mod:`fund.listing`) documents its ``Link`` header.
+- :func:`action` declares an operation that acts on one object ("POST an action"): route, roles, object rule,
+  body and response, in one decorator and in that order, for every package.
 """
 
 from __future__ import annotations
@@ -86,3 +88,25 @@ def binary_response(*media_types: str, description: str, json_schema: type[Schem
         else:
             content[media_type] = {"schema": {"type": "string", "format": "binary"}}
     return {status: {"description": description, "content": content}}
+
+
+def action(blp: Blueprint, rule: str, *, roles, response: type[Schema] | Schema, model=None, arg: str | None = None,
+           edit: bool = True, body: type[Schema] | Schema | None = None, status: int = 200,
+           methods: tuple[str, ...] = ("POST",)):
+    """Declare an action on one object: ``@blp.route(rule)``, ``@access(*roles)``, the object rule on
+    ``model`` named by the path argument ``arg`` (:func:`fund.permissions.guarded`, checked before the body is
+    validated, so that someone else's object is a 404/403 whatever the body says), ``@blp.arguments(body)`` and
+    ``@blp.response(status, response)``. The view's docstring documents the operation, as with the decorators
+    written out."""
+    from fund.permissions import access, guarded
+
+    def decorator(fn):
+        view = blp.response(status, response)(fn)
+        if body is not None:
+            view = blp.arguments(body)(view)
+        if model is not None:
+            view = guarded(model, arg, edit=edit)(view)
+        view = access(*roles)(view)
+        return blp.route(rule, methods=list(methods))(view)
+
+    return decorator

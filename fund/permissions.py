@@ -15,6 +15,7 @@ from typing import Any
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
 
+from fund.db import db
 from fund.models import ADMIN, AUDITOR, ROLES, User
 
 #: Every signed-in role.
@@ -134,3 +135,19 @@ def rule_for_user_owned(model: type) -> None:
         view=lambda u, o: o.user_id == u.id,
         edit=lambda u, o: o.user_id == u.id or u.has_any_role(ADMIN),
     )
+
+
+def guarded(model, arg: str, *, edit: bool = False):
+    """Check the object rule before the request body is validated (placed between ``@access`` and
+    ``@blp.arguments``), so that someone else's object is a 404/403 whatever the body says."""
+
+    def decorator(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            obj = db.session.get(model, kwargs[arg])
+            ensure_edit(obj) if edit else ensure_view(obj)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -217,6 +217,20 @@ def check_amount_places(data: dict, amount_field: str = "amount", currency_field
             raise ValidationError({amount_field: [str(exc)]}) from exc
 
 
+class DateRange(Schema):
+    """The one date-range filter of lists, statements and exports: ``from`` and ``to``, both ends included.
+    Mix it into a query or body schema (``class EntryQuery(PageQuery, DateRange)``); :class:`RequiredDateRange`
+    when both ends must be given."""
+
+    date_from = fields.Date(data_key="from")
+    date_to = fields.Date(data_key="to")
+
+
+class RequiredDateRange(Schema):
+    date_from = fields.Date(required=True, data_key="from")
+    date_to = fields.Date(required=True, data_key="to")
+
+
 class FileUploadIn(InSchema):
     """A ``multipart/form-data`` upload through the API: the ``file`` part (see fund.openapi.multipart_arguments)."""
 

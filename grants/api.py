@@ -6,8 +6,6 @@ organisation, application or document is a 404), validates with a schema, calls 
 
 from __future__ import annotations
 
-import functools
-
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
@@ -20,7 +18,7 @@ from fund.errors import FundError
 from fund.listing import list_page
 from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER, REVIEWER
 from fund.openapi import binary_response, multipart_arguments
-from fund.permissions import ANY_ROLE, access, ensure_edit, ensure_view
+from fund.permissions import ANY_ROLE, access, ensure_edit, ensure_view, guarded
 from fund.schemas import FileUploadIn, InSchema, paged
 from fund.uploads import ALLOWED, check_upload
 from grants import operations
@@ -52,22 +50,6 @@ APPLICATION_READERS = (APPLICANT, FUND_MANAGER, ADMIN, AUDITOR)
 #: An assigned reviewer reads the application and its documents once they have declared no conflict of interest.
 CONTENT_READERS = (*APPLICATION_READERS, REVIEWER)
 ORGANISATION_READERS = (APPLICANT, FUND_MANAGER, FINANCE_OFFICER, ADMIN, AUDITOR)
-
-
-def guarded(model, arg: str, *, edit: bool = False):
-    """Check the object rule before the request body is validated (placed between ``@access`` and
-    ``@blp.arguments``), so that someone else's object is a 404/403 whatever the body says."""
-
-    def decorator(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            obj = db.session.get(model, kwargs[arg])
-            ensure_edit(obj) if edit else ensure_view(obj)
-            return fn(*args, **kwargs)
-
-        return wrapper
-
-    return decorator
 
 
 def require_fields(data: dict) -> None:

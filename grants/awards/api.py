@@ -18,10 +18,9 @@ from fund.idempotency import idempotent
 from fund.listing import list_page
 from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
 from fund.openapi import multipart_arguments
-from fund.permissions import access, ensure_view
+from fund.permissions import access, ensure_view, guarded
 from fund.schemas import FileUploadIn, paged
 from fund.uploads import check_upload
-from grants.api import guarded
 from grants.awards import operations, reads
 from grants.awards.models import Disbursement, Grant, GrantReport
 from grants.awards.presenters import (

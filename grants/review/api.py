@@ -20,9 +20,8 @@ from fund.errors import FundError
 from fund.idempotency import idempotent
 from fund.listing import list_page, list_rows
 from fund.models import ADMIN, AUDITOR, FUND_MANAGER, REVIEWER
-from fund.permissions import access, ensure_edit, ensure_view
+from fund.permissions import access, ensure_edit, ensure_view, guarded
 from fund.schemas import paged
-from grants.api import guarded
 from grants.models import Application, Call
 from grants.review import operations, ranking
 from grants.review.models import COI_PENDING, Review
