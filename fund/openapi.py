@@ -92,18 +92,28 @@ def binary_response(*media_types: str, description: str, json_schema: type[Schem
 
 def action(blp: Blueprint, rule: str, *, roles, response: type[Schema] | Schema, model=None, arg: str | None = None,
            edit: bool = True, body: type[Schema] | Schema | None = None, status: int = 200,
-           methods: tuple[str, ...] = ("POST",)):
+           methods: tuple[str, ...] = ("POST",), body_required: bool = True, upload: bool = False,
+           idempotent: bool = False):
     """Declare an action on one object: ``@blp.route(rule)``, ``@access(*roles)``, the object rule on
     ``model`` named by the path argument ``arg`` (:func:`fund.permissions.guarded`, checked before the body is
     validated, so that someone else's object is a 404/403 whatever the body says), ``@blp.arguments(body)`` and
     ``@blp.response(status, response)``. The view's docstring documents the operation, as with the decorators
-    written out."""
+    written out.
+
+    ``body_required=False`` accepts a request without a body (the view gets ``None``); ``upload=True`` reads
+    ``body`` from ``multipart/form-data`` (:func:`multipart_arguments`); ``idempotent=True`` honours an
+    ``Idempotency-Key`` (:func:`fund.idempotency.idempotent`, between the object rule and the body)."""
+    from fund.idempotency import idempotent as honour_key
     from fund.permissions import access, guarded
 
     def decorator(fn):
         view = blp.response(status, response)(fn)
-        if body is not None:
-            view = blp.arguments(body)(view)
+        if body is not None and upload:
+            view = multipart_arguments(blp, body)(view)
+        elif body is not None:
+            view = blp.arguments(body, required=body_required)(view)
+        if idempotent:
+            view = honour_key(view)
         if model is not None:
             view = guarded(model, arg, edit=edit)(view)
         view = access(*roles)(view)
