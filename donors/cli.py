@@ -8,8 +8,9 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from donors import operations, statements
+from donors import operations
 from donors.models import Donor
+from donors.statement_figures import donors_with_activity
 from fund.db import db, utcnow
 from fund.errors import FundError
 
@@ -34,7 +35,7 @@ def statements_issue(year: int, donor_id: int | None):
             sys.exit(1)
         ids = [donor_id]
     else:
-        ids = statements.donors_with_activity(date_from, date_to)
+        ids = donors_with_activity(date_from, date_to)
     issued, skipped, failed, mailed = [], [], [], 0
     with click.progressbar(ids, label=f"Statements {year}", file=sys.stderr, show_pos=True) as bar:
         for current in bar:

@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload
 
+from donors import statements
 from donors.models import (
     ANNOUNCED,
     BOOKED,
@@ -417,8 +418,6 @@ def issue_statement(donor: Donor, data: dict, *, actor=None) -> IssuedStatement:
     the donor's language): number it, render it with its verification code and QR code, store the PDF and its
     SHA-256. Refused (422) for a period not yet ended; (409) while a statement that is not void covers the same
     period in the same language. Numbers come from the locked yearly counter, so they never repeat or skip."""
-    from donors import statements
-
     date_from, date_to = data["date_from"], data["date_to"]
     language = data.get("language") or donor.language
     if date_from > date_to:
@@ -499,7 +498,6 @@ def notify_statement(issued: IssuedStatement) -> int:
     from flask import render_template
     from flask_babel import force_locale, gettext
 
-    from donors import statements
     from fund.mail import queue_mail
     from fund.models import DONOR, User
 

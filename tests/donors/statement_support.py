@@ -1,5 +1,5 @@
-"""Support of the statement tests: a test double of the grants directory (fund.grant_directory), a year of a donor's money
-with known figures, and PDF text extraction."""
+"""Support of the statement tests: a test double of the grants directory (fund.grant_directory), a year of a
+donor's money with known figures, and PDF text extraction."""
 
 from __future__ import annotations
 
