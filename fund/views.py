@@ -387,3 +387,13 @@ def _csv_safe(value: str | None) -> str:
     if value and value[0] in "=+-@\t\r":
         return "'" + value
     return value or ""
+
+
+def refusal_errors(exc: FundError, *, field: str = "_schema", passes: tuple[int, ...] = (403,)) -> dict:
+    """An operation's refusal of a portal form (:class:`fund.errors.FundError`), for the page that shows the form
+    again: re-raised when its status is one of ``passes`` (answered by the error pages), otherwise the transaction
+    is rolled back and its messages are returned by field (its message under ``field`` when it names none)."""
+    if exc.status in passes:
+        raise exc
+    db.session.rollback()
+    return {k: v if isinstance(v, list) else [str(v)] for k, v in exc.fields.items()} or {field: [exc.message]}
