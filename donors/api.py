@@ -39,10 +39,9 @@ from fund.accounting.figures import DonorFigures, donors_figures
 from fund.db import db
 from fund.errors import FundError
 from fund.i18n import translate as _
-from fund.idempotency import idempotent
 from fund.listing import list_page
 from fund.models import DONOR
-from fund.openapi import binary_response
+from fund.openapi import action, binary_response
 from fund.permissions import access, can_edit, can_view, ensure_edit, ensure_view
 from fund.schemas import paged
 
@@ -79,10 +78,7 @@ def _donor_user() -> bool:
 # Donors -------------------------------------------------------------------------------------------------------
 
 
-@blp.route("/donors", methods=["POST"])
-@access(*WRITE)
-@blp.arguments(DonorIn)
-@blp.response(201, DonorOut)
+@action(blp, "/donors", roles=WRITE, body=DonorIn, response=DonorOut, status=201)
 def create_donor(data):
     """Record a donor."""
     return donor_out(operations.create_donor(data, actor=current_user))
@@ -119,14 +115,11 @@ def get_donor(donor_id: int):
 # Pledges ------------------------------------------------------------------------------------------------------
 
 
-@blp.route("/donors/<int:donor_id>/pledges", methods=["POST"])
-@access(*WRITE)
-@idempotent
-@blp.arguments(PledgeIn)
-@blp.response(201, PledgeOut)
+@action(blp, "/donors/<int:donor_id>/pledges", roles=WRITE, model=Donor, arg="donor_id", idempotent=True,
+        body=PledgeIn, response=PledgeOut, status=201)
 def create_pledge(data, donor_id: int):
     """Record a pledge (announced or confirmed), with optional instalments summing to it and an earmark."""
-    donor = ensure_edit(db.session.get(Donor, donor_id))
+    donor = db.session.get(Donor, donor_id)
     pledge = operations.create_pledge(donor, data, actor=current_user)
     return pledge_out(operations.summary_of(pledge))
 
@@ -147,10 +140,6 @@ def list_pledges(args, donor_id: int):
     return list_page(query, args, filters={"status": Pledge.status}, present=present)
 
 
-def _pledge_for_edit(pledge_id: int) -> Pledge:
-    return ensure_edit(db.session.get(Pledge, pledge_id))
-
-
 @blp.route("/pledges/<int:pledge_id>")
 @access(*READ)
 @blp.response(200, PledgeOut)
@@ -158,36 +147,29 @@ def get_pledge(pledge_id: int):
     return pledge_out(operations.summary_of(ensure_view(db.session.get(Pledge, pledge_id))))
 
 
-@blp.route("/pledges/<int:pledge_id>/confirm", methods=["POST"])
-@access(*WRITE)
-@idempotent
-@blp.arguments(ConfirmIn)
-@blp.response(200, PledgeOut)
+@action(blp, "/pledges/<int:pledge_id>/confirm", roles=WRITE, model=Pledge, arg="pledge_id", idempotent=True,
+        body=ConfirmIn, response=PledgeOut)
 def confirm_pledge(data, pledge_id: int):
     """Confirm an announced pledge (agreement signed): it is booked as receivable at the month's rate."""
-    pledge = _pledge_for_edit(pledge_id)
+    pledge = db.session.get(Pledge, pledge_id)
     operations.confirm_pledge(pledge, confirmed_on=data.get("confirmed_on"), actor=current_user)
     return pledge_out(operations.summary_of(pledge))
 
 
-@blp.route("/pledges/<int:pledge_id>/cancel", methods=["POST"])
-@access(*WRITE)
-@blp.arguments(CancelIn)
-@blp.response(200, PledgeOut)
+@action(blp, "/pledges/<int:pledge_id>/cancel", roles=WRITE, model=Pledge, arg="pledge_id", body=CancelIn,
+        response=PledgeOut)
 def cancel_pledge(data, pledge_id: int):
     """Cancel a pledge on which nothing was received or written off."""
-    pledge = _pledge_for_edit(pledge_id)
+    pledge = db.session.get(Pledge, pledge_id)
     operations.cancel_pledge(pledge, reason=data["reason"], actor=current_user)
     return pledge_out(operations.summary_of(pledge))
 
 
-@blp.route("/pledges/<int:pledge_id>/write-off", methods=["POST"])
-@access(*WRITE)
-@blp.arguments(WriteOffIn)
-@blp.response(200, PledgeOut)
+@action(blp, "/pledges/<int:pledge_id>/write-off", roles=WRITE, model=Pledge, arg="pledge_id", body=WriteOffIn,
+        response=PledgeOut)
 def write_off_pledge(data, pledge_id: int):
     """Write off part (``amount``) or all of what a pledge still owes."""
-    pledge = _pledge_for_edit(pledge_id)
+    pledge = db.session.get(Pledge, pledge_id)
     operations.write_off_pledge(pledge, amount=data.get("amount"), reason=data["reason"], actor=current_user)
     return pledge_out(operations.summary_of(pledge))
 
@@ -195,11 +177,8 @@ def write_off_pledge(data, pledge_id: int):
 # Contributions ------------------------------------------------------------------------------------------------
 
 
-@blp.route("/contributions", methods=["POST"])
-@access(*WRITE)
-@idempotent
-@blp.arguments(ContributionIn)
-@blp.response(201, ContributionOut)
+@action(blp, "/contributions", roles=WRITE, idempotent=True, body=ContributionIn, response=ContributionOut,
+        status=201)
 def create_contribution(data):
     """Record money received. Honours ``Idempotency-Key``: a replay returns the first response; the same key
     with a different body gets 422."""
