@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from flask_babel import gettext as _
 from flask_smorest.fields import Upload
-from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from fund.audit import AuditEvent
 from fund.models import ROLES, User
@@ -311,3 +311,19 @@ class AuditVerifyOut(Schema):
     erased = fields.Integer(metadata={"description": "Events whose personal data was erased."})
     first_bad_event = fields.Integer()
     reason = fields.String()
+
+
+class NewPassword(InSchema):
+    """A new password typed twice, as the forms that set one ask for it: ``password_confirm`` must repeat
+    ``password``. Each form declares ``password`` with its own rule and ``mismatch``, its words when the two differ
+    (a lazy text)."""
+
+    mismatch: Any
+
+    password_confirm = fields.String(required=True)
+    csrf_token = fields.String()
+
+    @validates_schema
+    def same_password(self, data, **kwargs):
+        if data.get("password") != data.get("password_confirm"):
+            raise ValidationError({"password_confirm": [str(self.mismatch)]})
