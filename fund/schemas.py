@@ -313,14 +313,13 @@ class AuditVerifyOut(Schema):
     reason = fields.String()
 
 
-class NewPassword(InSchema):
-    """A new password typed twice, as the forms that set one ask for it: ``password_confirm`` must repeat
-    ``password``. Each form declares ``password`` with its own rule and ``mismatch``, its words when the two differ
-    (a lazy text)."""
+class NewPasswordForm(InSchema):
+    """A portal form that sets a new password typed twice: ``password_confirm`` must repeat ``password``. Each form
+    declares both fields (in the order its page shows them, which its messages follow) and ``mismatch``, its words
+    when the two differ (a lazy text)."""
 
     mismatch: Any
 
-    password_confirm = fields.String(required=True)
     csrf_token = fields.String()
 
     @validates_schema
