@@ -22,7 +22,7 @@ from fund.accounting.api import Rate
 from fund.accounting.rates import check_places, validate_money
 from fund.i18n import translate as _
 from fund.money import MoneyError
-from fund.schemas import Amount, Id, InSchema, PageQuery, QuerySchema, Sort
+from fund.schemas import Amount, Id, InSchema, PageQuery, QuerySchema, RequiredDateRange, Sort
 
 
 def _not_future(day: dt.date) -> None:
@@ -238,9 +238,7 @@ def _check_period(data: dict) -> None:
                                             years=MAX_STATEMENT_YEARS)]})
 
 
-class StatementQuery(QuerySchema):
-    date_from = fields.Date(required=True, data_key="from")
-    date_to = fields.Date(required=True, data_key="to")
+class StatementQuery(QuerySchema, RequiredDateRange):
     format = fields.String(load_default="pdf", validate=validate.OneOf(["pdf", "csv", "json"]))
     lang = fields.String(load_default=None, validate=validate.OneOf(LANGUAGES))
 
@@ -249,9 +247,7 @@ class StatementQuery(QuerySchema):
         _check_period(data)
 
 
-class StatementIn(InSchema):
-    date_from = fields.Date(required=True, data_key="from")
-    date_to = fields.Date(required=True, data_key="to")
+class StatementIn(InSchema, RequiredDateRange):
     lang = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(LANGUAGES))
 
     @validates_schema
