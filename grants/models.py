@@ -20,10 +20,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
+    update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fund.db import UTCDateTime, db, utcnow
+from fund.models import User
 
 MONEY = Numeric(14, 2)
 
@@ -58,6 +63,17 @@ class Organisation(db.Model):
     admins: Mapped[list[OrganisationAdmin]] = relationship(
         back_populates="organisation", lazy="raise", cascade="all, delete-orphan"
     )
+
+    def recipients(self, contact_language: str = "en") -> list[tuple[str, str]]:
+        """(e-mail, language) of everyone who hears about the organisation's applications and grants: its active
+        users and its contact address (in ``contact_language`` unless it is a user's)."""
+        members = db.session.execute(
+            select(User).where(User.organisation_id == self.id, User.active.is_(True))
+        ).scalars().all()
+        recipients = {(u.email, u.language or "en") for u in members}
+        if self.contact_email and self.contact_email not in {email for email, _lang in recipients}:
+            recipients.add((self.contact_email, contact_language))
+        return sorted(recipients)
 
     def __repr__(self) -> str:
         return f"<Organisation {self.id} {self.name}>"
@@ -185,6 +201,18 @@ class ReferenceCounter(db.Model):
 
     prefix: Mapped[str] = mapped_column(String(32), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def take_next(counter, **key) -> int:
+    """The next number of a counter table (``prefix``/``last``, ``year``/``last``: one row a ``key``), taken with an
+    insert-if-missing then one atomic UPDATE ... RETURNING, so concurrent requests never share a number."""
+    table = counter.__table__
+    ((column, value),) = key.items()
+    dialect_insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(dialect_insert(table).values(**key, last=0).on_conflict_do_nothing(index_elements=[column]))
+    return db.session.execute(
+        update(table).where(table.c[column] == value).values(last=table.c.last + 1).returning(table.c.last)
+    ).scalar_one()
 
 
 class Criterion(db.Model):

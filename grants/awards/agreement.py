@@ -11,7 +11,7 @@ from fund.errors import Conflict
 from fund.pdf import render_pdf
 from fund.templating import money, percent
 from grants.awards.models import FINAL, INTERIM, Grant
-from grants.awards.operations import FINAL_REPORT_DAYS
+from grants.awards.operations.shared import FINAL_REPORT_DAYS
 from grants.awards.workflow import CONDITION_LABELS
 from grants.taxonomies import BUDGET_CATEGORIES, country_name
 

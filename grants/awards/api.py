@@ -1,11 +1,14 @@
 """JSON API of grants awarded: grants, the agreement, tranches, disbursements, reports, refunds and closure.
 
-Every handler loads its objects, checks the object rule before the body is validated (``@guarded``: another
-organisation's grant or report is a 404), calls one operation and returns. Money is a decimal string with its
+Every handler loads its objects, checks the object rule before the body is validated (an action on a grant, a
+disbursement or a report is declared with :func:`fund.openapi.action`: another organisation's grant or report is a
+404), calls one operation and returns. Money is a decimal string with its
 currency beside it; lists are paginated.
 """
 
 from __future__ import annotations
+
+import functools
 
 from flask_login import current_user
 from flask_smorest import Blueprint
@@ -14,17 +17,14 @@ from sqlalchemy import select
 from fund.accounting.figures import grants_figures
 from fund.db import db
 from fund.errors import FundError
-from fund.idempotency import idempotent
 from fund.listing import list_page
 from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
-from fund.openapi import multipart_arguments
-from fund.permissions import access, ensure_view, guarded
+from fund.openapi import action
+from fund.permissions import access, ensure_view
 from fund.schemas import FileUploadIn, paged
-from fund.uploads import check_upload
 from grants.awards import operations, reads
 from grants.awards.models import Disbursement, Grant, GrantReport
 from grants.awards.presenters import (
-    conditions_met,
     disbursement_dict,
     grant_dict,
     grant_list_dict,
@@ -51,7 +51,7 @@ from grants.awards.schemas import (
     ReportOut,
     TranchesIn,
 )
-from grants.downloads import translate_upload_errors
+from grants.awards.workflow import conditions_met
 
 blp = Blueprint("grants_awards_api", __name__, url_prefix="/api/v1",
                 description="Grants: agreements, tranches, disbursements, reports, refunds and closure")
@@ -59,9 +59,14 @@ blp = Blueprint("grants_awards_api", __name__, url_prefix="/api/v1",
 GRANT_READERS = (APPLICANT, FUND_MANAGER, FINANCE_OFFICER, ADMIN, AUDITOR)
 STAFF_READERS = (FUND_MANAGER, FINANCE_OFFICER, ADMIN, AUDITOR)
 
+#: An action on a grant, a disbursement or a report (:func:`fund.openapi.action`).
+on_grant = functools.partial(action, blp, model=Grant, arg="grant_id")
+on_disbursement = functools.partial(action, blp, model=Disbursement, arg="disbursement_id")
+on_report = functools.partial(action, blp, model=GrantReport, arg="report_id")
+
 
 def _grant(grant_id: int) -> Grant:
-    return db.session.get(Grant, grant_id)  # permission checked by @guarded
+    return db.session.get(Grant, grant_id)  # permission checked by the action's object rule
 
 
 def _grant_out(grant: Grant) -> dict:
@@ -108,64 +113,41 @@ def get_grant(grant_id):
     return _grant_answer(ensure_view(reads.grant_detail(grant_id)))
 
 
-@blp.route("/grants/<int:grant_id>/agreement", methods=["POST"])
-@access(APPLICANT)
-@guarded(Grant, "grant_id", edit=True)
-@multipart_arguments(blp, FileUploadIn)
-@blp.response(200, GrantOut)
+@on_grant("/grants/<int:grant_id>/agreement", roles=(APPLICANT,), body=FileUploadIn, upload=True, response=GrantOut)
 def upload_agreement(data, grant_id):
     """Upload the agreement signed by the organisation (multipart ``file``: PDF, JPEG or PNG scan, recognised
     from the content)."""
     grant = _grant(grant_id)
-    with translate_upload_errors():
-        upload = check_upload(data["file"])
-    operations.upload_signed_agreement(grant, upload, current_user)
+    operations.upload_signed_agreement(grant, operations.checked_upload(data["file"]), current_user)
     return _grant_out(grant)
 
 
-@blp.route("/grants/<int:grant_id>/countersign", methods=["POST"])
-@access(FUND_MANAGER)
-@guarded(Grant, "grant_id", edit=True)
-@blp.response(200, GrantOut)
+@on_grant("/grants/<int:grant_id>/countersign", roles=(FUND_MANAGER,), response=GrantOut)
 def countersign(grant_id):
     """Countersign: the grant becomes active (409 until the signed copy is uploaded); the commitment is posted
     if it was not."""
     return _grant_out(operations.countersign(_grant(grant_id), current_user))
 
 
-@blp.route("/grants/<int:grant_id>/suspend", methods=["POST"])
-@access(FUND_MANAGER)
-@guarded(Grant, "grant_id", edit=True)
-@blp.arguments(MessageIn)
-@blp.response(200, GrantOut)
+@on_grant("/grants/<int:grant_id>/suspend", roles=(FUND_MANAGER,), body=MessageIn, response=GrantOut)
 def suspend(data, grant_id):
     """Suspend an active grant (nothing can be approved or paid until it is resumed)."""
     return _grant_out(operations.suspend(_grant(grant_id), current_user, data["message"]))
 
 
-@blp.route("/grants/<int:grant_id>/resume", methods=["POST"])
-@access(FUND_MANAGER)
-@guarded(Grant, "grant_id", edit=True)
-@blp.response(200, GrantOut)
+@on_grant("/grants/<int:grant_id>/resume", roles=(FUND_MANAGER,), response=GrantOut)
 def resume(grant_id):
     return _grant_out(operations.resume(_grant(grant_id), current_user))
 
 
-@blp.route("/grants/<int:grant_id>/terminate", methods=["POST"])
-@access(FUND_MANAGER)
-@guarded(Grant, "grant_id", edit=True)
-@blp.arguments(MessageIn)
-@blp.response(200, GrantOut)
+@on_grant("/grants/<int:grant_id>/terminate", roles=(FUND_MANAGER,), body=MessageIn, response=GrantOut)
 def terminate(data, grant_id):
     """Terminate: open disbursements are cancelled and the undisbursed commitment released."""
     return _grant_out(operations.terminate(_grant(grant_id), current_user, data["message"]))
 
 
-@blp.route("/grants/<int:grant_id>/tranches", methods=["PUT"])
-@access(FUND_MANAGER)
-@guarded(Grant, "grant_id", edit=True)
-@blp.arguments(TranchesIn)
-@blp.response(200, GrantOut)
+@on_grant("/grants/<int:grant_id>/tranches", roles=(FUND_MANAGER,), body=TranchesIn, response=GrantOut,
+          methods=("PUT",))
 def set_tranches(data, grant_id):
     """Replace the tranche schedule (percentages adding up to 100, each with its condition) before any payment
     is requested; amounts are split by largest remainder and sum exactly to the award."""
@@ -173,33 +155,22 @@ def set_tranches(data, grant_id):
     return _grant_out(operations.set_tranches(_grant(grant_id), schedule, current_user))
 
 
-@blp.route("/grants/<int:grant_id>/budget", methods=["PUT"])
-@access(FUND_MANAGER)
-@guarded(Grant, "grant_id", edit=True)
-@blp.arguments(BudgetIn)
-@blp.response(200, GrantOut)
+@on_grant("/grants/<int:grant_id>/budget", roles=(FUND_MANAGER,), body=BudgetIn, response=GrantOut, methods=("PUT",))
 def revise_budget(data, grant_id):
     """Revise the approved budget by agreement (all lines: ``id`` for a line kept, none for a new one); it must
     add up to the award, and a line with reported expenditure cannot be removed."""
     return _grant_out(operations.revise_budget(_grant(grant_id), data["lines"], current_user))
 
 
-@blp.route("/grants/<int:grant_id>/close", methods=["POST"])
-@access(FUND_MANAGER)
-@guarded(Grant, "grant_id", edit=True)
-@blp.response(200, GrantOut)
+@on_grant("/grants/<int:grant_id>/close", roles=(FUND_MANAGER,), response=GrantOut)
 def close(grant_id):
     """Close: the final report is accepted and payments net of refunds equal its expenditure (409 otherwise);
     the undisbursed commitment is released."""
     return _grant_out(operations.close(_grant(grant_id), current_user))
 
 
-@blp.route("/grants/<int:grant_id>/refunds", methods=["POST"])
-@access(FINANCE_OFFICER)
-@guarded(Grant, "grant_id", edit=True)
-@idempotent
-@blp.arguments(RefundIn)
-@blp.response(201, RefundOut)
+@on_grant("/grants/<int:grant_id>/refunds", roles=(FINANCE_OFFICER,), body=RefundIn, idempotent=True,
+          response=RefundOut, status=201)
 def record_refund(data, grant_id):
     """Record unspent money refunded by the grantee, in any currency (converted at the UN rate of the month it
     was received)."""
@@ -208,12 +179,8 @@ def record_refund(data, grant_id):
 
 # Disbursements ------------------------------------------------------------------------------------------------
 
-@blp.route("/grants/<int:grant_id>/disbursements", methods=["POST"])
-@access(FINANCE_OFFICER)
-@guarded(Grant, "grant_id", edit=True)
-@idempotent
-@blp.arguments(DisbursementIn)
-@blp.response(201, DisbursementOut)
+@on_grant("/grants/<int:grant_id>/disbursements", roles=(FINANCE_OFFICER,), body=DisbursementIn, idempotent=True,
+          response=DisbursementOut, status=201)
 def request_disbursement(data, grant_id):
     """Request the payment of (part of) a tranche; another finance officer must approve it."""
     d = operations.request_disbursement(_grant(grant_id), data["tranche"], data["amount"], current_user,
@@ -233,14 +200,11 @@ def list_disbursements(args):
 
 
 def _disbursement(disbursement_id: int) -> Disbursement:
-    return db.session.get(Disbursement, disbursement_id)  # permission checked by @guarded
+    return db.session.get(Disbursement, disbursement_id)  # permission checked by the action's object rule
 
 
-@blp.route("/disbursements/<int:disbursement_id>", methods=["PATCH"])
-@access(FINANCE_OFFICER)
-@guarded(Disbursement, "disbursement_id", edit=True)
-@blp.arguments(DisbursementEditIn)
-@blp.response(200, DisbursementOut)
+@on_disbursement("/disbursements/<int:disbursement_id>", roles=(FINANCE_OFFICER,), body=DisbursementEditIn,
+                 response=DisbursementOut, methods=("PATCH",))
 def edit_disbursement(data, disbursement_id):
     """Change a requested or approved disbursement; any approval is void and a different finance officer must
     approve it again."""
@@ -249,11 +213,8 @@ def edit_disbursement(data, disbursement_id):
     return disbursement_dict(d)
 
 
-@blp.route("/disbursements/<int:disbursement_id>/approve", methods=["POST"])
-@access(FINANCE_OFFICER)
-@guarded(Disbursement, "disbursement_id", edit=True)
-@idempotent
-@blp.response(200, DisbursementOut)
+@on_disbursement("/disbursements/<int:disbursement_id>/approve", roles=(FINANCE_OFFICER,), idempotent=True,
+                 response=DisbursementOut)
 def approve_disbursement(disbursement_id):
     """Approve another officer's request. 403 for your own request; 409 when the tranche's condition is not
     met, paid + approved would exceed the award or the tranche, cash is short or the grant is not active."""
@@ -266,12 +227,8 @@ def approve_disbursement(disbursement_id):
         raise
 
 
-@blp.route("/disbursements/<int:disbursement_id>/pay", methods=["POST"])
-@access(FINANCE_OFFICER)
-@guarded(Disbursement, "disbursement_id", edit=True)
-@idempotent
-@blp.arguments(PaymentIn)
-@blp.response(200, DisbursementOut)
+@on_disbursement("/disbursements/<int:disbursement_id>/pay", roles=(FINANCE_OFFICER,), body=PaymentIn,
+                 idempotent=True, response=DisbursementOut)
 def pay_disbursement(data, disbursement_id):
     """Record an approved disbursement as paid (payment reference and value date); posts to the ledger
     (grants payable -> cash) and charges programme support costs."""
@@ -280,21 +237,15 @@ def pay_disbursement(data, disbursement_id):
     return disbursement_dict(d)
 
 
-@blp.route("/disbursements/<int:disbursement_id>/cancel", methods=["POST"])
-@access(FINANCE_OFFICER)
-@guarded(Disbursement, "disbursement_id", edit=True)
-@blp.arguments(OptionalMessageIn, required=False)
-@blp.response(200, DisbursementOut)
+@on_disbursement("/disbursements/<int:disbursement_id>/cancel", roles=(FINANCE_OFFICER,), body=OptionalMessageIn,
+                 body_required=False, response=DisbursementOut)
 def cancel_disbursement(data, disbursement_id):
     d = operations.cancel_disbursement(_disbursement(disbursement_id), current_user, (data or {}).get("message"))
     return disbursement_dict(d)
 
 
-@blp.route("/disbursements/<int:disbursement_id>/fail", methods=["POST"])
-@access(FINANCE_OFFICER)
-@guarded(Disbursement, "disbursement_id", edit=True)
-@blp.arguments(MessageIn)
-@blp.response(200, DisbursementOut)
+@on_disbursement("/disbursements/<int:disbursement_id>/fail", roles=(FINANCE_OFFICER,), body=MessageIn,
+                 response=DisbursementOut)
 def fail_disbursement(data, disbursement_id):
     """Mark an approved or paid disbursement as failed (a paid one is reversed in the ledger)."""
     return disbursement_dict(operations.fail_disbursement(_disbursement(disbursement_id), current_user,
@@ -304,7 +255,7 @@ def fail_disbursement(data, disbursement_id):
 # Reports ------------------------------------------------------------------------------------------------------
 
 def _report(report_id: int) -> GrantReport:
-    return db.session.get(GrantReport, report_id)  # permission checked by @guarded
+    return db.session.get(GrantReport, report_id)  # permission checked by the action's object rule
 
 
 def _report_out(report: GrantReport) -> dict:
@@ -312,11 +263,7 @@ def _report_out(report: GrantReport) -> dict:
     return {**report_dict(grant, report), "warnings": rule_problems(grant, report)}
 
 
-@blp.route("/grants/<int:grant_id>/reports", methods=["POST"])
-@access(APPLICANT)
-@guarded(Grant, "grant_id", edit=True)
-@blp.arguments(ReportIn)
-@blp.response(201, ReportOut)
+@on_grant("/grants/<int:grant_id>/reports", roles=(APPLICANT,), body=ReportIn, response=ReportOut, status=201)
 def save_report(data, grant_id):
     """Write the interim or final report (``kind``): narrative, results and financial report, in one go or in
     parts. A draft is saved as sent even when its breakdowns disagree or a line more than 10 % off is not
@@ -336,11 +283,7 @@ def get_report(report_id):
     return {**report_dict(grant, report), "warnings": rule_problems(grant, report)}
 
 
-@blp.route("/reports/<int:report_id>", methods=["PATCH"])
-@access(APPLICANT)
-@guarded(GrantReport, "report_id", edit=True)
-@blp.arguments(ReportFields)
-@blp.response(200, ReportOut)
+@on_report("/reports/<int:report_id>", roles=(APPLICANT,), body=ReportFields, response=ReportOut, methods=("PATCH",))
 def update_report(data, report_id):
     """Change parts of the report; saved as sent, with ``warnings`` as for the first write."""
     report = _report(report_id)
@@ -348,45 +291,30 @@ def update_report(data, report_id):
     return _report_out(operations.save_report(grant, report.kind, data, current_user))
 
 
-@blp.route("/reports/<int:report_id>/audit-report", methods=["POST"])
-@access(APPLICANT)
-@guarded(GrantReport, "report_id", edit=True)
-@multipart_arguments(blp, FileUploadIn)
-@blp.response(200, ReportOut)
+@on_report("/reports/<int:report_id>/audit-report", roles=(APPLICANT,), body=FileUploadIn, upload=True,
+           response=ReportOut)
 def upload_audit_report(data, report_id):
     """Attach an audit report (multipart ``file``), optional."""
     report = _report(report_id)
-    with translate_upload_errors():
-        upload = check_upload(data["file"])
-    operations.attach_audit_report(report, upload, current_user)
+    operations.attach_audit_report(report, operations.checked_upload(data["file"]), current_user)
     return _report_out(report)
 
 
-@blp.route("/reports/<int:report_id>/submit", methods=["POST"])
-@access(APPLICANT)
-@guarded(GrantReport, "report_id", edit=True)
-@blp.response(200, ReportOut)
+@on_report("/reports/<int:report_id>/submit", roles=(APPLICANT,), response=ReportOut)
 def submit_report(report_id):
     """Submit the report as saved: 422 listing what is missing in ``_schema``, with the rules it breaks in
     ``results`` and ``expenditure`` (the fields of ``warnings``)."""
     return _report_out(operations.submit_report(_report(report_id), current_user))
 
 
-@blp.route("/reports/<int:report_id>/accept", methods=["POST"])
-@access(FUND_MANAGER)
-@guarded(GrantReport, "report_id", edit=True)
-@blp.arguments(OptionalMessageIn, required=False)
-@blp.response(200, ReportOut)
+@on_report("/reports/<int:report_id>/accept", roles=(FUND_MANAGER,), body=OptionalMessageIn, body_required=False,
+           response=ReportOut)
 def accept_report(data, report_id):
     """Accept: the interim report releases the tranches waiting for it; the final report opens closure."""
     return _report_out(operations.accept_report(_report(report_id), current_user, (data or {}).get("message")))
 
 
-@blp.route("/reports/<int:report_id>/return", methods=["POST"])
-@access(FUND_MANAGER)
-@guarded(GrantReport, "report_id", edit=True)
-@blp.arguments(MessageIn)
-@blp.response(200, ReportOut)
+@on_report("/reports/<int:report_id>/return", roles=(FUND_MANAGER,), body=MessageIn, response=ReportOut)
 def return_report(data, report_id):
     """Return the report to the organisation with comments."""
     return _report_out(operations.return_report(_report(report_id), current_user, data["message"]))

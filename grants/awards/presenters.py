@@ -12,11 +12,6 @@ from fund.accounting.rates import quantum
 from fund.db import utcnow
 from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER, FUND_MANAGER, REVIEWER
 from grants.awards.models import (
-    FINAL,
-    FINAL_ACCEPTED,
-    INTERIM,
-    INTERIM_ACCEPTED,
-    SIGNATURE,
     Disbursement,
     Grant,
     GrantRefund,
@@ -27,7 +22,9 @@ from grants.awards.workflow import (
     CONDITION_LABELS,
     DISBURSEMENT_STATES,
     GRANT_STATES,
+    REPORT_KIND_LABELS,
     REPORT_STATES,
+    conditions_met,
     tranche_status,
 )
 
@@ -56,14 +53,6 @@ def tranche_rows(grant: Grant, met: dict[str, bool] | None = None) -> list[dict]
                      "condition_met": is_met, "expected_on": t.expected_on, "approved": approved, "paid": paid,
                      "requested": requested, "status": status, "paid_on": last_paid})
     return rows
-
-
-def conditions_met(grant: Grant) -> dict[str, bool]:
-    """For display, from the loaded grant (guards read the database under the fund lock instead)."""
-    interim, final = grant.report(INTERIM), grant.report(FINAL)
-    return {SIGNATURE: grant.status in ("active", "suspended", "closed"),
-            INTERIM_ACCEPTED: interim is not None and interim.status == "accepted",
-            FINAL_ACCEPTED: final is not None and final.status == "accepted"}
 
 
 def report_summary(report: GrantReport) -> dict:
@@ -99,26 +88,18 @@ def grant_dict(grant: Grant, figures: GrantFigures | None = None, *, tranches: l
     f = figures or grant_figures(grant.id)
     shown, total = disbursements if disbursements is not None else (grant.disbursements, len(grant.disbursements))
     return {
-        "id": grant.id, "number": grant.number, "status": grant.status,
-        "status_label": str(GRANT_STATES.get(grant.status, grant.status)),
-        "organisation_id": grant.organisation_id, "organisation": grant.organisation.name,
-        "application_id": grant.application_id, "title": grant.title, "currency": grant.currency,
-        "amount": grant.amount, "start_date": grant.start_date, "end_date": grant.end_date,
-        "committed": f.committed, "paid": f.paid, "refunded": f.refunded, "remaining": f.remaining,
-        "expenditure": f.expenditure, "psc": f.psc,
+        **grant_list_dict(grant, f),
         "tranches": tranche_rows(grant) if tranches is None else tranches,
         "budget_lines": [{"id": b.id, "category": b.category, "description": b.description, "amount": b.amount,
                           "currency": grant.currency} for b in grant.budget_lines],
-        "reports": [report_summary(r) for r in grant.reports],
         "disbursements": [disbursement_dict(d) for d in shown], "disbursements_total": total,
-        "signed_document_id": grant.signed_document_id, "signed_at": grant.signed_at,
-        "countersigned_at": grant.countersigned_at, "closed_at": grant.closed_at,
     }
 
 
 def grant_list_dict(grant: Grant, figures: GrantFigures) -> dict:
     """A grant in a list: its own columns, organisation, ledger figures and reports' summaries (what
-    :data:`grants.awards.reads.GRANT_LIST` loads); tranches, budget and disbursements are the detail's."""
+    :data:`grants.awards.reads.GRANT_LIST` loads); tranches, budget and disbursements are the detail's
+    (:func:`grant_dict`, which adds them to this)."""
     return {
         "id": grant.id, "number": grant.number, "status": grant.status,
         "status_label": str(GRANT_STATES.get(grant.status, grant.status)),
@@ -199,7 +180,6 @@ def grantee_next_step(grant: Grant, on: dt.date | None = None) -> str | None:
     from flask_babel import format_date
     from flask_babel import gettext as _
 
-    from grants.awards.templating import REPORT_KIND_LABELS
 
     if grant.status == "pending_signature":
         if grant.signed_document_id is None:
@@ -268,7 +248,6 @@ def event_sentence(event, grant: Grant | None = None) -> str:
     """A history row (:class:`grants.awards.models.GrantEvent`) as a sentence in the reader's language."""
     from flask_babel import gettext as _
 
-    from grants.awards.templating import REPORT_KIND_LABELS
 
     template = EVENT_SENTENCES.get((event.entity, event.trigger))
     kind = next((r.kind for r in grant.reports if r.id == event.entity_id), None) if grant is not None else None

@@ -18,7 +18,7 @@ from fund import audit
 from fund.db import db, utcnow
 from fund.i18n import translate as _
 from grants.awards.models import Grant, GrantReport, ReportReminder
-from grants.awards.operations import mail_grantee
+from grants.awards.operations.shared import mail_grantee
 
 DUE_SOON_DAYS = 14
 DUE_SOON, OVERDUE = "due_soon", "overdue"

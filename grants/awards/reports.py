@@ -7,9 +7,9 @@ A draft is saved as typed: only what cannot be stored at all is refused on savin
 transition refuses them (with :func:`missing`, what is still empty).
 
 Results are aggregate counts of victims assisted during the reporting period, in four breakdowns: sex x age
-band (:data:`fund.grant_directory.SEXES` x :data:`fund.grant_directory.AGE_BANDS`), main form of exploitation, main type of
-assistance received and country. Each breakdown may carry "not recorded"; every breakdown must add up to the
-same total, so the figures can be trusted side by side. Nothing identifies a person.
+band (:data:`fund.grant_directory.SEXES` x :data:`fund.grant_directory.AGE_BANDS`), main form of exploitation,
+main type of assistance received and country. Each breakdown may carry "not recorded"; every breakdown must add up
+to the same total, so the figures can be trusted side by side. Nothing identifies a person.
 """
 
 from __future__ import annotations

@@ -19,9 +19,17 @@ from grants.taxonomies import BUDGET_CATEGORIES
 _TEXT = 20000
 
 
-def _usd_places(value: Decimal) -> None:
-    if value != value.quantize(Decimal("0.01")):
-        raise ValidationError(str(_l("At most 2 decimal places.")))
+class UsdAmount(Amount):
+    """An amount in US dollars as a person types it: to the cent at most, and (with ``positive=False``) not below
+    zero; refused beside the field."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        amount = super()._deserialize(value, attr, data, **kwargs)
+        if amount < 0:
+            raise ValidationError(str(_l("Must not be negative.")))
+        if amount != amount.quantize(Decimal("0.01")):
+            raise ValidationError(str(_l("At most 2 decimal places.")))
+        return amount
 
 
 class _Form(InSchema):
@@ -39,21 +47,13 @@ class _Form(InSchema):
 
 class DisbursementIn(_Form):
     tranche = fields.Integer(required=True, strict=False, validate=validate.Range(min=1, max=50))
-    amount = Amount(required=True)
+    amount = UsdAmount(required=True)
     note = fields.String(allow_none=True, validate=validate.Length(max=2000))
-
-    @validates("amount")
-    def _places(self, value, **kwargs):
-        _usd_places(value)
 
 
 class DisbursementEditIn(_Form):
-    amount = Amount(required=True)
+    amount = UsdAmount(required=True)
     note = fields.String(allow_none=True, validate=validate.Length(max=2000))
-
-    @validates("amount")
-    def _places(self, value, **kwargs):
-        _usd_places(value)
 
 
 class PaymentIn(_Form):
@@ -119,13 +119,7 @@ class GrantBudgetLineIn(InSchema):
     id = Id(load_default=None, allow_none=True)
     category = fields.String(required=True, validate=validate.OneOf(list(BUDGET_CATEGORIES)))
     description = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    amount = Amount(required=True, positive=False)
-
-    @validates("amount")
-    def _amount(self, value, **kwargs):
-        if value < 0:
-            raise ValidationError(str(_l("Must not be negative.")))
-        _usd_places(value)
+    amount = UsdAmount(required=True, positive=False)
 
 
 class BudgetIn(_Form):
@@ -168,14 +162,8 @@ class ResultsIn(InSchema):
 
 class ExpenseIn(InSchema):
     budget_line_id = Id(required=True)
-    spent = Amount(required=True, positive=False)
+    spent = UsdAmount(required=True, positive=False)
     explanation = fields.String(allow_none=True, validate=validate.Length(max=5000))
-
-    @validates("spent")
-    def _spent(self, value, **kwargs):
-        if value < 0:
-            raise ValidationError(str(_l("Must not be negative.")))
-        _usd_places(value)
 
 
 class ReportFields(_Form):

@@ -12,6 +12,7 @@ from grants.awards.workflow import (
     DISBURSEMENT_STATES,
     DISBURSEMENT_WORKFLOW,
     GRANT_STATES,
+    REPORT_KIND_LABELS,
     REPORT_STATES,
 )
 
@@ -24,7 +25,6 @@ TRANCHE_STATUS = {
     "waiting": _l("Waiting for its condition"),
     "cancelled": _l("Cancelled"),
 }
-REPORT_KIND_LABELS = {"interim": _l("Interim report"), "final": _l("Final report")}
 #: What the organisation reads for an application the Board (or screening) has decided, when no grant exists.
 APPLICATION_OUTCOME = {
     "approved": lazy_pgettext("application", "Approved by the Board"),

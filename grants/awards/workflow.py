@@ -35,7 +35,8 @@ from grants.awards.models import (
     GrantEvent,
     GrantReport,
 )
-from grants.payee import not_the_payee_verifier, payee_verified
+from grants.awards.reports import missing, rule_messages, rule_problems
+from grants.payee import not_the_payee_verifier, organisations_with_pending_change, payee_verified, payments_held
 from grants.workflow import Transition, Workflow
 
 _FM = frozenset({FUND_MANAGER})
@@ -286,9 +287,6 @@ def list_blockers(ds: list[Disbursement], trigger: str = "approve") -> dict[int,
     an approval, cash short; read from the loaded grants (their reports come with them), the kept balances and
     two queries, with the rules of the guards. The four-eyes rules are for the page to apply (the approval queue
     lists others' requests only); the operation checks everything again under the fund lock."""
-    from grants.awards.presenters import conditions_met
-    from grants.payee import organisations_with_pending_change, payments_held
-
     if not ds:
         return {}
     grant_ids = sorted({d.grant_id for d in ds})
@@ -368,6 +366,7 @@ DISBURSEMENT_WORKFLOW = Workflow("disbursement", DISBURSEMENT_STATES, [
 
 # Grantee reports ----------------------------------------------------------------------------------------------
 
+REPORT_KIND_LABELS = {"interim": _l("Interim report"), "final": _l("Final report")}
 REPORT_STATES = {
     "due": _l("Due"),
     "submitted": _l("Submitted"),
@@ -385,7 +384,6 @@ def _report_grant_running(report: GrantReport, actor, data) -> list[str]:
 
 
 def _report_complete(report: GrantReport, actor, data) -> list[str]:
-    from grants.awards.reports import missing
 
     found = missing(report)
     return [_("The report is not complete.")] + found if found else []
@@ -394,7 +392,6 @@ def _report_complete(report: GrantReport, actor, data) -> list[str]:
 def _report_agrees(report: GrantReport, actor, data) -> list[str]:
     """Breakdowns that add up to the same total, and every line more than 10 % off explained (a draft may be
     saved without; it is submitted with)."""
-    from grants.awards.reports import rule_messages, rule_problems
 
     return rule_messages(rule_problems(db.session.get(Grant, report.grant_id), report))
 
@@ -413,6 +410,14 @@ REPORT_WORKFLOW = Workflow("grant_report", REPORT_STATES, [
     Transition("return", frozenset({"submitted"}), "returned", _FM, _l("Return with comments"),
                needs_message=True),
 ], history=_history("report"))
+
+
+def conditions_met(grant: Grant) -> dict[str, bool]:
+    """For display, from the loaded grant (guards read the database under the fund lock instead)."""
+    interim, final = grant.report(INTERIM), grant.report(FINAL)
+    return {SIGNATURE: grant.status in ("active", "suspended", "closed"),
+            INTERIM_ACCEPTED: interim is not None and interim.status == "accepted",
+            FINAL_ACCEPTED: final is not None and final.status == "accepted"}
 
 
 def tranche_status(amount: Decimal, paid: Decimal, approved: Decimal, requested: Decimal, grant_status: str,

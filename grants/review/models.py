@@ -9,23 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import (
-    CheckConstraint,
-    Date,
-    ForeignKey,
-    Integer,
-    Numeric,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fund.db import UTCDateTime, db, utcnow
 from fund.models import User
-from grants.models import Application
-
-MONEY = Numeric(14, 2)
+from grants.models import MONEY, Application
 
 #: The eligibility checklist, in the order it is shown.
 SCREENING_ITEMS = ("registered_nonprofit", "applies_directly", "own_bank_account", "safeguarding_policy",
