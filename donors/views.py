@@ -26,6 +26,7 @@ from fund.extensions import limiter
 from fund.models import DONOR
 from fund.permissions import access, can_edit, can_view, ensure_edit, ensure_view, public
 from fund.templating import money
+from fund.views import refusal_errors
 
 bp = Blueprint("donors", __name__, url_prefix="/donors")
 
@@ -182,8 +183,7 @@ def new_pledge(donor_id: int):
             except ValidationError as exc:
                 errors = flat_errors(exc.messages)
             except FundError as exc:
-                db.session.rollback()
-                errors = flat_errors(exc.fields) or {"amount": [exc.message]}
+                errors = refusal_errors(exc, field="amount", passes=())
             else:
                 flash(_("Pledge recorded."), "success")
                 return redirect(url_for("donors.detail", donor_id=donor.id, _anchor=f"pledge-{pledge.id}"))
@@ -202,10 +202,7 @@ def _pledge_action(pledge_id: int, action):
     except ValidationError as exc:
         errors, status = flat_errors(exc.messages), 422
     except FundError as exc:
-        if exc.status in (403, 404):
-            raise
-        db.session.rollback()
-        errors, status = flat_errors(exc.fields) or {"status": [exc.message]}, exc.status
+        errors, status = refusal_errors(exc, field="status", passes=(403, 404)), exc.status
     else:
         flash(message, "success")
         return redirect(url_for("donors.detail", donor_id=donor_id, _anchor=f"pledge-{pledge_id}"))
@@ -290,10 +287,7 @@ def new_contribution():
         except ValidationError as exc:
             errors = flat_errors(exc.messages)
         except FundError as exc:
-            if exc.status == 403:
-                raise
-            db.session.rollback()
-            errors = flat_errors(exc.fields) or {"amount": [exc.message]}
+            errors = refusal_errors(exc, field="amount")
         else:
             flash(_("Contribution %(ref)s recorded: %(amount)s = %(usd)s.", ref=contribution.bank_reference,
                     amount=money(contribution.amount, contribution.currency),
@@ -395,11 +389,8 @@ def issue_statement(donor_id: int):
     except ValidationError as exc:
         return _statements_page(donor, flat_errors(exc.messages), form, status=422)
     except FundError as exc:
-        if exc.status in (403, 404):
-            raise
-        db.session.rollback()
-        return _statements_page(db.session.get(Donor, donor_id), flat_errors(exc.fields) or {"from": [exc.message]},
-                                form, status=exc.status)
+        errors = refusal_errors(exc, field="from", passes=(403, 404))
+        return _statements_page(db.session.get(Donor, donor_id), errors, form, status=exc.status)
     flash(_("Statement %(number)s issued.", number=issued.number), "success")
     return redirect(url_for("donors.statements_page", donor_id=donor.id))
 
@@ -438,11 +429,8 @@ def void_statement(number: str):
         return _statements_page(db.session.get(Donor, donor_id), flat_errors(exc.messages), {}, failed=number,
                                 status=422)
     except FundError as exc:
-        if exc.status in (403, 404):
-            raise
-        db.session.rollback()
-        return _statements_page(db.session.get(Donor, donor_id), flat_errors(exc.fields) or {"reason": [exc.message]},
-                                {}, failed=number, status=exc.status)
+        errors = refusal_errors(exc, field="reason", passes=(403, 404))
+        return _statements_page(db.session.get(Donor, donor_id), errors, {}, failed=number, status=exc.status)
     flash(_("Statement %(number)s is void.", number=number), "success")
     return redirect(url_for("donors.statements_page", donor_id=donor_id))
 
