@@ -9,7 +9,9 @@ def init_app(app: Flask) -> None:
     from fund.extensions import api, csrf
     from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
     from fund.views import dashboard_link
-    from grants import models, permissions  # noqa: F401  (register the models and permission rules)
+
+    # The models, the permission rules, and the pages that register on the blueprint:
+    from grants import application_pages, models, organisation_pages, permissions  # noqa: F401
     from grants.api import blp as api_blp
     from grants.awards import init_app as init_awards
     from grants.demo import load_demo

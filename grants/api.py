@@ -1,7 +1,8 @@
 """JSON API of the grants package: organisations, calls, applications, documents, submission.
 
-Every handler loads its objects, checks permission once (``ensure_view``/``ensure_edit``: someone else's
-organisation, application or document is a 404), validates with a schema, calls one operation and returns.
+Every handler loads its objects, checks permission once (``ensure_view``/``ensure_edit``, or the object rule of
+:func:`fund.openapi.action` before the body is read: someone else's organisation, application or document is a
+404), validates with a schema, calls one operation and returns.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from fund.db import db
 from fund.errors import FundError
 from fund.listing import list_page
 from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER, REVIEWER
-from fund.openapi import binary_response, multipart_arguments
-from fund.permissions import ANY_ROLE, access, ensure_edit, ensure_view, guarded
+from fund.openapi import action, binary_response
+from fund.permissions import ANY_ROLE, access, ensure_view, guarded
 from fund.schemas import FileUploadIn, InSchema, paged
 from fund.uploads import ALLOWED, check_upload
 from grants import operations
@@ -26,7 +27,7 @@ from grants.checklist import checklist
 from grants.downloads import document_response, translate_upload_errors
 from grants.models import Application, Call, Document, Organisation
 from grants.permissions import can_see_bank_details
-from grants.presenters import application_dict, application_dicts, call_dict, organisation_dict
+from grants.presenters import application_dict, application_dicts, call_dict, document_dict, organisation_dict
 from grants.schemas import (
     ApplicationCreateIn,
     ApplicationFields,
@@ -69,10 +70,7 @@ class WithdrawBody(InSchema):
 
 # Organisations ------------------------------------------------------------------------------------------------
 
-@blp.route("/organisations", methods=["POST"])
-@access(APPLICANT)
-@blp.arguments(OrganisationIn)
-@blp.response(201, OrganisationOut)
+@action(blp, "/organisations", roles=(APPLICANT,), body=OrganisationIn, response=OrganisationOut, status=201)
 def create_organisation(data):
     """Create the caller's organisation profile (the caller becomes its administrator)."""
     org = operations.create_organisation(current_user, data)
@@ -94,29 +92,23 @@ def get_organisation(args, organisation_id):
     return organisation_dict(org, current_user, full_bank=full)
 
 
-@blp.route("/organisations/<int:organisation_id>", methods=["PATCH"])
-@access(APPLICANT)
-@guarded(Organisation, "organisation_id", edit=True)
-@blp.arguments(OrganisationChanges(partial=True))
-@blp.response(200, OrganisationOut)
+@action(blp, "/organisations/<int:organisation_id>", roles=(APPLICANT,), model=Organisation, arg="organisation_id",
+        body=OrganisationChanges(partial=True), response=OrganisationOut, methods=("PATCH",))
 def update_organisation(data, organisation_id):
     """Change the profile (an administrator of the organisation; the fields given only). A new bank account
     waits for a finance officer's verification once a grant is running, as in the portal."""
     require_fields(data)
-    org = db.session.get(Organisation, organisation_id)  # permission checked by @guarded
+    org = db.session.get(Organisation, organisation_id)  # permission checked by @action
     operations.update_organisation(org, data, current_user)
     return organisation_dict(org, current_user)
 
 
-@blp.route("/organisations/<int:organisation_id>/psea-policy", methods=["POST"])
-@access(APPLICANT)
-@guarded(Organisation, "organisation_id", edit=True)
-@multipart_arguments(blp, FileUploadIn)
-@blp.response(200, OrganisationOut)
+@action(blp, "/organisations/<int:organisation_id>/psea-policy", roles=(APPLICANT,), model=Organisation,
+        arg="organisation_id", body=FileUploadIn, upload=True, response=OrganisationOut)
 def upload_psea_policy(data, organisation_id):
     """Upload the organisation's policy on protection from sexual exploitation and abuse (multipart ``file``);
     an application cannot be submitted without it. A new upload replaces the previous policy."""
-    org = db.session.get(Organisation, organisation_id)  # permission checked by @guarded
+    org = db.session.get(Organisation, organisation_id)  # permission checked by @action
     with translate_upload_errors():
         upload = check_upload(data["file"])
     operations.store_psea_policy(org, upload, current_user)
@@ -125,10 +117,7 @@ def upload_psea_policy(data, organisation_id):
 
 # Calls --------------------------------------------------------------------------------------------------------
 
-@blp.route("/calls", methods=["POST"])
-@access(FUND_MANAGER)
-@blp.arguments(CallIn)
-@blp.response(201, CallOut)
+@action(blp, "/calls", roles=(FUND_MANAGER,), body=CallIn, response=CallOut, status=201)
 def create_call(data):
     """Create a call for proposals (draft)."""
     return call_dict(operations.create_call(data, current_user))
@@ -154,28 +143,19 @@ def get_call(call_id):
     return call_dict(ensure_view(db.session.get(Call, call_id)))
 
 
-@blp.route("/calls/<int:call_id>/open", methods=["POST"])
-@access(FUND_MANAGER)
-@blp.response(200, CallOut)
+@action(blp, "/calls/<int:call_id>/open", roles=(FUND_MANAGER,), model=Call, arg="call_id", response=CallOut)
 def open_call(call_id):
-    call = ensure_edit(db.session.get(Call, call_id))
-    return call_dict(operations.open_call(call, current_user))
+    return call_dict(operations.open_call(db.session.get(Call, call_id), current_user))
 
 
-@blp.route("/calls/<int:call_id>/close", methods=["POST"])
-@access(FUND_MANAGER)
-@blp.response(200, CallOut)
+@action(blp, "/calls/<int:call_id>/close", roles=(FUND_MANAGER,), model=Call, arg="call_id", response=CallOut)
 def close_call(call_id):
-    call = ensure_edit(db.session.get(Call, call_id))
-    return call_dict(operations.close_call(call, current_user))
+    return call_dict(operations.close_call(db.session.get(Call, call_id), current_user))
 
 
 # Applications -------------------------------------------------------------------------------------------------
 
-@blp.route("/applications", methods=["POST"])
-@access(APPLICANT)
-@blp.arguments(ApplicationCreateIn)
-@blp.response(201, ApplicationOut)
+@action(blp, "/applications", roles=(APPLICANT,), body=ApplicationCreateIn, response=ApplicationOut, status=201)
 def create_application(data):
     """Start the caller's organisation's application to an open call; other fields may be given at once."""
     call_id = data.pop("call_id")
@@ -185,16 +165,13 @@ def create_application(data):
     return application_dict(operations.create_application(call, current_user, data), current_user)
 
 
-@blp.route("/applications/<int:application_id>", methods=["PATCH"])
-@access(APPLICANT)
-@guarded(Application, "application_id", edit=True)
-@blp.arguments(ApplicationFields(partial=True))
-@blp.response(200, ApplicationOut)
+@action(blp, "/applications/<int:application_id>", roles=(APPLICANT,), model=Application, arg="application_id",
+        body=ApplicationFields(partial=True), response=ApplicationOut, methods=("PATCH",))
 def update_application(data, application_id):
     """Save fields of a draft (or returned) application; ``budget_lines`` and ``beneficiaries`` replace the
     whole list when given."""
     require_fields(data)
-    application = db.session.get(Application, application_id)  # permission checked by @guarded
+    application = db.session.get(Application, application_id)  # permission checked by @action
     operations.update_application(application, data, current_user)
     return application_dict(application, current_user)
 
@@ -240,21 +217,16 @@ def list_applications(args):
                      present=lambda applications: application_dicts(applications, current_user))
 
 
-@blp.route("/applications/<int:application_id>/documents", methods=["POST"])
-@access(APPLICANT)
-@guarded(Application, "application_id", edit=True)
-@multipart_arguments(blp, DocumentUploadIn)
-@blp.response(201, DocumentOut)
+@action(blp, "/applications/<int:application_id>/documents", roles=(APPLICANT,), model=Application,
+        arg="application_id", body=DocumentUploadIn, upload=True, response=DocumentOut, status=201)
 def upload_document(data, application_id):
     """Upload a document (multipart: ``kind`` and ``file``). PDF, DOCX, XLSX, JPEG or PNG, recognised from
     the content; the detailed budget (``budget_workbook``) only an Excel workbook named .xlsx (422 otherwise);
     larger than the limit is a 413."""
-    application = db.session.get(Application, application_id)  # permission checked by @guarded
+    application = db.session.get(Application, application_id)  # permission checked by @action
     operations.ensure_editable(application)
     with translate_upload_errors():
         upload = check_upload(data["file"])
-    from grants.presenters import document_dict
-
     return document_dict(operations.add_document(application, upload, data["kind"], current_user,
                                                  sent_name=data["file"].filename))
 
@@ -268,14 +240,13 @@ def get_document(document_id):
     return document_response(doc)
 
 
-@blp.route("/applications/<int:application_id>/submit", methods=["POST"])
-@access(APPLICANT)
-@blp.response(200, ApplicationOut)
+@action(blp, "/applications/<int:application_id>/submit", roles=(APPLICANT,), model=Application,
+        arg="application_id", response=ApplicationOut)
 def submit_application(application_id):
     """Submit: only while the call is open (server time) and when the application is complete. An incomplete
     application is a 422 whose ``fields`` name the sections still to complete (``organisation``, ``project``,
     ``location``, ``focus``, ``beneficiaries``, ``approach``, ``budget``, ``documents``)."""
-    application = ensure_edit(db.session.get(Application, application_id))
+    application = db.session.get(Application, application_id)  # permission checked by @action
     try:
         operations.submit_application(application, current_user)
     except FundError as exc:
@@ -292,24 +263,18 @@ def submit_application(application_id):
     return application_dict(application, current_user)
 
 
-@blp.route("/applications/<int:application_id>/withdraw", methods=["POST"])
-@access(APPLICANT)
-@guarded(Application, "application_id", edit=True)
-@blp.arguments(WithdrawBody(), required=False)
-@blp.response(200, ApplicationOut)
+@action(blp, "/applications/<int:application_id>/withdraw", roles=(APPLICANT,), model=Application,
+        arg="application_id", body=WithdrawBody(), body_required=False, response=ApplicationOut)
 def withdraw_application(data, application_id):
-    application = db.session.get(Application, application_id)  # permission checked by @guarded
+    application = db.session.get(Application, application_id)  # permission checked by @action
     operations.withdraw_application(application, current_user, (data or {}).get("message"))
     return application_dict(application, current_user)
 
 
-@blp.route("/applications/<int:application_id>/return", methods=["POST"])
-@access(FUND_MANAGER)
-@guarded(Application, "application_id")
-@blp.arguments(ReturnBody)
-@blp.response(200, ApplicationOut)
+@action(blp, "/applications/<int:application_id>/return", roles=(FUND_MANAGER,), model=Application,
+        arg="application_id", edit=False, body=ReturnBody, response=ApplicationOut)
 def return_application(data, application_id):
     """Return a submitted application for revision, with a message saying what is needed."""
-    application = db.session.get(Application, application_id)  # permission checked by @guarded
+    application = db.session.get(Application, application_id)  # permission checked by @action
     operations.return_application(application, data["message"], current_user)
     return application_dict(application, current_user)

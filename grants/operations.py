@@ -30,6 +30,7 @@ from fund.money import round_money
 from fund.pdf import render_pdf
 from fund.storage import delete_after_commit, get_storage, put_in_transaction
 from fund.uploads import XLSX, Upload
+from grants import payee
 from grants.checklist import budget_totals
 from grants.models import (
     Application,
@@ -44,29 +45,11 @@ from grants.models import (
     OrganisationAdmin,
     ReferenceCounter,
 )
+from grants.presenters import application_pdf_context
 from grants.taxonomies import ACKNOWLEDGEMENT
 from grants.workflow import APPLICATION_WORKFLOW, CALL_WORKFLOW, EDITABLE
 
 INVITATION_DAYS = 7
-BANK_FIELDS = ("bank_account_holder", "bank_name", "bank_account_number", "bank_swift")
-
-
-def mask(value: str | None, keep: int = 4) -> str | None:
-    """``GB82WEST12345698765432`` -> ``•••• 5432``."""
-    if not value:
-        return value
-    return "•••• " + value[-keep:] if len(value) > keep else "••••"
-
-
-def _masked_changes(changes: dict) -> dict:
-    """Bank details never appear in clear in the audit trail."""
-    for key in BANK_FIELDS:
-        if key in changes:
-            old, new = changes[key]
-            changes[key] = [mask(old), mask(new)]
-    return changes
-
-
 # Organisations ------------------------------------------------------------------------------------------------
 
 def create_organisation(user: User, data: dict) -> Organisation:
@@ -84,9 +67,7 @@ def create_organisation(user: User, data: dict) -> Organisation:
     db.session.add(OrganisationAdmin(organisation_id=org.id, user_id=user.id))
     db.session.flush()
     audit.record("organisation.create", org, actor=user, summary=f"Organisation {org.name} created by {user.email}",
-                 changes=_masked_changes(changes))
-    from grants import payee
-
+                 changes=payee.masked_changes(changes))
     payee.record_initial(org, user)
     audit.record("user.organisation", user, actor=user, summary=f"{user.email} joined organisation {org.id}",
                  changes={"organisation_id": [old, org.id]})
@@ -96,31 +77,17 @@ def create_organisation(user: User, data: dict) -> Organisation:
 def update_organisation(org: Organisation, data: dict, actor: User) -> dict:
     """Change the profile. Bank fields left empty in ``data`` keep their value (they are never shown in full); a
     change of bank account goes through :func:`grants.payee.change_bank_details` (four eyes once a grant runs)."""
-    from grants import payee
-
-    bank = {k: data[k] for k in BANK_FIELDS if data.get(k) not in (None, "")}
-    data = {k: v for k, v in data.items() if k not in BANK_FIELDS}
+    bank = {k: data[k] for k in payee.BANK_FIELDS if data.get(k) not in (None, "")}
+    data = {k: v for k, v in data.items() if k not in payee.BANK_FIELDS}
     changes = audit.populate(org, data)
     if changes:
         db.session.flush()
         audit.record("organisation.update", org, actor=actor, summary=f"Organisation {org.id} profile updated",
-                     changes=_masked_changes(dict(changes)))
+                     changes=payee.masked_changes(dict(changes)))
     change = payee.change_bank_details(org, bank, actor)
     if change is not None:
         changes["bank_details"] = [None, change.status]
     return changes
-
-
-def bank_details(org: Organisation, *, full: bool, actor: User | None = None) -> dict:
-    """The bank account, masked; in full only for an allowed viewer, and every full view is audited."""
-    values = {k: getattr(org, k) for k in BANK_FIELDS}
-    if not full:
-        return {"bank_account_holder": values["bank_account_holder"], "bank_name": values["bank_name"],
-                "bank_account_number": mask(values["bank_account_number"]),
-                "bank_swift": mask(values["bank_swift"], 3), "masked": True}
-    audit.record("organisation.bank_details_viewed", org, actor=actor,
-                 summary=f"Bank details of organisation {org.id} viewed by {getattr(actor, 'email', 'system')}")
-    return {**values, "masked": False}
 
 
 def store_psea_policy(org: Organisation, upload: Upload, actor: User) -> Document:
@@ -497,8 +464,6 @@ def submit_application(application: Application, actor: User, *, now: dt.datetim
 
 
 def _acknowledgement(application: Application, actor: User, now: dt.datetime) -> Document:
-    from grants.presenters import application_pdf_context
-
     language = actor.language if actor.language in ("en", "fr") else "en"
     with force_locale(language):
         context = application_pdf_context(application, now)

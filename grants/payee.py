@@ -17,7 +17,8 @@ The organisation's ``bank_*`` columns are the account that payments go to. Every
   payment to the new account either (:func:`not_the_payee_verifier`). A verified version becomes the
   organisation's account.
 
-Every step writes an audit event with masked account numbers; none commits.
+Every step writes an audit event with masked account numbers (:func:`mask`); none commits. The account is shown
+masked, and in full only to a finance officer, each full view audited (:func:`bank_details`).
 """
 
 from __future__ import annotations
@@ -31,11 +32,39 @@ from fund.db import db, utcnow
 from fund.errors import Conflict, FundError
 from fund.models import FINANCE_OFFICER, User
 from grants.models import BankDetailsChange, Organisation, OrganisationAdmin
-from grants.operations import BANK_FIELDS, mask
 
 #: Grant states in which money may still be paid to the organisation.
 RUNNING_GRANT_STATES = ("pending_signature", "active", "suspended")
 APPLIED, PENDING, VERIFIED, REJECTED, SUPERSEDED = "applied", "pending", "verified", "rejected", "superseded"
+BANK_FIELDS = ("bank_account_holder", "bank_name", "bank_account_number", "bank_swift")
+
+
+def mask(value: str | None, keep: int = 4) -> str | None:
+    """``GB82WEST12345698765432`` -> ``•••• 5432``."""
+    if not value:
+        return value
+    return "•••• " + value[-keep:] if len(value) > keep else "••••"
+
+
+def masked_changes(changes: dict) -> dict:
+    """Bank details never appear in clear in the audit trail."""
+    for key in BANK_FIELDS:
+        if key in changes:
+            old, new = changes[key]
+            changes[key] = [mask(old), mask(new)]
+    return changes
+
+
+def bank_details(org: Organisation, *, full: bool, actor: User | None = None) -> dict:
+    """The bank account, masked; in full only for an allowed viewer, and every full view is audited."""
+    values = {k: getattr(org, k) for k in BANK_FIELDS}
+    if not full:
+        return {"bank_account_holder": values["bank_account_holder"], "bank_name": values["bank_name"],
+                "bank_account_number": mask(values["bank_account_number"]),
+                "bank_swift": mask(values["bank_swift"], 3), "masked": True}
+    audit.record("organisation.bank_details_viewed", org, actor=actor,
+                 summary=f"Bank details of organisation {org.id} viewed by {getattr(actor, 'email', 'system')}")
+    return {**values, "masked": False}
 
 
 def masked(values: dict) -> dict:

@@ -14,7 +14,6 @@ from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER
 from fund.permissions import access, ensure_view
 from grants import payee
 from grants.models import Organisation
-from grants.operations import mask
 
 blp = Blueprint("grants_payee_api", __name__, url_prefix="/api/v1", description="Bank-details history")
 
@@ -51,8 +50,8 @@ def bank_history(organisation_id: int):
     for change in payee.history(org.id):
         items.append({
             "id": change.id, "status": change.status, "bank_account_holder": change.bank_account_holder,
-            "bank_name": change.bank_name, "bank_account_number": mask(change.bank_account_number),
-            "bank_swift": mask(change.bank_swift, 3), "requested_by_id": change.requested_by_id,
+            "bank_name": change.bank_name, "bank_account_number": payee.mask(change.bank_account_number),
+            "bank_swift": payee.mask(change.bank_swift, 3), "requested_by_id": change.requested_by_id,
             "requested_at": change.requested_at, "decided_by_id": change.decided_by_id,
             "decided_at": change.decided_at, "callback_note": change.callback_note,
             "decision_note": change.decision_note, "sanctions_matches": len(change.sanctions_matches or []),

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from fund.db import db
 from fund.models import User
 from fund.templating import datetime_text, money
-from grants import operations
+from grants import payee
 from grants.checklist import (
     Documents,
     budget_totals,
@@ -59,7 +59,7 @@ def organisation_dict(org: Organisation, user: User, *, full_bank: bool = False)
         "id", "name", "acronym", "registration_number", "registration_date", "country", "address", "website",
         "year_established", "org_type", "contact_name", "contact_email", "contact_phone",
         "years_direct_assistance", "created_at")}
-    data.update(bank=operations.bank_details(org, full=full, actor=user),
+    data.update(bank=payee.bank_details(org, full=full, actor=user),
                 psea_policy_document_id=doc.id if doc else None, complete=not missing, missing=missing)
     return data
 

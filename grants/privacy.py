@@ -118,7 +118,7 @@ def anonymise_organisation_contacts(org: Organisation, *, actor) -> int:
 @bp.route("/organisations/<int:organisation_id>/anonymise-contacts", methods=["POST"])
 @access(ADMIN)
 def anonymise_organisation(organisation_id: int):
-    from grants.views import organisation as organisation_page
+    from grants.organisation_pages import organisation as organisation_page
 
     org = db.get_or_404(Organisation, organisation_id)
     try:

@@ -10,7 +10,17 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
 from fund.money import MoneyError, check_places
-from fund.schemas import Amount, DecimalString, FileUploadIn, Id, InSchema, PageQuery, QuerySchema, Sort
+from fund.schemas import (
+    Amount,
+    DecimalString,
+    FileUploadIn,
+    Id,
+    InSchema,
+    NewPasswordForm,
+    PageQuery,
+    QuerySchema,
+    Sort,
+)
 from grants.models import Application, Call
 from grants.taxonomies import (
     ACKNOWLEDGEMENT,
@@ -154,16 +164,12 @@ class InvitationIn(InSchema):
     csrf_token = fields.String()
 
 
-class AcceptInvitationIn(InSchema):
+class AcceptInvitationIn(NewPasswordForm):
+    mismatch = _l("The passwords do not match.")
+
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     password = fields.String(required=True, validate=validate.Length(min=10, max=200))
     password_confirm = fields.String(required=True)
-    csrf_token = fields.String()
-
-    @validates_schema
-    def _same(self, data, **kwargs):
-        if data.get("password") != data.get("password_confirm"):
-            raise ValidationError(str(_l("The passwords do not match.")), "password_confirm")
 
 
 # Calls ------------------------------------------------------------------------------------------------------

@@ -206,52 +206,38 @@ def search_select(filters: dict, roles: set[str], dialect: str):
         condition, _rank = org_match
         return organisation_id.in_(select(Organisation.id).where(condition))
 
+    def linked(kind_name: str, model, text, title, detail):
+        """Applications and grants: matched on their own text or their organisation's, filtered by the call,
+        their status and the organisation's country."""
+        condition, rank = match(text) if match else (literal(True), literal(0.0))
+        if match:
+            condition = or_(condition, by_organisation(model.organisation_id))
+        stmt = (
+            select(
+                literal(kind_name).label("kind"), model.id.label("id"), title.label("title"), detail.label("detail"),
+                Organisation.name.label("organisation"), Organisation.country.label("country"),
+                model.status.label("status"), Call.title_en.label("call_title_en"),
+                Call.title_fr.label("call_title_fr"), rank.label("rank"),
+            )
+            .join(Organisation, Organisation.id == model.organisation_id)
+        )
+        if model is not Application:
+            stmt = stmt.join(Application, Application.id == model.application_id)
+        stmt = stmt.join(Call, Call.id == Application.call_id).where(condition)
+        if call_id is not None:
+            stmt = stmt.where(Application.call_id == call_id)
+        if status is not None:
+            stmt = stmt.where(model.status == status)
+        if country:
+            stmt = stmt.where(Organisation.country == country)
+        return stmt
+
     if "application" in kinds:
-        condition, rank = match(APPLICATION_TEXT) if match else (literal(True), literal(0.0))
-        if match:
-            condition = or_(condition, by_organisation(Application.organisation_id))
-        stmt = (
-            select(
-                literal("application").label("kind"), Application.id.label("id"),
-                func.coalesce(Application.project_title, Application.reference, _EMPTY).label("title"),
-                Application.reference.label("detail"), Organisation.name.label("organisation"),
-                Organisation.country.label("country"), Application.status.label("status"),
-                Call.title_en.label("call_title_en"), Call.title_fr.label("call_title_fr"), rank.label("rank"),
-            )
-            .join(Organisation, Organisation.id == Application.organisation_id)
-            .join(Call, Call.id == Application.call_id)
-            .where(condition)
-        )
-        if call_id is not None:
-            stmt = stmt.where(Application.call_id == call_id)
-        if status is not None:
-            stmt = stmt.where(Application.status == status)
-        if country:
-            stmt = stmt.where(Organisation.country == country)
-        parts.append(stmt)
+        parts.append(linked("application", Application, APPLICATION_TEXT,
+                            func.coalesce(Application.project_title, Application.reference, _EMPTY),
+                            Application.reference))
     if "grant" in kinds:
-        condition, rank = match(GRANT_TEXT) if match else (literal(True), literal(0.0))
-        if match:
-            condition = or_(condition, by_organisation(Grant.organisation_id))
-        stmt = (
-            select(
-                literal("grant").label("kind"), Grant.id.label("id"), Grant.title.label("title"),
-                Grant.number.label("detail"), Organisation.name.label("organisation"),
-                Organisation.country.label("country"), Grant.status.label("status"),
-                Call.title_en.label("call_title_en"), Call.title_fr.label("call_title_fr"), rank.label("rank"),
-            )
-            .join(Organisation, Organisation.id == Grant.organisation_id)
-            .join(Application, Application.id == Grant.application_id)
-            .join(Call, Call.id == Application.call_id)
-            .where(condition)
-        )
-        if call_id is not None:
-            stmt = stmt.where(Application.call_id == call_id)
-        if status is not None:
-            stmt = stmt.where(Grant.status == status)
-        if country:
-            stmt = stmt.where(Organisation.country == country)
-        parts.append(stmt)
+        parts.append(linked("grant", Grant, GRANT_TEXT, Grant.title, Grant.number))
     return union_all(*parts) if parts else None
 
 

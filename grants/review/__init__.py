@@ -47,7 +47,9 @@ def init_app(app: Flask) -> None:
     from fund.extensions import api, csrf
     from fund.models import ADMIN, AUDITOR, FUND_MANAGER, REVIEWER
     from fund.views import dashboard_link
-    from grants.review import models, permissions  # noqa: F401  (register the models and permission rules)
+
+    # The models, the permission rules, and the pages that register on the blueprint:
+    from grants.review import decision_pages, models, permissions, reviewer_pages  # noqa: F401
     from grants.review.api import blp as api_blp
     from grants.review.demo import load_demo
     from grants.review.views import bp

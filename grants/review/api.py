@@ -1,8 +1,8 @@
 """JSON API of the selection: screening, reviewer assignment, the reviewer's own reviews (declaration, scores,
 submission), the ranking of a call, and the Board's decisions.
 
-The object rule is checked before the body is validated (``guarded``), so another reviewer's review, or an
-application a reviewer may not read, is always a 403/404, never a 422.
+The object rule is checked before the body is validated (:func:`fund.openapi.action`, or ``own_review``), so
+another reviewer's review, or an application a reviewer may not read, is always a 403/404, never a 422.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from sqlalchemy.orm import defaultload, lazyload
 
 from fund.db import db
 from fund.errors import FundError
-from fund.idempotency import idempotent
 from fund.listing import list_page, list_rows
 from fund.models import ADMIN, AUDITOR, FUND_MANAGER, REVIEWER
-from fund.permissions import access, ensure_edit, ensure_view, guarded
+from fund.openapi import action
+from fund.permissions import access, ensure_edit, ensure_view
 from fund.schemas import paged
 from grants.models import Application, Call
-from grants.review import operations, ranking
+from grants.review import assignment, operations, ranking, schemas
 from grants.review.models import COI_PENDING, Review
 from grants.review.presenters import (
     assignments_dict,
@@ -32,24 +32,6 @@ from grants.review.presenters import (
     ranking_row_dict,
     review_dict,
     screening_dict,
-)
-from grants.review.schemas import (
-    AssignmentsOut,
-    BulkAssignmentIn,
-    BulkAssignmentOut,
-    ConflictIn,
-    DecisionIn,
-    DecisionOut,
-    RankingListQuery,
-    RankingOut,
-    ReviewersIn,
-    ReviewIn,
-    ReviewOut,
-    ReviewQuery,
-    ReviewSettingsApiIn,
-    ReviewSettingsOut,
-    ScreeningIn,
-    ScreeningOut,
 )
 from grants.review.screening import facts
 
@@ -83,23 +65,20 @@ def own_review(*, scoring: bool = False):
 
 # Screening ----------------------------------------------------------------------------------------------------
 
-@blp.route("/applications/<int:application_id>/screening", methods=["POST"])
-@access(FUND_MANAGER)
-@guarded(Application, "application_id")
-@blp.arguments(ScreeningIn)
-@blp.response(200, ScreeningOut)
+@action(blp, "/applications/<int:application_id>/screening", roles=(FUND_MANAGER,), model=Application,
+        arg="application_id", edit=False, body=schemas.ScreeningIn, response=schemas.ScreeningOut)
 def screen_application(data, application_id):
     """Record the eligibility checklist (all seven items: ``pass``, ``fail`` or ``needs_info``, with a note) and
     optionally the outcome: ``eligible``, ``ineligible`` or ``returned`` (the last two with a ``message`` to
     the organisation). Possible sanctions matches are returned; passing that item then needs a note."""
-    application = db.session.get(Application, application_id)  # permission checked by @guarded
+    application = db.session.get(Application, application_id)  # permission checked by @action
     screening = operations.save_screening(application, data, current_user)
     return screening_dict(application, screening, facts(application))
 
 
 @blp.route("/applications/<int:application_id>/screening")
 @access(*RANKING_READERS)
-@blp.response(200, ScreeningOut)
+@blp.response(200, schemas.ScreeningOut)
 def get_screening(application_id):
     """The eligibility checklist of an application as recorded so far (items without a result yet are
     ``null``), with the facts and possible sanctions matches the screening shows."""
@@ -109,16 +88,13 @@ def get_screening(application_id):
 
 # Reviewers ----------------------------------------------------------------------------------------------------
 
-@blp.route("/applications/<int:application_id>/reviewers", methods=["POST"])
-@access(FUND_MANAGER)
-@guarded(Application, "application_id")
-@blp.arguments(ReviewersIn)
-@blp.response(200, AssignmentsOut)
+@action(blp, "/applications/<int:application_id>/reviewers", roles=(FUND_MANAGER,), model=Application,
+        arg="application_id", edit=False, body=schemas.ReviewersIn, response=schemas.AssignmentsOut)
 def assign_reviewers(data, application_id):
     """Assign reviewers (``user_ids`` of users with the reviewer role; those already assigned are kept). With
     the call's minimum number of reviewers the application moves to "under review"."""
-    application = db.session.get(Application, application_id)  # permission checked by @guarded
-    reviews = operations.assign_reviewers(application, data["user_ids"], current_user)
+    application = db.session.get(Application, application_id)  # permission checked by @action
+    reviews = assignment.assign_reviewers(application, data["user_ids"], current_user)
     return assignments_dict(application, reviews)
 
 
@@ -130,31 +106,25 @@ def _settings_dict(call: Call) -> dict:
 
 @blp.route("/calls/<int:call_id>/review-settings")
 @access(*RANKING_READERS)
-@blp.response(200, ReviewSettingsOut)
+@blp.response(200, schemas.ReviewSettingsOut)
 def get_review_settings(call_id):
     """A call's review settings: the minimum number of reviewers per application (default 2) and the review
     deadline, the last day reviewers may be assigned (null: none)."""
     return _settings_dict(ensure_view(db.session.get(Call, call_id)))
 
 
-@blp.route("/calls/<int:call_id>/review-settings", methods=["PUT"])
-@access(FUND_MANAGER)
-@guarded(Call, "call_id")
-@blp.arguments(ReviewSettingsApiIn)
-@blp.response(200, ReviewSettingsOut)
+@action(blp, "/calls/<int:call_id>/review-settings", roles=(FUND_MANAGER,), model=Call, arg="call_id", edit=False,
+        body=schemas.ReviewSettingsApiIn, response=schemas.ReviewSettingsOut, methods=("PUT",))
 def put_review_settings(data, call_id):
     """Replace a call's review settings (``review_deadline`` absent or null: no deadline). Audited when something
     changes. After the deadline, assigning reviewers (one by one or in bulk) is refused with 409."""
-    call = db.session.get(Call, call_id)  # permission checked by @guarded
+    call = db.session.get(Call, call_id)  # permission checked by @action
     operations.save_review_settings(call, data, current_user)
     return _settings_dict(call)
 
 
-@blp.route("/calls/<int:call_id>/assignments", methods=["POST"])
-@access(FUND_MANAGER)
-@guarded(Call, "call_id")
-@blp.arguments(BulkAssignmentIn)
-@blp.response(200, BulkAssignmentOut)
+@action(blp, "/calls/<int:call_id>/assignments", roles=(FUND_MANAGER,), model=Call, arg="call_id", edit=False,
+        body=schemas.BulkAssignmentIn, response=schemas.BulkAssignmentOut)
 def assign_in_bulk(data, call_id):
     """Assign reviewers (``user_ids``) to several applications of the call in one action: the
     ``application_ids`` named, or with ``all_screened_in: true`` every application of the call that is eligible
@@ -163,16 +133,16 @@ def assign_in_bulk(data, call_id):
     organisation, an application not eligible or under review, the call's review deadline passed), with every
     reason in ``fields._schema``; 422 for a user who is not a reviewer or an application of another call.
     Pairs already assigned are left as they are (``already_assigned``); each new assignment is audited."""
-    call = db.session.get(Call, call_id)  # permission checked by @guarded
-    result = operations.assign_in_bulk(call, data["user_ids"],
+    call = db.session.get(Call, call_id)  # permission checked by @action
+    result = assignment.assign_in_bulk(call, data["user_ids"],
                                        None if data["all_screened_in"] else data["application_ids"], current_user)
     return bulk_assignment_dict(call, result)
 
 
 @blp.route("/reviews")
 @access(REVIEWER)
-@blp.arguments(ReviewQuery, location="query")
-@blp.response(200, paged(ReviewOut))
+@blp.arguments(schemas.ReviewQuery, location="query")
+@blp.response(200, paged(schemas.ReviewOut))
 def list_reviews(args):
     """The caller's own review assignments. Application content appears once no conflict is declared."""
     query = (select(Review).where(Review.reviewer_id == current_user.id)
@@ -185,7 +155,7 @@ def list_reviews(args):
 @blp.route("/reviews/<int:review_id>")
 @access(REVIEWER)
 @own_review()
-@blp.response(200, ReviewOut)
+@blp.response(200, schemas.ReviewOut)
 def get_review(review_id):
     """One of the caller's reviews; the application's content appears once no conflict is declared (its full text
     and documents: ``GET /applications/{application_id}``)."""
@@ -195,8 +165,8 @@ def get_review(review_id):
 @blp.route("/reviews/<int:review_id>/conflict", methods=["POST"])
 @access(REVIEWER)
 @own_review()
-@blp.arguments(ConflictIn)
-@blp.response(200, ReviewOut)
+@blp.arguments(schemas.ConflictIn)
+@blp.response(200, schemas.ReviewOut)
 def declare_conflict(data, review_id):
     """Declare ``{"conflict": false}`` (the application opens) or ``{"conflict": true, "reason": "..."}``
     (recused: the application, its documents and the scoring stay closed)."""
@@ -208,8 +178,8 @@ def declare_conflict(data, review_id):
 @blp.route("/reviews/<int:review_id>", methods=["PUT"])
 @access(REVIEWER)
 @own_review(scoring=True)
-@blp.arguments(ReviewIn)
-@blp.response(200, ReviewOut)
+@blp.arguments(schemas.ReviewIn)
+@blp.response(200, schemas.ReviewOut)
 def save_review(data, review_id):
     """Save scores (``{criterion_id: 1..5}``), ``comments`` (``{criterion_id: text}``), the ``recommendation``
     (fund, fund_with_changes, reserve, do_not_fund) and a ``general_comment``; until the review is submitted."""
@@ -218,10 +188,8 @@ def save_review(data, review_id):
     return review_dict(review)
 
 
-@blp.route("/reviews/<int:review_id>/submit", methods=["POST"])
-@access(REVIEWER)
+@action(blp, "/reviews/<int:review_id>/submit", roles=(REVIEWER,), response=schemas.ReviewOut)
 @own_review(scoring=True)
-@blp.response(200, ReviewOut)
 def submit_review(review_id):
     """Submit the review (every criterion scored and commented, a recommendation): it is then locked."""
     review = db.session.get(Review, review_id)  # permission checked by @own_review
@@ -233,8 +201,8 @@ def submit_review(review_id):
 
 @blp.route("/calls/<int:call_id>/ranking")
 @access(*RANKING_READERS)
-@blp.arguments(RankingListQuery, location="query")
-@blp.response(200, RankingOut)
+@blp.arguments(schemas.RankingListQuery, location="query")
+@blp.response(200, schemas.RankingOut)
 def call_ranking(args, call_id):
     """The applications of a call ranked by weighted score (mean of the submitted reviews' weighted scores),
     with criterion means and disagreement flags; ``status``, ``disagreement``, ``min_score`` and ``q`` filter as in
@@ -245,16 +213,13 @@ def call_ranking(args, call_id):
     return {"call_id": call.id, **list_rows(rows, args, present=lambda page: map(ranking_row_dict, page))}
 
 
-@blp.route("/applications/<int:application_id>/decision", methods=["POST"])
-@access(FUND_MANAGER)
-@guarded(Application, "application_id")
-@idempotent
-@blp.arguments(DecisionIn)
-@blp.response(201, DecisionOut)
+@action(blp, "/applications/<int:application_id>/decision", roles=(FUND_MANAGER,), model=Application,
+        arg="application_id", edit=False, idempotent=True, body=schemas.DecisionIn, response=schemas.DecisionOut,
+        status=201)
 def decide(data, application_id):
     """Record the Board's decision: ``approved`` with ``amount`` (creates the grant "pending signature" and
     commits the money; 409 when it exceeds the available balance), ``reserve``, or ``rejected`` with
     ``reason``. Approving a reserve-list application before a better-ranked one needs ``reason``."""
-    application = db.session.get(Application, application_id)  # permission checked by @guarded
+    application = db.session.get(Application, application_id)  # permission checked by @action
     decision = operations.decide(application, data, current_user)
     return decision_dict(decision, application)

@@ -19,6 +19,7 @@ def load_demo(users: dict[str, User]) -> list[str]:
     from grants import operations
     from grants.demo import MINIMAL_PDF, _complete_answers, minimal_xlsx
     from grants.models import Call
+    from grants.review import assignment
     from grants.review import operations as review_ops
     from grants.review.models import SCREENING_ITEMS
 
@@ -49,7 +50,7 @@ def load_demo(users: dict[str, User]) -> list[str]:
         review_ops.save_screening(application, {"items": {code: {"result": "pass", "note": None}
                                                           for code in SCREENING_ITEMS}, "outcome": "eligible"},
                                   manager)
-        review_ops.assign_reviewers(application, [first.id, second.id], manager)
+        assignment.assign_reviewers(application, [first.id, second.id], manager)
         review = review_ops.reviews_of(application)[0]
         review_ops.declare_conflict(review, False, None, first)
         criteria = call.criteria

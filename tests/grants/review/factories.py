@@ -13,7 +13,7 @@ from fund.db import db
 from fund.models import REVIEWER, User
 from grants import operations as grant_ops
 from grants.models import Application, Call
-from grants.review import operations
+from grants.review import assignment, operations
 from grants.review.models import SCREENING_ITEMS, Review
 from tests.grants import factories as f
 
@@ -49,7 +49,7 @@ def eligible(applicant: User | None = None, call: Call | None = None, **org) -> 
 
 
 def assigned(application: Application, *reviewers: User) -> list[Review]:
-    return operations.assign_reviewers(application, [r.id for r in reviewers], f.manager())
+    return assignment.assign_reviewers(application, [r.id for r in reviewers], f.manager())
 
 
 def review_of(application: Application, user: User) -> Review:

@@ -16,7 +16,7 @@ from fund.errors import Conflict, FundError
 from fund.mail import OutboxMessage
 from fund.models import User
 from grants.models import Application
-from grants.review import operations
+from grants.review import assignment, operations
 from grants.review.models import Review
 from tests.grants import factories as f
 from tests.grants.review import factories as rf
@@ -46,7 +46,7 @@ def test_all_screened_in_applications_get_every_reviewer_in_one_action(app, with
         a, b = rf.reviewer("Ana"), rf.reviewer("Bo")
         db.session.flush()
         before = counts()
-        result = operations.assign_in_bulk(call, [a.id, b.id, a.id], None, f.manager())
+        result = assignment.assign_in_bulk(call, [a.id, b.id, a.id], None, f.manager())
         assert len(result["created"]) == 6 and result["already"] == 0
         assert {x.id for x in result["applications"]} == {x.id for x in apps}  # the submitted one is not in it
         after = counts()
@@ -65,7 +65,7 @@ def test_all_screened_in_applications_get_every_reviewer_in_one_action(app, with
         # Again, after Bo recused himself from the first application: nothing new, nothing duplicated, and his
         # recusal (a pair already in place) does not block the others
         operations.declare_conflict(rf.review_of(apps[0], b), True, "A former employer", b)
-        again = operations.assign_in_bulk(call, [a.id, b.id], None, f.manager())
+        again = assignment.assign_in_bulk(call, [a.id, b.id], None, f.manager())
         assert again["created"] == [] and again["already"] == 6
         assert counts()["reviews"] == after["reviews"]
         db.session.rollback()
@@ -84,7 +84,7 @@ def test_a_conflict_of_interest_refuses_everything(app):
         db.session.flush()
         before = counts()
         with pytest.raises(Conflict) as exc:
-            operations.assign_in_bulk(call, [a.id, b.id], None, f.manager())
+            assignment.assign_in_bulk(call, [a.id, b.id], None, f.manager())
         assert exc.value.code == "not_assignable"
         assert any("Bo has declared a conflict of interest" in m and apps[0].reference in m
                    for m in exc.value.fields["_schema"])
@@ -102,25 +102,25 @@ def test_the_rules_of_the_single_assignment(app):
         insider.organisation_id = apps[1].organisation_id
         db.session.flush()
         with pytest.raises(FundError) as exc:
-            operations.assign_in_bulk(call, [a.id, insider.id], [apps[0].id, apps[1].id], fm)
+            assignment.assign_in_bulk(call, [a.id, insider.id], [apps[0].id, apps[1].id], fm)
         assert "Insider belongs to the organisation of" in " ".join(exc.value.fields["_schema"])
         # the same rule on the single assignment
         with pytest.raises(FundError):
-            operations.assign_reviewers(apps[1], [insider.id], fm)
+            assignment.assign_reviewers(apps[1], [insider.id], fm)
         # an application not screened in, one of another call, a user who is not a reviewer
         with pytest.raises(Conflict) as exc:
-            operations.assign_in_bulk(call, [a.id], [apps[0].id, pending.id], fm)
+            assignment.assign_in_bulk(call, [a.id], [apps[0].id, pending.id], fm)
         assert "is “Submitted”" in " ".join(exc.value.fields["_schema"])
         stranger = rf.eligible()
         with pytest.raises(FundError) as exc:
-            operations.assign_in_bulk(call, [a.id], [apps[0].id, stranger.id], fm)
+            assignment.assign_in_bulk(call, [a.id], [apps[0].id, stranger.id], fm)
         assert exc.value.status == 422 and str(stranger.id) in exc.value.fields["application_ids"][0]
         with pytest.raises(FundError) as exc:
-            operations.assign_in_bulk(call, [fm.id], [apps[0].id], fm)
+            assignment.assign_in_bulk(call, [fm.id], [apps[0].id], fm)
         assert exc.value.status == 422 and str(fm.id) in exc.value.fields["user_ids"][0]
         # only a fund manager
         with pytest.raises(FundError) as exc:
-            operations.assign_in_bulk(call, [a.id], [apps[0].id], a)
+            assignment.assign_in_bulk(call, [a.id], [apps[0].id], a)
         assert exc.value.status == 403
         db.session.rollback()
 
@@ -132,13 +132,13 @@ def test_no_assignment_after_the_review_deadline(app):
         fm = f.manager()
         today = dt.datetime.now(dt.UTC).date()
         operations.save_review_settings(call, {"min_reviewers": 2, "review_deadline": today}, fm)
-        operations.assign_in_bulk(call, [a.id], [apps[0].id], fm)  # the deadline day itself is allowed
+        assignment.assign_in_bulk(call, [a.id], [apps[0].id], fm)  # the deadline day itself is allowed
         operations.save_review_settings(call, {"min_reviewers": 2, "review_deadline": today - dt.timedelta(days=1)},
                                         fm)
         b = rf.reviewer("Bo")
         db.session.flush()
-        for attempt in (lambda: operations.assign_in_bulk(call, [b.id], None, fm),
-                        lambda: operations.assign_reviewers(apps[1], [b.id], fm)):
+        for attempt in (lambda: assignment.assign_in_bulk(call, [b.id], None, fm),
+                        lambda: assignment.assign_reviewers(apps[1], [b.id], fm)):
             with pytest.raises(Conflict) as exc:
                 attempt()
             assert exc.value.code == "review_deadline_passed"

@@ -114,7 +114,7 @@ def test_the_operations_check_who_acts(app, make_user, within):
     import pytest
 
     from fund.errors import FundError
-    from grants.review import operations
+    from grants.review import assignment, operations
     from tests.grants import factories as f
 
     outsider = make_user("finance_officer")
@@ -123,7 +123,7 @@ def test_the_operations_check_who_acts(app, make_user, within):
         application = rf.submitted()
         actor = f.user(outsider)
         for call in (lambda: operations.save_screening(application, {"items": ITEMS}, actor),
-                     lambda: operations.assign_reviewers(application, [], actor),
+                     lambda: assignment.assign_reviewers(application, [], actor),
                      lambda: operations.set_min_reviewers(application.call, 3, actor),
                      lambda: operations.decide(application, {"outcome": "reserve"}, actor)):
             with pytest.raises(FundError) as exc:
