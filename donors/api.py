@@ -13,28 +13,9 @@ from flask_smorest import Blueprint
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from donors import operations, statements
+from donors import operations, schemas, statements
 from donors.models import Contribution, Donor, IssuedStatement, Pledge
 from donors.permissions import ISSUE, READ, WRITE
-from donors.schemas import (
-    CancelIn,
-    ConfirmIn,
-    ContributionIn,
-    ContributionOut,
-    ContributionQuery,
-    DonorIn,
-    DonorOut,
-    DonorQuery,
-    IssuedStatementQuery,
-    PledgeIn,
-    PledgeOut,
-    PledgeQuery,
-    StatementIn,
-    StatementOut,
-    StatementQuery,
-    VoidIn,
-    WriteOffIn,
-)
 from fund.accounting.figures import DonorFigures, donors_figures
 from fund.db import db
 from fund.errors import FundError
@@ -78,7 +59,7 @@ def _donor_user() -> bool:
 # Donors -------------------------------------------------------------------------------------------------------
 
 
-@action(blp, "/donors", roles=WRITE, body=DonorIn, response=DonorOut, status=201)
+@action(blp, "/donors", roles=WRITE, body=schemas.DonorIn, response=schemas.DonorOut, status=201)
 def create_donor(data):
     """Record a donor."""
     return donor_out(operations.create_donor(data, actor=current_user))
@@ -86,8 +67,8 @@ def create_donor(data):
 
 @blp.route("/donors")
 @access(*READ)
-@blp.arguments(DonorQuery, location="query")
-@blp.response(200, paged(DonorOut))
+@blp.arguments(schemas.DonorQuery, location="query")
+@blp.response(200, paged(schemas.DonorOut))
 def list_donors(args):
     """Donors by name, with their totals in USD (a donor user sees its own donor only)."""
     query = select(Donor)
@@ -105,7 +86,7 @@ def list_donors(args):
 
 @blp.route("/donors/<int:donor_id>")
 @access(*READ)
-@blp.response(200, DonorOut)
+@blp.response(200, schemas.DonorOut)
 def get_donor(donor_id: int):
     """A donor with its totals in USD: confirmed pledges (at their booking rates), contributions received (at
     their months' rates), written off, and what confirmed pledges still owe."""
@@ -116,7 +97,7 @@ def get_donor(donor_id: int):
 
 
 @action(blp, "/donors/<int:donor_id>/pledges", roles=WRITE, model=Donor, arg="donor_id", idempotent=True,
-        body=PledgeIn, response=PledgeOut, status=201)
+        body=schemas.PledgeIn, response=schemas.PledgeOut, status=201)
 def create_pledge(data, donor_id: int):
     """Record a pledge (announced or confirmed), with optional instalments summing to it and an earmark."""
     donor = db.session.get(Donor, donor_id)
@@ -126,8 +107,8 @@ def create_pledge(data, donor_id: int):
 
 @blp.route("/donors/<int:donor_id>/pledges")
 @access(*READ)
-@blp.arguments(PledgeQuery, location="query")
-@blp.response(200, paged(PledgeOut))
+@blp.arguments(schemas.PledgeQuery, location="query")
+@blp.response(200, paged(schemas.PledgeOut))
 def list_pledges(args, donor_id: int):
     """A donor's pledges with what each has received, written off and still owes, in its currency."""
     donor = ensure_view(db.session.get(Donor, donor_id))
@@ -142,13 +123,13 @@ def list_pledges(args, donor_id: int):
 
 @blp.route("/pledges/<int:pledge_id>")
 @access(*READ)
-@blp.response(200, PledgeOut)
+@blp.response(200, schemas.PledgeOut)
 def get_pledge(pledge_id: int):
     return pledge_out(operations.summary_of(ensure_view(db.session.get(Pledge, pledge_id))))
 
 
 @action(blp, "/pledges/<int:pledge_id>/confirm", roles=WRITE, model=Pledge, arg="pledge_id", idempotent=True,
-        body=ConfirmIn, response=PledgeOut)
+        body=schemas.ConfirmIn, response=schemas.PledgeOut)
 def confirm_pledge(data, pledge_id: int):
     """Confirm an announced pledge (agreement signed): it is booked as receivable at the month's rate."""
     pledge = db.session.get(Pledge, pledge_id)
@@ -156,8 +137,8 @@ def confirm_pledge(data, pledge_id: int):
     return pledge_out(operations.summary_of(pledge))
 
 
-@action(blp, "/pledges/<int:pledge_id>/cancel", roles=WRITE, model=Pledge, arg="pledge_id", body=CancelIn,
-        response=PledgeOut)
+@action(blp, "/pledges/<int:pledge_id>/cancel", roles=WRITE, model=Pledge, arg="pledge_id", body=schemas.CancelIn,
+        response=schemas.PledgeOut)
 def cancel_pledge(data, pledge_id: int):
     """Cancel a pledge on which nothing was received or written off."""
     pledge = db.session.get(Pledge, pledge_id)
@@ -165,8 +146,8 @@ def cancel_pledge(data, pledge_id: int):
     return pledge_out(operations.summary_of(pledge))
 
 
-@action(blp, "/pledges/<int:pledge_id>/write-off", roles=WRITE, model=Pledge, arg="pledge_id", body=WriteOffIn,
-        response=PledgeOut)
+@action(blp, "/pledges/<int:pledge_id>/write-off", roles=WRITE, model=Pledge, arg="pledge_id",
+        body=schemas.WriteOffIn, response=schemas.PledgeOut)
 def write_off_pledge(data, pledge_id: int):
     """Write off part (``amount``) or all of what a pledge still owes."""
     pledge = db.session.get(Pledge, pledge_id)
@@ -177,8 +158,8 @@ def write_off_pledge(data, pledge_id: int):
 # Contributions ------------------------------------------------------------------------------------------------
 
 
-@action(blp, "/contributions", roles=WRITE, idempotent=True, body=ContributionIn, response=ContributionOut,
-        status=201)
+@action(blp, "/contributions", roles=WRITE, idempotent=True, body=schemas.ContributionIn,
+        response=schemas.ContributionOut, status=201)
 def create_contribution(data):
     """Record money received. Honours ``Idempotency-Key``: a replay returns the first response; the same key
     with a different body gets 422."""
@@ -192,8 +173,8 @@ def create_contribution(data):
 
 @blp.route("/contributions")
 @access(*READ)
-@blp.arguments(ContributionQuery, location="query")
-@blp.response(200, paged(ContributionOut))
+@blp.arguments(schemas.ContributionQuery, location="query")
+@blp.response(200, paged(schemas.ContributionOut))
 def list_contributions(args):
     """Contributions received, newest first; ``donor_id`` and ``pledge_id`` filter (a donor user: its own)."""
     donor_id = args.get("donor_id")
@@ -207,7 +188,7 @@ def list_contributions(args):
 
 @blp.route("/contributions/<int:contribution_id>")
 @access(*READ)
-@blp.response(200, ContributionOut)
+@blp.response(200, schemas.ContributionOut)
 def get_contribution(contribution_id: int):
     return ensure_view(db.session.get(Contribution, contribution_id))
 
@@ -268,7 +249,7 @@ def statement_out(issued: IssuedStatement) -> dict:
 @blp.route("/donors/<int:donor_id>/statement")
 @access(*READ)
 @statement_donor
-@blp.arguments(StatementQuery, location="query")
+@blp.arguments(schemas.StatementQuery, location="query")
 @blp.doc(responses=binary_response("application/pdf", "text/csv", "application/json",
                                    description="The statement in the media type that ``format`` names."))
 def get_statement(args, donor_id: int):
@@ -283,8 +264,8 @@ def get_statement(args, donor_id: int):
 @blp.route("/donors/<int:donor_id>/statements", methods=["POST"])
 @access(*ISSUE)
 @statement_donor
-@blp.arguments(StatementIn)
-@blp.response(201, StatementOut)
+@blp.arguments(schemas.StatementIn)
+@blp.response(201, schemas.StatementOut)
 def issue_statement(data, donor_id: int):
     """Issue the donor's statement for ``from``..``to`` (ended) in ``lang`` (default: the donor's language): the
     PDF is stored with its SHA-256; returns its number and verification code. 409 while a statement that is not
@@ -298,8 +279,8 @@ def issue_statement(data, donor_id: int):
 @blp.route("/donors/<int:donor_id>/statements")
 @access(*READ)
 @statement_donor
-@blp.arguments(IssuedStatementQuery, location="query")
-@blp.response(200, paged(StatementOut))
+@blp.arguments(schemas.IssuedStatementQuery, location="query")
+@blp.response(200, paged(schemas.StatementOut))
 def list_statements(args, donor_id: int):
     """The donor's issued statements, newest first (void ones included)."""
     return list_page(statements.issued_statements(donor_id), args,
@@ -319,8 +300,8 @@ def get_issued_statement(number: str):
 @blp.route("/statements/<string:number>/void", methods=["POST"])
 @access(*WRITE)
 @issued_statement_guard(edit=True)
-@blp.arguments(VoidIn)
-@blp.response(200, StatementOut)
+@blp.arguments(schemas.VoidIn)
+@blp.response(200, schemas.StatementOut)
 def void_statement(data, number: str):
     """Void an issued statement (finance officers and admins): it stays on file and its verification page says
     it is void; issue a new one for the period."""
