@@ -12,6 +12,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    has_request_context,
     redirect,
     render_template,
     request,
@@ -397,3 +398,12 @@ def refusal_errors(exc: FundError, *, field: str = "_schema", passes: tuple[int,
         raise exc
     db.session.rollback()
     return {k: v if isinstance(v, list) else [str(v)] for k, v in exc.fields.items()} or {field: [exc.message]}
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute link to a page, in a request or outside one (a command-line job: ``SERVER_BASE_URL`` names
+    the site then), for e-mails and documents."""
+    if has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    with current_app.test_request_context(base_url=current_app.config.get("SERVER_BASE_URL") or None):
+        return url_for(endpoint, _external=True, **values)
