@@ -31,6 +31,7 @@ from fund import audit
 from fund.db import db, utcnow
 from fund.errors import Conflict, FundError
 from fund.models import FINANCE_OFFICER, User
+from fund.views import external_url
 from grants.models import BankDetailsChange, Organisation, OrganisationAdmin
 
 #: Grant states in which money may still be paid to the organisation.
@@ -182,7 +183,6 @@ def _mail_admins(org: Organisation, change: BankDetailsChange) -> None:
     from flask import render_template
 
     from fund.mail import queue_mail
-    from grants.awards.operations import external_url
 
     admins = db.session.execute(
         select(User).join(OrganisationAdmin, OrganisationAdmin.user_id == User.id)

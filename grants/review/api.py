@@ -23,16 +23,8 @@ from fund.openapi import action
 from fund.permissions import access, ensure_edit, ensure_view
 from fund.schemas import paged
 from grants.models import Application, Call
-from grants.review import assignment, operations, ranking, schemas
+from grants.review import assignment, operations, presenters, ranking, schemas
 from grants.review.models import COI_PENDING, Review
-from grants.review.presenters import (
-    assignments_dict,
-    bulk_assignment_dict,
-    decision_dict,
-    ranking_row_dict,
-    review_dict,
-    screening_dict,
-)
 from grants.review.screening import facts
 
 blp = Blueprint("grants_review_api", __name__, url_prefix="/api/v1",
@@ -73,7 +65,7 @@ def screen_application(data, application_id):
     the organisation). Possible sanctions matches are returned; passing that item then needs a note."""
     application = db.session.get(Application, application_id)  # permission checked by @action
     screening = operations.save_screening(application, data, current_user)
-    return screening_dict(application, screening, facts(application))
+    return presenters.screening_dict(application, screening, facts(application))
 
 
 @blp.route("/applications/<int:application_id>/screening")
@@ -83,7 +75,7 @@ def get_screening(application_id):
     """The eligibility checklist of an application as recorded so far (items without a result yet are
     ``null``), with the facts and possible sanctions matches the screening shows."""
     application = ensure_view(db.session.get(Application, application_id))
-    return screening_dict(application, operations.screening_of(application), facts(application))
+    return presenters.screening_dict(application, operations.screening_of(application), facts(application))
 
 
 # Reviewers ----------------------------------------------------------------------------------------------------
@@ -95,7 +87,7 @@ def assign_reviewers(data, application_id):
     the call's minimum number of reviewers the application moves to "under review"."""
     application = db.session.get(Application, application_id)  # permission checked by @action
     reviews = assignment.assign_reviewers(application, data["user_ids"], current_user)
-    return assignments_dict(application, reviews)
+    return presenters.assignments_dict(application, reviews)
 
 
 def _settings_dict(call: Call) -> dict:
@@ -136,7 +128,7 @@ def assign_in_bulk(data, call_id):
     call = db.session.get(Call, call_id)  # permission checked by @action
     result = assignment.assign_in_bulk(call, data["user_ids"],
                                        None if data["all_screened_in"] else data["application_ids"], current_user)
-    return bulk_assignment_dict(call, result)
+    return presenters.bulk_assignment_dict(call, result)
 
 
 @blp.route("/reviews")
@@ -149,7 +141,8 @@ def list_reviews(args):
              .options(lazyload(Review.reviewer),  # the caller; the items show neither the budget nor beneficiaries
                       defaultload(Review.application).lazyload(Application.budget_lines),
                       defaultload(Review.application).lazyload(Application.beneficiaries)))
-    return list_page(query, args, filters={"status": Review.status}, present=lambda reviews: map(review_dict, reviews))
+    return list_page(query, args, filters={"status": Review.status},
+                     present=lambda reviews: map(presenters.review_dict, reviews))
 
 
 @blp.route("/reviews/<int:review_id>")
@@ -159,7 +152,7 @@ def list_reviews(args):
 def get_review(review_id):
     """One of the caller's reviews; the application's content appears once no conflict is declared (its full text
     and documents: ``GET /applications/{application_id}``)."""
-    return review_dict(db.session.get(Review, review_id))  # permission checked by @own_review
+    return presenters.review_dict(db.session.get(Review, review_id))  # permission checked by @own_review
 
 
 @blp.route("/reviews/<int:review_id>/conflict", methods=["POST"])
@@ -172,7 +165,7 @@ def declare_conflict(data, review_id):
     (recused: the application, its documents and the scoring stay closed)."""
     review = db.session.get(Review, review_id)  # permission checked by @own_review
     operations.declare_conflict(review, data["conflict"], data.get("reason"), current_user)
-    return review_dict(review)
+    return presenters.review_dict(review)
 
 
 @blp.route("/reviews/<int:review_id>", methods=["PUT"])
@@ -185,7 +178,7 @@ def save_review(data, review_id):
     (fund, fund_with_changes, reserve, do_not_fund) and a ``general_comment``; until the review is submitted."""
     review = db.session.get(Review, review_id)  # permission checked by @own_review
     operations.save_review(review, data, current_user)
-    return review_dict(review)
+    return presenters.review_dict(review)
 
 
 @action(blp, "/reviews/<int:review_id>/submit", roles=(REVIEWER,), response=schemas.ReviewOut)
@@ -194,7 +187,7 @@ def submit_review(review_id):
     """Submit the review (every criterion scored and commented, a recommendation): it is then locked."""
     review = db.session.get(Review, review_id)  # permission checked by @own_review
     operations.submit_review(review, current_user)
-    return review_dict(review)
+    return presenters.review_dict(review)
 
 
 # Ranking and decisions ----------------------------------------------------------------------------------------
@@ -210,7 +203,7 @@ def call_ranking(args, call_id):
     call = ensure_view(db.session.get(Call, call_id))
     rows = ranking.filter_and_sort(ranking.call_ranking(call), status=args["status"],
                                    disagreement=args["disagreement"], min_score=args["min_score"], q=args["q"])
-    return {"call_id": call.id, **list_rows(rows, args, present=lambda page: map(ranking_row_dict, page))}
+    return {"call_id": call.id, **list_rows(rows, args, present=lambda page: map(presenters.ranking_row_dict, page))}
 
 
 @action(blp, "/applications/<int:application_id>/decision", roles=(FUND_MANAGER,), model=Application,
@@ -222,4 +215,4 @@ def decide(data, application_id):
     ``reason``. Approving a reserve-list application before a better-ranked one needs ``reason``."""
     application = db.session.get(Application, application_id)  # permission checked by @action
     decision = operations.decide(application, data, current_user)
-    return decision_dict(decision, application)
+    return presenters.decision_dict(decision, application)
