@@ -15,17 +15,8 @@ from fund.db import db, utcnow
 from fund.errors import Conflict, FundError
 from fund.i18n import translate as _
 from fund.models import User
-from grants.awards.models import (
-    Disbursement,
-    Grant,
-    Tranche,
-)
-from grants.awards.operations.shared import (
-    grant_status_label,
-    mail_grantee,
-    relock,
-    usd_amount,
-)
+from grants.awards.models import Disbursement, Grant, Tranche
+from grants.awards.operations.shared import grant_status_label, mail_grantee, relock, usd_amount
 from grants.awards.workflow import DISBURSEMENT_WORKFLOW, approval_blockers, committed_amounts
 
 # Disbursements ------------------------------------------------------------------------------------------------

@@ -10,20 +10,8 @@ from fund.db import db, utcnow
 from fund.errors import Conflict, FundError
 from fund.i18n import translate as _
 from fund.models import User
-from grants.awards.models import (
-    SEX_AGE,
-    Grant,
-    GrantReport,
-    ReportExpense,
-    ReportResult,
-)
-from grants.awards.operations.shared import (
-    ZERO,
-    lock_row,
-    mail_grantee,
-    relock,
-    store_document,
-)
+from grants.awards.models import SEX_AGE, Grant, GrantReport, ReportExpense, ReportResult
+from grants.awards.operations.shared import ZERO, lock_row, mail_grantee, relock, store_document
 from grants.awards.reports import check_categories, check_lines, rule_problems
 from grants.awards.workflow import REPORT_EDITABLE, REPORT_WORKFLOW
 

@@ -18,12 +18,7 @@ from fund.i18n import translate as _
 from fund.models import User
 from fund.money import MoneyError, to_decimal
 from fund.uploads import check_upload
-from grants.awards.models import (
-    INTERIM_ACCEPTED,
-    SIGNATURE,
-    Grant,
-    GrantNumberCounter,
-)
+from grants.awards.models import INTERIM_ACCEPTED, SIGNATURE, Grant, GrantNumberCounter
 from grants.awards.workflow import GRANT_STATES
 from grants.downloads import translate_upload_errors
 from grants.models import take_next

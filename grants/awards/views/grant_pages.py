@@ -20,17 +20,9 @@ from fund.models import APPLICANT, FINANCE_OFFICER, FUND_MANAGER, User
 from fund.permissions import access, can_edit, ensure_edit, ensure_view
 from fund.templating import money
 from grants.awards import operations, reads
-from grants.awards.models import (
-    Grant,
-    GrantEvent,
-    GrantRefund,
-)
+from grants.awards.models import Grant, GrantEvent, GrantRefund
 from grants.awards.presenters import is_due_soon, is_overdue, tranche_rows
-from grants.awards.schemas import (
-    DisbursementIn,
-    MessageIn,
-    RefundIn,
-)
+from grants.awards.schemas import DisbursementIn, MessageIn, RefundIn
 from grants.awards.views.common import GRANT_READERS, STAFF_READERS, bp, errors_of, money_form, refused
 from grants.awards.workflow import (
     DISBURSEMENT_WORKFLOW,

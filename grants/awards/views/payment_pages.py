@@ -20,21 +20,11 @@ from fund.permissions import access, ensure_edit
 from fund.templating import money
 from grants.awards import operations
 from grants.awards.forecast import cash_forecast
-from grants.awards.models import (
-    Disbursement,
-    Grant,
-)
-from grants.awards.schemas import (
-    DisbursementEditIn,
-    OptionalMessageIn,
-    PaymentIn,
-)
+from grants.awards.models import Disbursement, Grant
+from grants.awards.schemas import DisbursementEditIn, OptionalMessageIn, PaymentIn
 from grants.awards.views.common import FINANCE_READERS, bp, errors_of, money_form
 from grants.awards.views.grant_pages import grant_page
-from grants.awards.workflow import (
-    DISBURSEMENT_WORKFLOW,
-    list_blockers,
-)
+from grants.awards.workflow import DISBURSEMENT_WORKFLOW, list_blockers
 from grants.presenters import language
 
 # Disbursements ------------------------------------------------------------------------------------------------

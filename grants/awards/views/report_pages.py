@@ -38,16 +38,9 @@ from grants.awards.reports import (
     rule_problems,
     stored_lines,
 )
-from grants.awards.schemas import (
-    MessageIn,
-    OptionalMessageIn,
-    ReportFields,
-)
+from grants.awards.schemas import MessageIn, OptionalMessageIn, ReportFields
 from grants.awards.views.common import GRANT_READERS, bp, errors_of, refused
-from grants.awards.workflow import (
-    REPORT_EDITABLE,
-    REPORT_WORKFLOW,
-)
+from grants.awards.workflow import REPORT_EDITABLE, REPORT_WORKFLOW
 from grants.presenters import language
 from grants.views import flatten_errors, number
 
