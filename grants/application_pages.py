@@ -263,6 +263,7 @@ def download_document(document_id: int):
 @bp.route("/applications/<int:application_id>/submit", methods=["POST"])
 @access(APPLICANT)
 def submit_application(application_id: int):
+    """Submit the application: refused on its overview (422, or 409) with what is still missing."""
     application = ensure_edit(db.session.get(Application, application_id))
     try:
         operations.submit_application(application, current_user)

@@ -91,6 +91,7 @@ def _organisation_page(org: Organisation, errors: dict | None = None, status: in
 @bp.route("/organisations/<int:organisation_id>")
 @access(*ORGANISATION_READERS)
 def organisation(organisation_id: int):
+    """An organisation's profile: its members and invitations, the PSEA policy and the bank account (masked)."""
     org = ensure_view(db.session.get(Organisation, organisation_id))
     return _organisation_page(org)
 

@@ -303,6 +303,7 @@ def edit_call(call_id: int):
 @bp.route("/manage/calls/<int:call_id>/<any(open, close, decide):trigger>", methods=["POST"])
 @access(FUND_MANAGER)
 def call_transition(call_id: int, trigger: str):
+    """Open, close or mark decided a call (its workflow's guards apply)."""
     call = ensure_edit(db.session.get(Call, call_id))
     operations.call_transition(call, trigger, current_user)
     flash(_("The call is now “%(status)s”.", status=CALL_WORKFLOW.label(call.status)), "success")

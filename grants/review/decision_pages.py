@@ -143,6 +143,8 @@ def _decision_page(application: Application, *, form=None, errors: dict | None =
 @bp.route("/applications/<int:application_id>/decision")
 @access(*STAFF_READERS)
 def decision(application_id: int):
+    """The Board's decision form for an application: its ranking row, the submitted reviews, the reserve list and
+    the fund's position, with the decisions recorded so far."""
     application = ensure_view(db.session.get(Application, application_id))
     return _decision_page(application)
 

@@ -178,6 +178,7 @@ def _screening_page(application: Application, *, form=None, errors: dict | None 
 @bp.route("/applications/<int:application_id>/screening")
 @access(*STAFF_READERS)
 def screening(application_id: int):
+    """The eligibility checklist of an application, with the facts and possible sanctions matches beside it."""
     application = ensure_view(db.session.get(Application, application_id))
     return _screening_page(application)
 
