@@ -18,6 +18,7 @@ from fund.i18n import translate as _
 from fund.models import User
 from fund.money import MoneyError, to_decimal
 from fund.uploads import check_upload
+from fund.views import external_url
 from grants.awards.models import INTERIM_ACCEPTED, SIGNATURE, Grant, GrantNumberCounter
 from grants.awards.workflow import GRANT_STATES
 from grants.downloads import translate_upload_errors
@@ -130,16 +131,6 @@ def grant_members(grant: Grant) -> list[tuple[str, str]]:
     """(e-mail, language) of everyone who should hear about a grant: the organisation's active users and its
     contact address."""
     return grant.organisation.recipients()
-
-
-def external_url(endpoint: str, **values) -> str:
-    """An absolute link, also outside a request (CLI jobs): SERVER_BASE_URL names the site then."""
-    from flask import current_app, has_request_context, url_for
-
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
-    with current_app.test_request_context(base_url=current_app.config.get("SERVER_BASE_URL") or None):
-        return url_for(endpoint, _external=True, **values)
 
 
 def mail_grantee(grant: Grant, template: str, subject, **ctx) -> int:
