@@ -30,7 +30,7 @@ from grants.review.labels import DECISION_LABELS, RECOMMENDATION_LABELS
 from grants.review.models import Decision
 from grants.review.presenters import decision_sheet
 from grants.review.schemas import DecisionIn, RankingQuery
-from grants.review.views import bp, selection_call
+from grants.review.views import application_page, bp, selection_call
 from grants.views import STAFF_READERS, flatten_errors, number
 from grants.workflow import APPLICATION_WORKFLOW
 
@@ -140,13 +140,9 @@ def _decision_page(application: Application, *, form=None, errors: dict | None =
     return html, status
 
 
-@bp.route("/applications/<int:application_id>/decision")
-@access(*STAFF_READERS)
-def decision(application_id: int):
-    """The Board's decision form for an application: its ranking row, the submitted reviews, the reserve list and
-    the fund's position, with the decisions recorded so far."""
-    application = ensure_view(db.session.get(Application, application_id))
-    return _decision_page(application)
+application_page("/applications/<int:application_id>/decision", "decision", _decision_page,
+                 "The Board's decision form for an application: its ranking row, the submitted reviews, the reserve "
+                 "list and the fund's position, with the decisions recorded so far.")
 
 
 @bp.route("/applications/<int:application_id>/decision", methods=["POST"])

@@ -55,6 +55,17 @@ def selection_call(call_id: int) -> Call:
     return call
 
 
+def application_page(rule: str, endpoint: str, page, doc: str) -> None:
+    """Register the page about one application that the fund's staff read at ``rule``: ``page(application)`` renders
+    it, as the POST view of its form does when it shows the form again."""
+
+    def view(application_id: int):
+        return page(ensure_view(db.session.get(Application, application_id)))
+
+    view.__name__, view.__doc__ = endpoint, doc
+    bp.add_url_rule(rule, endpoint, access(*STAFF_READERS)(view))
+
+
 # The fund's overview --------------------------------------------------------------------------------------------
 
 @bp.route("/selection")
@@ -175,12 +186,9 @@ def _screening_page(application: Application, *, form=None, errors: dict | None 
     return html, status
 
 
-@bp.route("/applications/<int:application_id>/screening")
-@access(*STAFF_READERS)
-def screening(application_id: int):
-    """The eligibility checklist of an application, with the facts and possible sanctions matches beside it."""
-    application = ensure_view(db.session.get(Application, application_id))
-    return _screening_page(application)
+application_page("/applications/<int:application_id>/screening", "screening", _screening_page,
+                 "The eligibility checklist of an application, with the facts and possible sanctions matches "
+                 "beside it.")
 
 
 @bp.route("/applications/<int:application_id>/screening", methods=["POST"])
@@ -244,12 +252,8 @@ def _assignment_page(application: Application, errors: dict | None = None, statu
     return html, status
 
 
-@bp.route("/applications/<int:application_id>/reviewers")
-@access(*STAFF_READERS)
-def assignment(application_id: int):
-    """The reviewers of an application, their declarations (conflicts with their reasons) and progress."""
-    application = ensure_view(db.session.get(Application, application_id))
-    return _assignment_page(application)
+application_page("/applications/<int:application_id>/reviewers", "assignment", _assignment_page,
+                 "The reviewers of an application, their declarations (conflicts with their reasons) and progress.")
 
 
 @bp.route("/applications/<int:application_id>/reviewers", methods=["POST"])
