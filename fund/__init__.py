@@ -77,11 +77,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     api.init_app(app)
 
     from fund import models  # noqa: F401  (register the models)
+    from fund.charts import init_app as init_charts
     from fund.errors import register_error_handlers
     from fund.templating import init_templating
 
     register_error_handlers(app)
     init_templating(app)
+    init_charts(app)
 
     from fund.api import blp as fund_api
     from fund.views import bp as fund_views

@@ -13,6 +13,7 @@ from fund.account_schemas import AccountOut, InviteUserIn, SetRoleIn
 from fund.db import db
 from fund.listing import list_page
 from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER, FUND_MANAGER, REVIEWER, STAFF_ROLES, Role, User
+from fund.openapi import action
 from fund.permissions import ANY_ROLE, access
 from fund.schemas import (
     AuditEventOut,
@@ -76,10 +77,7 @@ def _account(user_id: int) -> User:
     return db.get_or_404(User, user_id)
 
 
-@blp.route("/users", methods=["POST"])
-@access(ADMIN)
-@blp.arguments(InviteUserIn)
-@blp.response(201, AccountOut)
+@action(blp, "/users", roles=(ADMIN,), response=AccountOut, body=InviteUserIn, status=201)
 def invite_user(data):
     """Invite someone with a role: their account is created, and an e-mail with a single-use link (valid 7 days)
     lets them choose their password. 422 for an address already in use, a role that needs a donor without one."""
@@ -95,45 +93,39 @@ def get_account(user_id: int):
     return _account(user_id)
 
 
-@blp.route("/users/<int:user_id>/role", methods=["POST"])
-@access(ADMIN)
-@blp.arguments(SetRoleIn)
-@blp.response(200, AccountOut)
+@action(blp, "/users/<int:user_id>/role", roles=(ADMIN,), response=AccountOut, body=SetRoleIn)
 def set_role(data, user_id: int):
     """Give the account one role; its sessions end. 409 for your own account, the last active administrator,
     or a member of an applicant organisation; 422 for the donor role without a donor."""
     return operations.set_role(_account(user_id), data["role"], donor_id=data["donor_id"], actor=current_user)
 
 
-@blp.route("/users/<int:user_id>/deactivate", methods=["POST"])
-@access(ADMIN)
-@blp.response(200, AccountOut)
-def deactivate(user_id: int):
-    """The account can no longer sign in nor use its API tokens. 409 for your own account, an inactive one, or
-    the last active administrator."""
-    return operations.deactivate_user(_account(user_id), actor=current_user)
+#: Account operations that take no body: (path, endpoint, operation of fund.operations, the operation's document).
+ACCOUNT_ACTIONS = (
+    ("deactivate", "deactivate", "deactivate_user",
+     """The account can no longer sign in nor use its API tokens. 409 for your own account, an inactive one, or
+    the last active administrator."""),
+    ("reactivate", "reactivate", "reactivate_user", """409 for an active or an anonymised account."""),
+    ("reset-two-factor", "reset_two_factor", "reset_two_factor",
+     """Forget the account's second factor; its sessions end and it sets up a new one at the next sign-in. 409
+    when it has none."""),
+)
 
 
-@blp.route("/users/<int:user_id>/reactivate", methods=["POST"])
-@access(ADMIN)
-@blp.response(200, AccountOut)
-def reactivate(user_id: int):
-    """409 for an active or an anonymised account."""
-    return operations.reactivate_user(_account(user_id), actor=current_user)
+def _account_action(path: str, endpoint: str, operation: str, doc: str) -> None:
+    def view(user_id: int):
+        return getattr(operations, operation)(_account(user_id), actor=current_user)
+
+    view.__name__ = view.__qualname__ = endpoint
+    view.__doc__ = doc
+    action(blp, f"/users/<int:user_id>/{path}", roles=(ADMIN,), response=AccountOut)(view)
 
 
-@blp.route("/users/<int:user_id>/reset-two-factor", methods=["POST"])
-@access(ADMIN)
-@blp.response(200, AccountOut)
-def reset_two_factor(user_id: int):
-    """Forget the account's second factor; its sessions end and it sets up a new one at the next sign-in. 409
-    when it has none."""
-    return operations.reset_two_factor(_account(user_id), actor=current_user)
+for _action in ACCOUNT_ACTIONS:
+    _account_action(*_action)
 
 
-@blp.route("/users/<int:user_id>/resend-invitation", methods=["POST"])
-@access(ADMIN)
-@blp.response(200, AccountOut)
+@action(blp, "/users/<int:user_id>/resend-invitation", roles=(ADMIN,), response=AccountOut)
 def resend_invitation(user_id: int):
     """A new link for an invited account (earlier ones stop working). 409 when no invitation is pending."""
     user = _account(user_id)

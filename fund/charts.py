@@ -16,7 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from flask import Flask
 from markupsafe import Markup, escape
+
+from fund.templating import money
 
 #: Colour-blind safe, distinct in grey print (Okabe-Ito, dark to light).
 PALETTE = ("#0b5394", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000")
@@ -206,8 +209,6 @@ def _short(text: str, limit: int = 30) -> str:
 
 
 def usd(value) -> str:
-    from fund.templating import money
-
     return money(value, "USD")
 
 
@@ -237,3 +238,8 @@ def forecast_chart(forecast) -> Chart:
         [Series(_("To pay"), [m.amount + m.psc for m in months]),
          Series(_("Cash after"), [m.cash_after for m in months])],
         unit="USD", format=usd, extra={"category_label": _("Month")})
+
+
+def init_app(app: Flask) -> None:
+    """Offer the staff dashboards' charts to every template."""
+    app.jinja_env.globals.update(pipeline_chart=pipeline_chart, forecast_chart=forecast_chart)

@@ -115,28 +115,29 @@ def users_set_role(email, role, donor_id):
     _run(lambda: operations.set_role(user, role, donor_id=donor_id) and f"{user.email} is now {role}")
 
 
-@users_cli.command("deactivate")
-@click.argument("email")
-def users_deactivate(email):
-    """Stop a user signing in or using their API tokens (refused for the last active administrator)."""
-    user = _user(email)
-    _run(lambda: operations.deactivate_user(user) and f"{user.email} deactivated")
+#: Account operations of the command line that take only the e-mail: (command, operation of fund.operations,
+#: help, message when done).
+ACCOUNT_COMMANDS = (
+    ("deactivate", "deactivate_user",
+     "Stop a user signing in or using their API tokens (refused for the last active administrator).",
+     "{email} deactivated"),
+    ("reactivate", "reactivate_user", "Let a deactivated user sign in again.", "{email} reactivated"),
+    ("reset-two-factor", "reset_two_factor",
+     "Forget a user's second factor (a lost phone): they set up a new one at their next sign-in.",
+     "Second factor of {email} reset"),
+)
 
 
-@users_cli.command("reactivate")
-@click.argument("email")
-def users_reactivate(email):
-    """Let a deactivated user sign in again."""
-    user = _user(email)
-    _run(lambda: operations.reactivate_user(user) and f"{user.email} reactivated")
+def _account_command(name: str, operation: str, help_text: str, done: str) -> None:
+    @users_cli.command(name, help=help_text)
+    @click.argument("email")
+    def command(email):
+        user = _user(email)
+        _run(lambda: getattr(operations, operation)(user) and done.format(email=user.email))
 
 
-@users_cli.command("reset-two-factor")
-@click.argument("email")
-def users_reset_two_factor(email):
-    """Forget a user's second factor (a lost phone): they set up a new one at their next sign-in."""
-    user = _user(email)
-    _run(lambda: operations.reset_two_factor(user) and f"Second factor of {user.email} reset")
+for _command in ACCOUNT_COMMANDS:
+    _account_command(*_command)
 
 
 @users_cli.command("totp-code")

@@ -1,15 +1,15 @@
 """Suppression across everything the fund publishes.
 
-:func:`fund.grant_directory.suppress` protects one table. Published results overlap: the public results table, each
+:func:`fund.suppression.suppress` protects one table. Published results overlap: the public results table, each
 grant's page and its IATI activity show figures of the same people, and a donor statement shows the results of
 some grants over a period. A reader may put them side by side and subtract. So they are protected as a set:
 
 - **The public set is one table.** Every public output (results by sex and age, form of exploitation, type of
   assistance and country, each grant's victims assisted on its page and in the IATI file) reads its figures from
   one suppressed table over every grant's accepted reports (the *publication*, laid out by
-  :func:`fund.grant_directory.results_table` and suppressed by :func:`fund.grant_directory.suppress_results_alone`). A public
-  output never shows a figure that is not an entry of that table, so the union of public outputs is that table,
-  which the four attacks of :mod:`fund.grant_directory` do not break.
+  :func:`fund.suppression.results_table` and suppressed by :func:`fund.suppression.suppress_results_alone`). A
+  public output never shows a figure that is not an entry of that table, so the union of public outputs is that
+  table, which the four attacks of :mod:`fund.suppression` do not break.
 - **Any other table is suppressed beside the publication.** A statement shows the results of its grants ``S`` for a
   period, a part of the people the publication counts (``W``, every accepted report of every grant). The reader
   who holds both also knows the rest ``R = W - S`` entry by entry. The three layers are laid out as one table:
@@ -159,8 +159,10 @@ def layered_table(part: dict[int, Results], published: Publication) -> tuple[dic
     return values, lines, s_values, s_lines
 
 
-def suppress_beside_published(part: dict[int, Results], threshold: int = THRESHOLD) -> SuppressedResults:
-    """The results of ``part`` suppressed together with the publication (see the module's docstring)."""
+def suppress_results(part: dict[int, Results], threshold: int = THRESHOLD) -> SuppressedResults:
+    """The results of ``part`` as :func:`fund.suppression.suppress_results_alone` lays them out, suppressed together
+    with the publication (see the module's docstring), so that combining this table with the tables the fund
+    publishes gives no small count away."""
     published = publication()
     if published is None or not part or not _covered(part, published.per_grant):
         return suppress_results_alone(part, threshold)
@@ -209,8 +211,8 @@ def reader_bounds(values: dict, shown: dict, loose: Iterable = (), threshold: in
 
 def found_out(values: dict, lines: list[Line], bounds: dict, secret: set) -> set:
     """The entries of ``secret`` that a reader who knows the published entries (those without ``bounds``), the
-    lines and ``bounds`` can work out: the four attacks of :mod:`fund.grant_directory` (subtraction, exact linear algebra,
-    bounds, linear programming) with the reader's own bounds."""
+    lines and ``bounds`` can work out: the four attacks of :mod:`fund.suppression` (subtraction, exact linear
+    algebra, bounds, linear programming) with the reader's own bounds."""
     hidden = set(bounds)
     found = set()
     for line in lines:

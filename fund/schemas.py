@@ -294,13 +294,11 @@ class AuditEventOut(Schema):
     hash = fields.String()
 
 
-class AuditQuery(PageQuery):
+class AuditQuery(PageQuery, DateRange):
     entity_type = fields.String(validate=validate.Length(max=100))
     entity_id = fields.String(validate=validate.Length(max=100))
     actor = fields.String(validate=validate.Length(max=255))
     action = fields.String(validate=validate.Length(max=100))
-    date_from = fields.Date(data_key="from")
-    date_to = fields.Date(data_key="to")
     sort = Sort({"id": AuditEvent.id, "occurred_at": AuditEvent.occurred_at}, default="-id")
 
 

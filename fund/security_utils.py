@@ -94,7 +94,6 @@ class FundPasswordUtil(PasswordUtil):
 def password_problems(password: str, email: str | None) -> list[str]:
     """The password policy's objections to ``password`` for the account ``email`` (empty when it is fine), for
     accounts created outside Flask-Security's forms (by an administrator, the CLI, an invitation)."""
-    from fund.extensions import security
-
+    security = current_app.extensions["security"]
     problems, _normalized = security.password_util.validate(password or "", True, email=email or "")
     return list(problems or [])

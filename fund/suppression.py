@@ -7,8 +7,9 @@ readers call :func:`directory`. Everything crossing this boundary is plain data:
 person.
 
 Before any count is shown to a donor or the public it goes through small-cell suppression: :func:`suppress` for
-any table of counts with totals, :func:`suppress_results` for the results of a set of grants (the method is
-described where they are defined).
+any table of counts with totals, :func:`suppress_results_alone` for the results of a set of grants (and
+:func:`fund.disclosure.suppress_results` for them beside what the fund publishes; the method is described where
+they are defined).
 """
 
 from __future__ import annotations
@@ -406,15 +407,6 @@ class SuppressedResults:
     def withdrawn(self) -> bool:
         """Too few people to break the results down safely: only the total is published."""
         return self.table.withdrawn
-
-
-def suppress_results(per_grant: dict[int, Results], threshold: int = THRESHOLD) -> SuppressedResults:
-    """The results of ``per_grant`` as :func:`suppress_results_alone` lays them out, suppressed together with the
-    tables the fund publishes (:mod:`fund.disclosure`), so that combining this table with them gives no small count
-    away."""
-    from fund import disclosure
-
-    return disclosure.suppress_beside_published(per_grant, threshold)
 
 
 def suppress_results_alone(per_grant: dict[int, Results], threshold: int = THRESHOLD) -> SuppressedResults:

@@ -126,9 +126,6 @@ def code_words(text) -> Markup:
 def init_templating(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["html_attrs"] = html_attrs
-    from fund import charts
-
-    app.jinja_env.globals.update(pipeline_chart=charts.pipeline_chart, forecast_chart=charts.forecast_chart)
     app.jinja_env.filters["datetime"] = datetime_text
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["country"] = country_name

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 
 from flask import (
     Blueprint,
@@ -23,7 +24,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate
 from sqlalchemy import func, select
 
 from fund import audit, operations, privacy
@@ -32,7 +33,7 @@ from fund.db import db
 from fund.errors import FundError
 from fund.models import ADMIN, AUDITOR, ROLES, ApiToken, Role, User
 from fund.permissions import ANY_ROLE, access, public
-from fund.schemas import AuditQuery, InSchema
+from fund.schemas import AuditQuery, InSchema, NewPasswordForm
 
 bp = Blueprint("fund", __name__)
 
@@ -56,7 +57,8 @@ def index():
 @bp.route("/dashboard")
 @access(ANY_ROLE)
 def dashboard():
-    links = [(endpoint, label) for roles, endpoint, label in current_app.extensions.get("dashboard_links", ()) if current_user.has_any_role(*roles)]
+    links = [(endpoint, label) for roles, endpoint, label in current_app.extensions.get("dashboard_links", ())
+             if current_user.has_any_role(*roles)]
     return render_template("fund/dashboard.html", links=links, role_labels=operations.ROLE_LABELS)
 
 
@@ -125,16 +127,12 @@ class RoleIn(SetRoleIn):
     csrf_token = fields.String()
 
 
-class AcceptInvitationIn(InSchema):
+class AcceptInvitationIn(NewPasswordForm):
+    mismatch = _l("The two passwords differ.")
+
     name = fields.String(load_default=None, validate=validate.Length(max=200))
     password = fields.String(required=True, validate=validate.Length(min=1, max=200))
     password_confirm = fields.String(required=True)
-    csrf_token = fields.String()
-
-    @validates_schema
-    def same_password(self, data, **kwargs):
-        if data.get("password") != data.get("password_confirm"):
-            raise ValidationError({"password_confirm": [_("The two passwords differ.")]})
 
 
 #: Users listed per page on /admin/users.
@@ -211,32 +209,27 @@ def set_user_role(user_id: int):
                                                                actor=current_user), _("The role has been changed."))
 
 
-@bp.route("/admin/users/<int:user_id>/deactivate", methods=["POST"])
-@access(ADMIN)
-def deactivate_user(user_id: int):
-    return _user_action(user_id, lambda u: operations.deactivate_user(u, actor=current_user),
-                        _("The account has been deactivated."))
+#: The account operations of a user's page that take no form: (path, endpoint, operation of fund.operations,
+#: message when done).
+ACCOUNT_ACTIONS = (
+    ("deactivate", "deactivate_user", "deactivate_user", _l("The account has been deactivated.")),
+    ("reactivate", "reactivate_user", "reactivate_user", _l("The account has been reactivated.")),
+    ("reset-two-factor", "reset_two_factor", "reset_two_factor", _l("The second factor has been reset.")),
+    ("resend-invitation", "resend_invitation", "resend_invitation", _l("A new invitation has been sent.")),
+)
 
 
-@bp.route("/admin/users/<int:user_id>/reactivate", methods=["POST"])
-@access(ADMIN)
-def reactivate_user(user_id: int):
-    return _user_action(user_id, lambda u: operations.reactivate_user(u, actor=current_user),
-                        _("The account has been reactivated."))
+def _account_action(endpoint: str, operation: str, done) -> Callable:
+    def view(user_id: int):
+        return _user_action(user_id, lambda u: getattr(operations, operation)(u, actor=current_user), str(done))
+
+    view.__name__ = view.__qualname__ = endpoint
+    return access(ADMIN)(view)
 
 
-@bp.route("/admin/users/<int:user_id>/reset-two-factor", methods=["POST"])
-@access(ADMIN)
-def reset_two_factor(user_id: int):
-    return _user_action(user_id, lambda u: operations.reset_two_factor(u, actor=current_user),
-                        _("The second factor has been reset."))
-
-
-@bp.route("/admin/users/<int:user_id>/resend-invitation", methods=["POST"])
-@access(ADMIN)
-def resend_invitation(user_id: int):
-    return _user_action(user_id, lambda u: operations.resend_invitation(u, actor=current_user),
-                        _("A new invitation has been sent."))
+for _path, _endpoint, _operation, _done in ACCOUNT_ACTIONS:
+    bp.add_url_rule(f"/admin/users/<int:user_id>/{_path}", _endpoint, _account_action(_endpoint, _operation, _done),
+                    methods=["POST"])
 
 
 @bp.route("/account/invitation/<token>", methods=["GET", "POST"])

@@ -5,13 +5,17 @@ from __future__ import annotations
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from fund.accounting import attribution, figures, ledger, rates
+from fund.accounting.models import JournalEntry, Posting
 from fund.db import db, utcnow
 from fund.listing import list_page
 from fund.models import ADMIN, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
+from fund.openapi import action
 from fund.permissions import access
-from fund.schemas import Amount, DecimalString, Id, InSchema, PageQuery, Sort, paged
+from fund.schemas import Amount, DateRange, DecimalString, Id, InSchema, PageQuery, Sort, paged
 
 WRITE = (FINANCE_OFFICER, ADMIN)
 READ = (FINANCE_OFFICER, ADMIN, FUND_MANAGER, AUDITOR)
@@ -79,19 +83,15 @@ class RateQuery(PageQuery):
                  "id": rates.ExchangeRate.id}, default="-month,currency,-version,id")
 
 
-class PositionOut(Schema):
-    currency = fields.String()
-    received = Amount(positive=False, currency="USD")
-    receivable = Amount(positive=False, currency="USD")
-    disbursed = Amount(positive=False, currency="USD")
-    psc = Amount(positive=False, currency="USD")
-    refunded = Amount(positive=False, currency="USD")
-    cash = Amount(positive=False, currency="USD")
-    committed = Amount(positive=False, currency="USD")
-    operating_reserve = Amount(positive=False, currency="USD")
-    available = Amount(positive=False, currency="USD")
-    fx_gain_loss = Amount(positive=False, currency="USD")
-    written_off = Amount(positive=False, currency="USD")
+def _usd(*names: str) -> dict:
+    """Signed figures in US dollars (a position or a total may be negative), one field each."""
+    return {name: Amount(positive=False, currency="USD") for name in names}
+
+
+PositionOut = Schema.from_dict(
+    {"currency": fields.String(), **_usd("received", "receivable", "disbursed", "psc", "refunded", "cash", "committed",
+                                          "operating_reserve", "available", "fx_gain_loss", "written_off")},
+    name="PositionOut")
 
 
 class PostingOut(Schema):
@@ -118,28 +118,50 @@ class EntryOut(Schema):
     postings = fields.List(fields.Nested(PostingOut))
 
 
-class EntryQuery(PageQuery):
+class EntryQuery(PageQuery, DateRange):
     kind = fields.String(validate=validate.OneOf(list(ledger.KINDS)))
     account = fields.String(validate=validate.OneOf(list(ledger.ACCOUNTS)))
     currency = fields.String(validate=validate.Length(equal=3))
     donor_id = Id()
     pledge_id = Id()
     grant_id = Id()
-    date_from = fields.Date(data_key="from")
-    date_to = fields.Date(data_key="to")
     reversed = fields.Boolean()
     sort = Sort({"id": ledger.JournalEntry.id, "value_date": ledger.JournalEntry.value_date,
                  "posted_at": ledger.JournalEntry.posted_at}, default="-id")
 
 
-class PeriodQuery(Schema):
+def entries_query(filters: dict):
+    """Entries matching the browse filters (kind, account, currency, donor_id, pledge_id, grant_id, date_from,
+    date_to, reversed), newest first, with postings and reversal links loaded."""
+    query = select(JournalEntry).options(selectinload(JournalEntry.reversed_by))
+    if filters.get("kind"):
+        query = query.where(JournalEntry.kind == filters["kind"])
+    posting_filters = []
+    for key, column in (("account", Posting.account), ("currency", Posting.currency),
+                        ("donor_id", Posting.donor_id), ("pledge_id", Posting.pledge_id),
+                        ("grant_id", Posting.grant_id)):
+        if filters.get(key) not in (None, ""):
+            posting_filters.append(column == filters[key])
+    if posting_filters:
+        query = query.where(JournalEntry.id.in_(select(Posting.entry_id).where(*posting_filters)))
+    if filters.get("date_from"):
+        query = query.where(JournalEntry.value_date >= filters["date_from"])
+    if filters.get("date_to"):
+        query = query.where(JournalEntry.value_date <= filters["date_to"])
+    if filters.get("reversed") is not None:
+        reversed_ids = select(JournalEntry.reversal_of_id).where(JournalEntry.reversal_of_id.is_not(None))
+        if filters["reversed"]:
+            query = query.where(JournalEntry.id.in_(reversed_ids))
+        else:
+            query = query.where(JournalEntry.id.not_in(reversed_ids))
+    return query.order_by(JournalEntry.id.desc())
+
+
+class PeriodQuery(DateRange):
     """A period of value dates, both ends included; this calendar year by default."""
 
     class Meta:
         unknown = EXCLUDE
-
-    date_from = fields.Date(data_key="from")
-    date_to = fields.Date(data_key="to")
 
     @post_load
     def defaults(self, data, **kwargs):
@@ -170,13 +192,8 @@ class MatrixGrantOut(Schema):
     unattributed = Amount(positive=False, currency="USD")
 
 
-class MatrixTotalsOut(Schema):
-    attributed = Amount(positive=False, currency="USD")
-    paid = Amount(positive=False, currency="USD")
-    unattributed = Amount(positive=False, currency="USD")
-    psc_attributed = Amount(positive=False, currency="USD")
-    psc_charged = Amount(positive=False, currency="USD")
-    received = Amount(positive=False, currency="USD")
+MatrixTotalsOut = Schema.from_dict(
+    _usd("attributed", "paid", "unattributed", "psc_attributed", "psc_charged", "received"), name="MatrixTotalsOut")
 
 
 class MatrixPeriodOut(Schema):
@@ -209,10 +226,7 @@ def fund_position():
     return figures.fund_position().as_dict()
 
 
-@blp.route("/exchange-rates", methods=["POST"])
-@access(*WRITE)
-@blp.arguments(RateIn)
-@blp.response(201, RateOut)
+@action(blp, "/exchange-rates", roles=WRITE, response=RateOut, body=RateIn, status=201)
 def set_rate(data):
     """Enter the UN operational rate of a currency for a month (units per USD 1). A different value for a month
     that has one is a new version (201); the same value again changes nothing (200)."""
@@ -239,7 +253,7 @@ def list_rates(args):
 def list_entries(args):
     """Journal entries with their postings, newest first, filtered by kind, account, currency, donor, pledge,
     grant, value date (``from``, ``to``) or whether they were reversed."""
-    return list_page(ledger.entries_query(args), args)
+    return list_page(entries_query(args), args)
 
 
 @blp.route("/fund/attribution")
@@ -254,10 +268,8 @@ def attribution_matrix(args):
     return attribution.matrix_data(attribution.matrix(args["date_from"], args["date_to"]))
 
 
-@blp.route("/ledger/entries/<int:entry_id>/reverse", methods=["POST"])
-@access(*WRITE)
-@blp.arguments(ReverseIn)
-@blp.response(201, EntryOut)
+@action(blp, "/ledger/entries/<int:entry_id>/reverse", roles=WRITE, response=EntryOut, body=ReverseIn,
+        status=201)
 def reverse_entry(data, entry_id: int):
     """Reverse an entry (once): a new entry negating every posting, linked to the original. 409 when it was
     already reversed, is itself a reversal, or would leave a negative balance."""

@@ -65,6 +65,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from fund.accounting import models
 from fund.accounting.rates import BASE_CURRENCY, from_minor
 from fund.audit import make_append_only
 from fund.db import db
@@ -155,7 +156,7 @@ def _cents(value: Decimal) -> int:
     return int(value.scaleb(2))
 
 
-# Writing (called by fund.accounting.ledger's posting functions only) ----------------------------------------------------
+# Writing (called by fund.accounting.ledger's posting functions only) -------------------------------------------------
 
 
 def _unspent_pools() -> dict[Pool, int]:
@@ -194,7 +195,8 @@ def _write(entry, kind: str, grant_id: int | None, shares: dict[Pool, int], sign
             deltas[key] = deltas.get(key, 0) + (sign * cents if kind == CONTRIBUTION else -sign * cents)
     if not rows:
         return
-    # Statements that are compiled once (see fund.accounting.balances._UPSERT): the generic insert, and the upsert as text.
+    # Statements that are compiled once (see fund.accounting.balances._UPSERT): the generic insert, and the upsert
+    # as text.
     db.session.execute(insert(Attribution.__table__), rows)
     db.session.execute(_POOL_UPSERT, [{"donor_id": d, "earmark_type": t, "earmark_value": v, "usd_cents": c}
                                       for (d, t, v), c in sorted(deltas.items())])
@@ -418,8 +420,6 @@ class Matrix:
 
 def matrix(date_from: dt.date, date_to: dt.date) -> Matrix:
     """The whole fund's attribution for a period: two aggregate queries (attribution rows, grant expense)."""
-    from fund.accounting import ledger
-
     m = Matrix(date_from, date_to)
     in_period = and_(Attribution.value_date >= date_from, Attribution.value_date <= date_to)
     rows = db.session.execute(
@@ -436,15 +436,15 @@ def matrix(date_from: dt.date, date_to: dt.date) -> Matrix:
         else:
             m.received[donor_id] = m.received.get(donor_id, ZERO) + value
     rows = db.session.execute(
-        select(ledger.Posting.grant_id, ledger.Posting.account, func.sum(ledger.Posting.usd_cents))
-        .join(ledger.JournalEntry, ledger.Posting.entry_id == ledger.JournalEntry.id)
-        .where(ledger.Posting.account.in_([ledger.GRANT_EXPENSE, ledger.PSC]), ledger.Posting.grant_id.is_not(None),
-               ledger.JournalEntry.value_date >= date_from, ledger.JournalEntry.value_date <= date_to)
-        .group_by(ledger.Posting.grant_id, ledger.Posting.account)
+        select(models.Posting.grant_id, models.Posting.account, func.sum(models.Posting.usd_cents))
+        .join(models.JournalEntry, models.Posting.entry_id == models.JournalEntry.id)
+        .where(models.Posting.account.in_([models.GRANT_EXPENSE, models.PSC]), models.Posting.grant_id.is_not(None),
+               models.JournalEntry.value_date >= date_from, models.JournalEntry.value_date <= date_to)
+        .group_by(models.Posting.grant_id, models.Posting.account)
     ).all()
     for grant_id, account, cents in rows:
         value = from_minor(int(cents), BASE_CURRENCY)
-        if account == ledger.GRANT_EXPENSE:
+        if account == models.GRANT_EXPENSE:
             if value:
                 m.paid[grant_id] = value
         else:

@@ -12,9 +12,9 @@ pledge    pledge id  a pledge's booked, received, written off, cancelled and rec
 grant     grant id   a grant's committed, paid, refunded, remaining, expenditure and PSC
 ========= ========== ====================================================================================
 
-:func:`fund.accounting.ledger.post_entry` calls :func:`apply` for each entry it writes, in the same transaction and after
-the fund lock (one ``INSERT ... ON CONFLICT DO UPDATE`` statement per entry, on SQLite and PostgreSQL alike), so
-a balance is exactly the sum of the postings committed with it. :func:`differences` recomputes every balance
+:func:`fund.accounting.ledger.post_entry` calls :func:`apply` for each entry it writes, in the same transaction and
+after the fund lock (one ``INSERT ... ON CONFLICT DO UPDATE`` statement per entry, on SQLite and PostgreSQL alike),
+so a balance is exactly the sum of the postings committed with it. :func:`differences` recomputes every balance
 from the postings and lists those that disagree: ``flask ledger check`` runs it (and CI runs that).
 """
 
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from sqlalchemy import BigInteger, Integer, String, UniqueConstraint, func, literal_column, select, text, union_all
 from sqlalchemy.orm import Mapped, mapped_column
 
+from fund.accounting.models import JournalEntry, Posting
 from fund.db import db
 
 FUND = "fund"
@@ -118,8 +119,6 @@ def by_currency(account: str) -> list:
 
 def recomputed_query():
     """Every balance recomputed from the postings: (scope, ref_id, account, kind, currency, minor, cents)."""
-    from fund.accounting.ledger import JournalEntry, Posting
-
     parts = []
     for scope, column in ((FUND, None), (DONOR, Posting.donor_id), (PLEDGE, Posting.pledge_id),
                           (GRANT, Posting.grant_id)):

@@ -12,29 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from flask import current_app
 from sqlalchemy import func, select
 
-from fund.accounting import balances
-from fund.accounting.models import (
-    CASH,
-    COMMITMENT,
-    COMMITMENT_RELEASE,
-    CONTRIBUTION,
-    DISBURSEMENT,
-    FX,
-    GRANT_EXPENSE,
-    GRANT_REFUND,
-    GRANTS_PAYABLE,
-    PLEDGE_CANCELLED,
-    PLEDGE_CONFIRMED,
-    PLEDGE_WRITE_OFF,
-    PSC,
-    PSC_CHARGE,
-    PSC_RESERVE,
-    RECEIVABLE,
-    WRITE_OFFS,
-    ZERO,
-    JournalEntry,
-    Posting,
-)
+from fund.accounting import balances, models
+from fund.accounting.models import ZERO, JournalEntry, Posting
 from fund.accounting.rates import BASE_CURRENCY, from_minor
 from fund.db import db
 from fund.money import to_decimal
@@ -57,6 +36,29 @@ def round_usd(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+#: A figure read from balances: (account, entry kinds or None for any kind, figure's attribute, sign). Every rule
+#: that matches a balance's account and kind adds the balance to (sign +1) or takes it from (-1) its figure.
+Rule = tuple[str, frozenset | None, str, int]
+
+
+def _add(figures, rules: tuple[Rule, ...], account: str, kind: str, value: Decimal) -> None:
+    for rule_account, kinds, name, sign in rules:
+        if account == rule_account and (kinds is None or kind in kinds):
+            current = getattr(figures, name)
+            setattr(figures, name, current + value if sign > 0 else current - value)
+
+
+def _read(figures_class, scope: str, ref_ids: Iterable[int], rules: tuple[Rule, ...]) -> dict:
+    """The figures (``figures_class``) of each of ``ref_ids`` in ``scope`` from their kept balances in USD, with
+    one query."""
+    ids = sorted(set(ref_ids))
+    result = {ref_id: figures_class(ref_id) for ref_id in ids}
+    if ids:
+        for ref_id, account, kind, cents, _minor in balances.usd_by_account_kind(scope, ids):
+            _add(result[ref_id], rules, account, kind, usd_of_cents(cents))
+    return result
+
+
 @dataclass
 class GrantFigures:
     """A grant's money from the ledger (USD). ``committed`` is net of releases; ``remaining`` is the commitment
@@ -75,29 +77,20 @@ class GrantFigures:
         return {k: str(v) if isinstance(v, Decimal) else v for k, v in self.__dict__.items()}
 
 
+_GRANT_RULES: tuple[Rule, ...] = (
+    (models.GRANTS_PAYABLE, None, "remaining", -1),
+    (models.GRANTS_PAYABLE, frozenset({models.COMMITMENT, models.COMMITMENT_RELEASE}), "committed", -1),
+    (models.GRANTS_PAYABLE, frozenset({models.DISBURSEMENT}), "paid", +1),
+    (models.CASH, frozenset({models.GRANT_REFUND}), "refunded", +1),
+    (models.GRANT_EXPENSE, None, "expenditure", +1),
+    (models.PSC, None, "psc", +1),
+    (models.PSC_RESERVE, None, "psc_reserved", -1),
+)
+
+
 def grants_figures(grant_ids: Iterable[int]) -> dict[int, GrantFigures]:
     """Figures of several grants with one query on their kept balances (a few rows per grant)."""
-    ids = sorted(set(grant_ids))
-    result = {g: GrantFigures(g) for g in ids}
-    if not ids:
-        return result
-    for grant_id, account, kind, cents, _minor in balances.usd_by_account_kind(balances.GRANT, ids):
-        f, v = result[grant_id], usd_of_cents(cents)
-        if account == GRANTS_PAYABLE:
-            f.remaining -= v
-            if kind in (COMMITMENT, COMMITMENT_RELEASE):
-                f.committed -= v
-            elif kind == DISBURSEMENT:
-                f.paid += v
-        elif account == CASH and kind == GRANT_REFUND:
-            f.refunded += v
-        elif account == GRANT_EXPENSE:
-            f.expenditure += v
-        elif account == PSC:
-            f.psc += v
-        elif account == PSC_RESERVE:
-            f.psc_reserved -= v
-    return result
+    return _read(GrantFigures, balances.GRANT, grant_ids, _GRANT_RULES)
 
 
 def grant_figures(grant_id: int) -> GrantFigures:
@@ -131,6 +124,20 @@ class FundPosition:
         return {"currency": BASE_CURRENCY, **{k: str(getattr(self, k)) for k in keys}}
 
 
+_POSITION_RULES: tuple[Rule, ...] = (
+    (models.CASH, None, "cash", +1),
+    (models.CASH, frozenset({models.CONTRIBUTION}), "received", +1),
+    (models.CASH, frozenset({models.DISBURSEMENT}), "disbursed", -1),
+    (models.CASH, frozenset({models.PSC_CHARGE}), "psc", -1),
+    (models.CASH, frozenset({models.GRANT_REFUND}), "refunded", +1),
+    (models.RECEIVABLE, None, "receivable", +1),
+    (models.GRANTS_PAYABLE, None, "committed", -1),
+    (models.PSC_RESERVE, None, "committed", -1),
+    (models.FX, None, "fx_gain_loss", -1),
+    (models.WRITE_OFFS, None, "written_off", +1),
+)
+
+
 def fund_position() -> FundPosition:
     """The fund position from the fund-wide kept balances (one query on a few dozen rows), whatever the number
     of postings."""
@@ -138,24 +145,7 @@ def fund_position() -> FundPosition:
     for _ref, account, kind, cents, _minor in balances.usd_by_account_kind(balances.FUND):
         v = usd_of_cents(cents)
         p.by_kind[(account, kind)] = v
-        if account == CASH:
-            p.cash += v
-            if kind == CONTRIBUTION:
-                p.received += v
-            elif kind == DISBURSEMENT:
-                p.disbursed -= v
-            elif kind == PSC_CHARGE:
-                p.psc -= v
-            elif kind == GRANT_REFUND:
-                p.refunded += v
-        elif account == RECEIVABLE:
-            p.receivable += v
-        elif account in (GRANTS_PAYABLE, PSC_RESERVE):
-            p.committed -= v
-        elif account == FX:
-            p.fx_gain_loss -= v
-        elif account == WRITE_OFFS:
-            p.written_off += v
+        _add(p, _POSITION_RULES, account, kind, v)
     p.operating_reserve = operating_reserve()
     p.available = p.cash - p.committed - p.operating_reserve
     return p
@@ -163,7 +153,7 @@ def fund_position() -> FundPosition:
 
 def cash_by_currency() -> list[tuple[str, Decimal, Decimal]]:
     """(currency, amount, USD at the rates received) of the cash account, per currency (kept balances)."""
-    return [(c, from_minor(m, c), usd_of_cents(u)) for c, m, u in balances.by_currency(CASH)]
+    return [(c, from_minor(m, c), usd_of_cents(u)) for c, m, u in balances.by_currency(models.CASH)]
 
 
 @dataclass
@@ -178,22 +168,16 @@ class DonorFigures:
     outstanding: Decimal = ZERO
 
 
+_DONOR_RULES: tuple[Rule, ...] = (
+    (models.RECEIVABLE, None, "outstanding", +1),
+    (models.RECEIVABLE, frozenset({models.PLEDGE_CONFIRMED, models.PLEDGE_CANCELLED}), "pledged", +1),
+    (models.CASH, frozenset({models.CONTRIBUTION}), "received", +1),
+    (models.WRITE_OFFS, None, "written_off", +1),
+)
+
+
 def donors_figures(donor_ids: Iterable[int]) -> dict[int, DonorFigures]:
-    ids = sorted(set(donor_ids))
-    result = {d: DonorFigures(d) for d in ids}
-    if not ids:
-        return result
-    for donor_id, account, kind, cents, _minor in balances.usd_by_account_kind(balances.DONOR, ids):
-        f, v = result[donor_id], usd_of_cents(cents)
-        if account == RECEIVABLE:
-            f.outstanding += v
-            if kind in (PLEDGE_CONFIRMED, PLEDGE_CANCELLED):
-                f.pledged += v
-        elif account == CASH and kind == CONTRIBUTION:
-            f.received += v
-        elif account == WRITE_OFFS:
-            f.written_off += v
-    return result
+    return _read(DonorFigures, balances.DONOR, donor_ids, _DONOR_RULES)
 
 
 @dataclass
@@ -209,26 +193,26 @@ class PledgeFigures:
     receivable_usd: Decimal = ZERO
 
 
+_PLEDGE_RULES: tuple[Rule, ...] = (  # in the pledge's currency
+    (models.RECEIVABLE, None, "receivable", +1),
+    (models.RECEIVABLE, frozenset({models.PLEDGE_CONFIRMED}), "booked", +1),
+    (models.RECEIVABLE, frozenset({models.CONTRIBUTION}), "received", -1),
+    (models.RECEIVABLE, frozenset({models.PLEDGE_WRITE_OFF}), "written_off", -1),
+    (models.RECEIVABLE, frozenset({models.PLEDGE_CANCELLED}), "cancelled", -1),
+)
+
+
 def pledges_figures(pledges: Iterable[tuple[int, str]]) -> dict[int, PledgeFigures]:
     """Figures of several pledges ((id, currency) pairs) with one query on their kept receivable balances."""
     currencies = dict(pledges)
     result = {p: PledgeFigures(p, booked=Decimal(0)) for p in currencies}
     if not currencies:
         return result
-    rows = balances.usd_by_account_kind(balances.PLEDGE, list(currencies), account=RECEIVABLE)
-    for pledge_id, _account, kind, cents, minor in rows:
+    rows = balances.usd_by_account_kind(balances.PLEDGE, list(currencies), account=models.RECEIVABLE)
+    for pledge_id, account, kind, cents, minor in rows:
         f = result[pledge_id]
-        v = from_minor(minor, currencies[pledge_id])
-        f.receivable += v
         f.receivable_usd += usd_of_cents(cents)
-        if kind == PLEDGE_CONFIRMED:
-            f.booked += v
-        elif kind == CONTRIBUTION:
-            f.received -= v
-        elif kind == PLEDGE_WRITE_OFF:
-            f.written_off -= v
-        elif kind == PLEDGE_CANCELLED:
-            f.cancelled -= v
+        _add(f, _PLEDGE_RULES, account, kind, from_minor(minor, currencies[pledge_id]))
     return result
 
 
@@ -244,12 +228,12 @@ def position_history(months: int = 24, today: dt.date | None = None) -> list[tup
     year, month = func.extract("year", entry.value_date), func.extract("month", entry.value_date)
     rows = db.session.execute(
         select(year, month, posting.account, func.sum(posting.usd_cents)).join(entry, entry.id == posting.entry_id)
-        .where(posting.account.in_((CASH, GRANTS_PAYABLE, PSC_RESERVE)))
+        .where(posting.account.in_((models.CASH, models.GRANTS_PAYABLE, models.PSC_RESERVE)))
         .group_by(year, month, posting.account)).all()
     moves: dict[dt.date, list[int]] = {}
     for y, m, account, cents in rows:
         slot = moves.setdefault(dt.date(int(y), int(m), 1), [0, 0])
-        if account == CASH:
+        if account == models.CASH:
             slot[0] += int(cents)
         else:
             slot[1] -= int(cents)

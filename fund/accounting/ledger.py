@@ -11,12 +11,13 @@ ledger tables. A correction is a reversing entry linked to the original (``rever
 reversed at most once). "Reversed" is derived from that link, never written on the original.
 
 Figures (fund position, per-donor, per-pledge, per-grant) are read from balances that :func:`post_entry` keeps
-current in the posting's transaction (:mod:`fund.accounting.balances`): a few rows each, whatever the number of postings.
+current in the posting's transaction (:mod:`fund.accounting.balances`): a few rows each, whatever the number of
+postings.
 `flask ledger check` recomputes every balance from the postings.
 
 Which donors' money paid which grant is recorded by the same functions, in the same transaction, beside the
-postings (:mod:`fund.accounting.attribution`): contributions fill the donors' pools, payments, refunds, PSC and reversals
-move money out of them and back.
+postings (:mod:`fund.accounting.attribution`): contributions fill the donors' pools, payments, refunds, PSC and
+reversals move money out of them and back.
 
 Grants and donors move money only through the public functions below. Functions that check a limited resource
 (available balance, cash, a grant's outstanding commitment, a pledge's receivable) take the fund lock first:
@@ -50,7 +51,6 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 
 from fund import audit
 from fund.accounting import attribution, balances
@@ -96,17 +96,9 @@ from fund.errors import Conflict, FundError
 from fund.i18n import translate as _
 from fund.money import MoneyError, to_decimal
 
-# Chart of accounts --------------------------------------------------------------------------------------------
-
-
-# Entry kinds (a reversing entry has the kind of the entry it reverses).
-
 
 class UnbalancedEntry(ValueError):
     """A programming error: the lines of an entry do not balance (never a user error)."""
-
-
-# Models -------------------------------------------------------------------------------------------------------
 
 
 # Posting ------------------------------------------------------------------------------------------------------
@@ -579,37 +571,7 @@ def _check_balances(original: JournalEntry) -> None:
                              "reverse the later movements first.", grant=f.grant_id))
 
 
-# Figures ------------------------------------------------------------------------------------------------------
-
-
-# Browsing -----------------------------------------------------------------------------------------------------
-
-
-def entries_query(filters: dict):
-    """Entries matching the browse filters (kind, account, currency, donor_id, pledge_id, grant_id, date_from,
-    date_to, reversed), newest first, with postings and reversal links loaded."""
-    query = select(JournalEntry).options(selectinload(JournalEntry.reversed_by))
-    if filters.get("kind"):
-        query = query.where(JournalEntry.kind == filters["kind"])
-    posting_filters = []
-    for key, column in (("account", Posting.account), ("currency", Posting.currency),
-                        ("donor_id", Posting.donor_id), ("pledge_id", Posting.pledge_id),
-                        ("grant_id", Posting.grant_id)):
-        if filters.get(key) not in (None, ""):
-            posting_filters.append(column == filters[key])
-    if posting_filters:
-        query = query.where(JournalEntry.id.in_(select(Posting.entry_id).where(*posting_filters)))
-    if filters.get("date_from"):
-        query = query.where(JournalEntry.value_date >= filters["date_from"])
-    if filters.get("date_to"):
-        query = query.where(JournalEntry.value_date <= filters["date_to"])
-    if filters.get("reversed") is not None:
-        reversed_ids = select(JournalEntry.reversal_of_id).where(JournalEntry.reversal_of_id.is_not(None))
-        if filters["reversed"]:
-            query = query.where(JournalEntry.id.in_(reversed_ids))
-        else:
-            query = query.where(JournalEntry.id.not_in(reversed_ids))
-    return query.order_by(JournalEntry.id.desc())
+# Checking -----------------------------------------------------------------------------------------------------
 
 
 def unbalanced_entries() -> list[int]:
@@ -626,5 +588,5 @@ __all__ = [
     "lock_fund", "post_entry", "post_pledge_confirmed", "post_pledge_cancelled", "post_pledge_write_off",
     "post_contribution_received", "commit_grant", "release_commitment", "pay_disbursement", "record_grant_refund",
     "reverse_entry", "on_reversal",
-    "entries_query", "unbalanced_entries",
+    "unbalanced_entries",
 ]

@@ -19,52 +19,61 @@ from decimal import Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _l
 
-#: (pattern matching the whole stored description, translated sentence with the pattern's named groups).
-#: ``amount`` groups are formatted as money in the ``currency`` group's currency (USD when there is none);
-#: ``reason`` and ``inner`` groups are themselves passed through :func:`describe`.
-PATTERNS: list[tuple[re.Pattern, object]] = [(re.compile(p), text) for p, text in (
-    (r"Grant (?P<number>\S+) committed on countersignature", _l("Grant %(number)s committed on countersignature")),
-    (r"Grant (?P<number>\S+) committed", _l("Grant %(number)s committed")),
-    (r"Commitment of grant (?P<number>\S+) released: (?P<reason>.+)",
-     _l("Commitment of grant %(number)s released: %(reason)s")),
-    (r"Commitment of grant (?P<number>\S+) released", _l("Commitment of grant %(number)s released")),
-    (r"Tranche (?P<n>\d+) of grant (?P<number>\S+), payment (?P<ref>.+)",
-     _l("Tranche %(n)s of grant %(number)s, payment %(ref)s")),
-    (r"Disbursement to grant (?P<number>\S+)", _l("Disbursement to grant %(number)s")),
-    (r"Refund from grant (?P<number>\S+), bank reference (?P<ref>.+)",
-     _l("Refund from grant %(number)s, bank reference %(ref)s")),
-    (r"Refund from grant (?P<number>\S+)", _l("Refund from grant %(number)s")),
-    (r"Programme support costs of grant (?P<number>\S+) after reversal of entry (?P<entry>\d+)",
-     _l("Programme support costs of grant %(number)s after reversal of entry %(entry)s")),
+#: What an operation writes in each named group of a sentence (``%(number)s``: a grant number, and so on).
+GROUPS = {"number": r"\S+", "n": r"\d+", "entry": r"\d+", "id": r"\d+", "ref": ".+", "reason": ".+", "donor": ".+"}
+
+
+def _pattern(text) -> re.Pattern:
+    """The stored English sentence of ``text`` (its message id) as a pattern, each ``%(name)s`` a named group."""
+    parts = re.split(r"%\((\w+)\)s", text._args[0])
+    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>{GROUPS[part]})"
+                              for i, part in enumerate(parts)))
+
+
+#: (pattern matching the whole stored description, translated sentence with the pattern's named groups), most
+#: specific first. A sentence alone is stored as written (its groups as :data:`GROUPS` says); a pattern is given
+#: where the stored text differs from the sentence. ``amount`` groups are formatted as money in the ``currency``
+#: group's currency (USD when there is none); ``reason`` and ``inner`` groups are themselves passed through
+#: :func:`describe`.
+PATTERNS: list[tuple[re.Pattern, object]] = [
+    (re.compile(entry[0]), entry[1]) if isinstance(entry, tuple) else (_pattern(entry), entry) for entry in (
+    _l("Grant %(number)s committed on countersignature"),
+    _l("Grant %(number)s committed"),
+    _l("Commitment of grant %(number)s released: %(reason)s"),
+    _l("Commitment of grant %(number)s released"),
+    _l("Tranche %(n)s of grant %(number)s, payment %(ref)s"),
+    _l("Disbursement to grant %(number)s"),
+    _l("Refund from grant %(number)s, bank reference %(ref)s"),
+    _l("Refund from grant %(number)s"),
+    _l("Programme support costs of grant %(number)s after reversal of entry %(entry)s"),
     (r"Programme support costs of grant (?P<number>\S+): (?P<amount>-?[\d.]+) USD",
      _l("Programme support costs of grant %(number)s: %(amount)s")),
-    (r"Reversal of entry (?P<entry>\d+): (?P<reason>.+)", _l("Reversal of entry %(entry)s: %(reason)s")),
-    (r"Payment failed: (?P<reason>.+)", _l("Payment failed: %(reason)s")),
-    (r"Pledge (?P<id>\d+) confirmed", _l("Pledge %(id)s confirmed")),
-    (r"Pledge (?P<id>\d+) cancelled: (?P<reason>.+)", _l("Pledge %(id)s cancelled: %(reason)s")),
-    (r"Pledge (?P<id>\d+) cancelled", _l("Pledge %(id)s cancelled")),
+    _l("Reversal of entry %(entry)s: %(reason)s"),
+    _l("Payment failed: %(reason)s"),
+    _l("Pledge %(id)s confirmed"),
+    _l("Pledge %(id)s cancelled: %(reason)s"),
+    _l("Pledge %(id)s cancelled"),
     (r"Pledge (?P<id>\d+): (?P<amount>[\d.]+) (?P<currency>[A-Z]{3}) written off: (?P<reason>.+)",
      _l("Pledge %(id)s: %(amount)s written off: %(reason)s")),
-    (r"Pledge (?P<id>\d+) written off", _l("Pledge %(id)s written off")),
-    (r"Contribution (?P<ref>.+) from (?P<donor>.+) \(pledge (?P<id>\d+)\)",
-     _l("Contribution %(ref)s from %(donor)s (pledge %(id)s)")),
-    (r"Contribution (?P<ref>.+) from (?P<donor>.+) \(unpledged\)",
-     _l("Contribution %(ref)s from %(donor)s (unpledged)")),
-    (r"Contribution received from donor (?P<id>\d+)", _l("Contribution received from donor %(id)s")),
+    _l("Pledge %(id)s written off"),
+    _l("Contribution %(ref)s from %(donor)s (pledge %(id)s)"),
+    _l("Contribution %(ref)s from %(donor)s (unpledged)"),
+    _l("Contribution received from donor %(id)s"),
     # Reasons the code writes itself.
-    (r"grant closed", _l("grant closed")),
-    (r"grant terminated", _l("grant terminated")),
+    _l("grant closed"),
+    _l("grant terminated"),
     # Entries posted without a description carry the English name of their kind (fund.accounting.ledger.KINDS).
-    (r"Pledge confirmed", _l("Pledge confirmed")),
-    (r"Pledge cancelled", _l("Pledge cancelled")),
-    (r"Pledge written off", _l("Pledge written off")),
-    (r"Contribution received", _l("Contribution received")),
-    (r"Grant committed", _l("Grant committed")),
-    (r"Commitment released", _l("Commitment released")),
-    (r"Disbursement paid", _l("Disbursement paid")),
-    (r"Grantee refund", _l("Grantee refund")),
-    (r"Programme support costs", _l("Programme support costs")),
-)]
+    _l("Pledge confirmed"),
+    _l("Pledge cancelled"),
+    _l("Pledge written off"),
+    _l("Contribution received"),
+    _l("Grant committed"),
+    _l("Commitment released"),
+    _l("Disbursement paid"),
+    _l("Grantee refund"),
+    _l("Programme support costs"),
+    )
+]
 
 
 def describe(description: str | None) -> str:

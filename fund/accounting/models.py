@@ -18,35 +18,18 @@ from fund.accounting.rates import BASE_CURRENCY, from_minor
 from fund.audit import make_append_only
 from fund.db import UTCDateTime, db, utcnow
 
+# Chart of accounts --------------------------------------------------------------------------------------------
+
 CASH = "cash"
-
-
 RECEIVABLE = "contributions_receivable"
-
-
 REVENUE = "contribution_revenue"
-
-
 WRITE_OFFS = "pledge_write_offs"
-
-
 COMMITMENTS = "commitments"
-
-
 GRANTS_PAYABLE = "grants_payable"
-
-
 PSC_RESERVE = "psc_reserve"
-
-
 GRANT_EXPENSE = "grant_expense"
-
-
 PSC = "programme_support_costs"
-
-
 FX = "fx_gain_loss"
-
 
 ACCOUNTS: dict[str, str] = {
     CASH: "Cash",
@@ -62,32 +45,17 @@ ACCOUNTS: dict[str, str] = {
 }
 
 
+# Entry kinds (a reversing entry has the kind of the entry it reverses) --------------------------------------
+
 PLEDGE_CONFIRMED = "pledge_confirmed"
-
-
 PLEDGE_CANCELLED = "pledge_cancelled"
-
-
 PLEDGE_WRITE_OFF = "pledge_write_off"
-
-
 CONTRIBUTION = "contribution"
-
-
 COMMITMENT = "commitment"
-
-
 COMMITMENT_RELEASE = "commitment_release"
-
-
 DISBURSEMENT = "disbursement"
-
-
 GRANT_REFUND = "grant_refund"
-
-
 PSC_CHARGE = "psc"
-
 
 KINDS: dict[str, str] = {
     PLEDGE_CONFIRMED: "Pledge confirmed",

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from fund import audit
+from fund.accounting.lock import lock_fund
 from fund.audit import make_append_only
 from fund.db import UTCDateTime, db, utcnow
 from fund.errors import FundError
@@ -374,8 +375,6 @@ def set_rate(currency: str, month: dt.date | str, units_per_usd: Decimal, *, act
              source: str = "portal", audit_event: bool = True) -> RateChange:
     """Enter the rate of ``currency`` for ``month``. The same value again changes nothing; a different value is a
     new version (the old one stays, with the postings that used it). Audited; flushes, never commits."""
-    from fund.accounting.ledger import lock_fund
-
     lock_fund()  # versions are numbered under the fund lock
     currency, month = _check_rate_input(currency, month)
     try:
@@ -475,8 +474,6 @@ def import_rates(rows: Iterable[tuple[int, dict]], *, actor=None, progress=None)
     ``rows`` yields (line number, {"currency", "month", "units_per_usd"}). Rows equal to the month's current
     rate are unchanged; others are added (a new month, or a new version of it). One audit event for the import.
     Flushes, never commits."""
-    from fund.accounting.ledger import lock_fund
-
     lock_fund()
     result = ImportResult()
     checked: list[tuple[int, str, dt.date, Decimal]] = []

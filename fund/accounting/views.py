@@ -16,7 +16,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from fund.accounting import attribution, figures, ledger, rates
-from fund.accounting.api import READ, WRITE, EntryQuery, PeriodQuery, RateIn, RateQuery, ReverseIn
+from fund.accounting.api import READ, WRITE, EntryQuery, PeriodQuery, RateIn, RateQuery, ReverseIn, entries_query
 from fund.accounting.ledger_text import describe
 from fund.charts import Chart, Series, usd
 from fund.db import db
@@ -177,7 +177,7 @@ def ledger_page():
         filters = EntryQuery().load(raw)
     except ValidationError as exc:
         filters, errors = {"page": 1, "per_page": 50}, form_errors(exc)
-    page = db.paginate(ledger.entries_query(filters), page=filters["page"], per_page=filters["per_page"],
+    page = db.paginate(entries_query(filters), page=filters["page"], per_page=filters["per_page"],
                        error_out=False)
     return render_template("fund/finance/ledger.html", page=page, filters=request.args, errors=errors,
                            kinds=KIND_LABELS, accounts=ACCOUNT_LABELS)
