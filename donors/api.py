@@ -96,11 +96,11 @@ def get_donor(donor_id: int):
 # Pledges ------------------------------------------------------------------------------------------------------
 
 
-@action(blp, "/donors/<int:donor_id>/pledges", roles=WRITE, model=Donor, arg="donor_id", idempotent=True,
-        body=schemas.PledgeIn, response=schemas.PledgeOut, status=201)
+@action(blp, "/donors/<int:donor_id>/pledges", roles=WRITE, idempotent=True, body=schemas.PledgeIn,
+        response=schemas.PledgeOut, status=201)
 def create_pledge(data, donor_id: int):
     """Record a pledge (announced or confirmed), with optional instalments summing to it and an earmark."""
-    donor = db.session.get(Donor, donor_id)
+    donor = ensure_edit(db.session.get(Donor, donor_id))
     pledge = operations.create_pledge(donor, data, actor=current_user)
     return pledge_out(operations.summary_of(pledge))
 
@@ -121,6 +121,11 @@ def list_pledges(args, donor_id: int):
     return list_page(query, args, filters={"status": Pledge.status}, present=present)
 
 
+def _pledge_for_edit(pledge_id: int) -> Pledge:
+    """The pledge of the URL, checked after the body (a body that does not fit is a 422 whatever the pledge)."""
+    return ensure_edit(db.session.get(Pledge, pledge_id))
+
+
 @blp.route("/pledges/<int:pledge_id>")
 @access(*READ)
 @blp.response(200, schemas.PledgeOut)
@@ -128,29 +133,28 @@ def get_pledge(pledge_id: int):
     return pledge_out(operations.summary_of(ensure_view(db.session.get(Pledge, pledge_id))))
 
 
-@action(blp, "/pledges/<int:pledge_id>/confirm", roles=WRITE, model=Pledge, arg="pledge_id", idempotent=True,
-        body=schemas.ConfirmIn, response=schemas.PledgeOut)
+@action(blp, "/pledges/<int:pledge_id>/confirm", roles=WRITE, idempotent=True, body=schemas.ConfirmIn,
+        response=schemas.PledgeOut)
 def confirm_pledge(data, pledge_id: int):
     """Confirm an announced pledge (agreement signed): it is booked as receivable at the month's rate."""
-    pledge = db.session.get(Pledge, pledge_id)
+    pledge = _pledge_for_edit(pledge_id)
     operations.confirm_pledge(pledge, confirmed_on=data.get("confirmed_on"), actor=current_user)
     return pledge_out(operations.summary_of(pledge))
 
 
-@action(blp, "/pledges/<int:pledge_id>/cancel", roles=WRITE, model=Pledge, arg="pledge_id", body=schemas.CancelIn,
-        response=schemas.PledgeOut)
+@action(blp, "/pledges/<int:pledge_id>/cancel", roles=WRITE, body=schemas.CancelIn, response=schemas.PledgeOut)
 def cancel_pledge(data, pledge_id: int):
     """Cancel a pledge on which nothing was received or written off."""
-    pledge = db.session.get(Pledge, pledge_id)
+    pledge = _pledge_for_edit(pledge_id)
     operations.cancel_pledge(pledge, reason=data["reason"], actor=current_user)
     return pledge_out(operations.summary_of(pledge))
 
 
-@action(blp, "/pledges/<int:pledge_id>/write-off", roles=WRITE, model=Pledge, arg="pledge_id",
-        body=schemas.WriteOffIn, response=schemas.PledgeOut)
+@action(blp, "/pledges/<int:pledge_id>/write-off", roles=WRITE, body=schemas.WriteOffIn,
+        response=schemas.PledgeOut)
 def write_off_pledge(data, pledge_id: int):
     """Write off part (``amount``) or all of what a pledge still owes."""
-    pledge = db.session.get(Pledge, pledge_id)
+    pledge = _pledge_for_edit(pledge_id)
     operations.write_off_pledge(pledge, amount=data.get("amount"), reason=data["reason"], actor=current_user)
     return pledge_out(operations.summary_of(pledge))
 
