@@ -25,6 +25,7 @@ from fund.models import DONOR
 from fund.openapi import action, binary_response
 from fund.permissions import access, can_edit, can_view, ensure_edit, ensure_view
 from fund.schemas import paged
+from fund.views import external_url
 
 blp = Blueprint("donors_api", __name__, url_prefix="/api/v1",
                 description="Donors, pledges, contributions and donor statements")
@@ -245,7 +246,7 @@ def statement_out(issued: IssuedStatement) -> dict:
                                           "sha256", "size", "verification_code", "voided_at", "void_reason",
                                           "totals")},
         "status": "void" if issued.voided else "valid",
-        "verification_url": statements.external_url("verify.verify", code=issued.verification_code),
+        "verification_url": external_url("verify.verify", code=issued.verification_code),
         "download_url": url_for("donors_api.get_issued_statement", number=issued.number, _external=True),
     }
 

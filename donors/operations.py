@@ -47,6 +47,7 @@ from fund.errors import FundError
 from fund.i18n import translate as _
 from fund.money import MoneyError
 from fund.pdf import PdfError
+from fund.views import external_url
 
 log = logging.getLogger("donors")
 
@@ -435,7 +436,7 @@ def issue_statement(donor: Donor, data: dict, *, actor=None) -> IssuedStatement:
     code = new_verification_code()
     statement = statements.build_statement(donor, date_from, date_to, language)
     statement.number, statement.issued_at, statement.verification_code = number, utcnow(), code
-    statement.verification_url = statements.external_url("verify.verify", code=code)
+    statement.verification_url = external_url("verify.verify", code=code)
     try:
         pdf = statements.render_statement_pdf(statement, preview=False)
     except PdfError as exc:
@@ -501,7 +502,7 @@ def notify_statement(issued: IssuedStatement) -> int:
     from fund.mail import queue_mail
     from fund.models import DONOR, User
 
-    link = statements.external_url("donors.issued_statement", number=issued.number)
+    link = external_url("donors.issued_statement", number=issued.number)
     users = db.session.execute(select(User).where(User.donor_id == issued.donor_id, User.active.is_(True))
                                .order_by(User.id)).scalars().all()
     count = 0

@@ -13,7 +13,6 @@ import json
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
-from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -455,14 +454,6 @@ def render_statement_pdf(statement: Statement, *, preview: bool) -> bytes:
         html = render_html("pdf/statement.html", pdf_context(statement, preview=preview))
     timeout, memory = pdf_limits()
     return html_to_pdf_bounded(html, timeout, memory_mb=memory)
-
-
-def external_url(endpoint: str, **values) -> str:
-    """An absolute URL, in a request or outside one (CLI: ``SERVER_BASE_URL``)."""
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
-    with current_app.test_request_context(base_url=current_app.config.get("SERVER_BASE_URL") or None):
-        return url_for(endpoint, _external=True, **values)
 
 
 def issued_statements(donor_id: int | None = None):
