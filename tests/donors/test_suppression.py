@@ -13,8 +13,9 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fund.disclosure import suppress_results
 from fund.grant_directory import Results
-from fund.suppression import SMALL, WITHHELD, Line, disclosed, suppress, suppress_results
+from fund.suppression import SMALL, WITHHELD, Line, disclosed, suppress
 
 counts = st.one_of(st.integers(0, 6), st.integers(0, 30))
 

@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fund import disclosure
+from fund.disclosure import suppress_results
 from fund.grant_directory import Results
-from fund.suppression import SMALL, WITHHELD, suppress_results, suppress_results_alone
+from fund.suppression import SMALL, WITHHELD, suppress_results_alone
 
 SEXES = ("female", "male")
 AGES = ("12-17", "18-24", "25-59")
@@ -176,7 +177,7 @@ def _statements_beside_public(published: disclosure.Publication, subsets: list[l
 def test_any_number_of_statements_beside_the_public_tables_give_nothing_away(grants, data):
     """Donor statements of several donors and periods, read together and beside every public table: each shows its
     grants as the public set does, and a total only when the public set already determines it."""
-    from donors.statements import results_of
+    from donors.statement_figures import results_of
 
     whole = dict(enumerate(grants, start=1))
     published = disclosure.Publication(whole)
@@ -203,7 +204,7 @@ def test_the_totals_of_two_statements_would_single_out_a_grant():
     """Grants of 20, 2 and 3 victims: the public pages show "<5" for the two small ones. A statement over grants 1
     and 2 and another over 1, 2 and 3 would each be harmless alone beside the public total; together their
     difference is grant 3's 3 victims. Statements show such totals only when the public figures determine them."""
-    from donors.statements import results_of
+    from donors.statement_figures import results_of
 
     def people(n, form):
         return Results(by_sex_age={("female", "25-59"): n}, by_form={form: n}, by_country={"SN": n})
