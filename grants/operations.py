@@ -483,15 +483,8 @@ def _acknowledgement(application: Application, actor: User, now: dt.datetime) ->
 
 
 def _mail_organisation(application: Application, template: str, actor: User, **ctx) -> None:
-    members = db.session.execute(
-        select(User).where(User.organisation_id == application.organisation_id, User.active.is_(True))
-    ).scalars().all()
-    recipients = {(u.email, u.language or "en") for u in members}
-    contact = application.organisation.contact_email
-    if contact and contact not in {email for email, _lang in recipients}:
-        recipients.add((contact, actor.language or "en"))
     link = url_for("grants.application_overview", application_id=application.id, _external=True)
-    for email, language in sorted(recipients):
+    for email, language in application.organisation.recipients(actor.language or "en"):
         with force_locale(language):
             subject = {
                 "submitted": _("Application %(ref)s received", ref=application.reference),
