@@ -161,22 +161,19 @@ def _masked_new(old: dict, new: dict) -> dict:
     return {k: [old_m[k], new_m[k]] for k in BANK_FIELDS if old[k] != new[k]}
 
 
-def _void_approvals(organisation_id: int, actor: User) -> list[int]:
-    """Approved, unpaid disbursements of the organisation's grants go back to "requested"."""
-    from grants.awards.models import Disbursement, Grant
-    from grants.awards.workflow import DISBURSEMENT_WORKFLOW
+#: What a requested change of bank details does to the money already on its way, registered at start-up by the
+#: packages that hold it (grants.awards: approved, unpaid disbursements go back to "requested"). Each listener takes
+#: the organisation's id and the actor and returns the ids of the disbursements it voided.
+BANK_CHANGE_LISTENERS: list = []
 
-    approved = db.session.execute(
-        select(Disbursement).join(Grant, Grant.id == Disbursement.grant_id)
-        .where(Grant.organisation_id == organisation_id, Disbursement.status == "approved")
-        .order_by(Disbursement.id).with_for_update(of=Disbursement)
-    ).scalars().all()
-    for d in approved:
-        DISBURSEMENT_WORKFLOW.fire(d, "payee_changed", actor,
-                                   message="The organisation's bank details changed: the approval is void.")
-        d.approved_by_id, d.approved_at = None, None
-    db.session.flush()
-    return [d.id for d in approved]
+
+def on_bank_details_change(listener) -> None:
+    if listener not in BANK_CHANGE_LISTENERS:
+        BANK_CHANGE_LISTENERS.append(listener)
+
+
+def _void_approvals(organisation_id: int, actor: User) -> list[int]:
+    return [i for listener in BANK_CHANGE_LISTENERS for i in listener(organisation_id, actor)]
 
 
 def _mail_admins(org: Organisation, change: BankDetailsChange) -> None:

@@ -10,7 +10,8 @@ reminder job), ``permissions`` and ``demo``.
 
 
 def init_app(app) -> None:
-    """Register the models, permission rules, pages, API, CLI, results directory and dashboard links."""
+    """Register the models, permission rules, pages, API, CLI, results directory, what a change of bank details does
+    to approved payments, and dashboard links."""
     from flask_babel import lazy_gettext as _l
 
     from fund import grant_directory
@@ -23,8 +24,10 @@ def init_app(app) -> None:
     from grants.awards.cli import reminders_cli
     from grants.awards.demo import load_demo
     from grants.awards.directory import AwardsDirectory
+    from grants.awards.operations.disbursements import void_approvals
     from grants.awards.templating import init_templating
     from grants.awards.views import bp
+    from grants.payee import on_bank_details_change
 
     app.register_blueprint(bp)
     api.register_blueprint(api_blp)
@@ -32,6 +35,7 @@ def init_app(app) -> None:
     app.cli.add_command(reminders_cli)
     init_templating(app)
     grant_directory.register(AwardsDirectory())
+    on_bank_details_change(void_approvals)
     if load_demo not in DEMO_LOADERS:
         DEMO_LOADERS.append(load_demo)
     dashboard_link(app, {APPLICANT}, "grants_awards.grantee_home", _l("Your grants: payments and reports"))

@@ -162,3 +162,19 @@ def _disbursement_reversed(original, reversal) -> None:
         return
     actor = db.session.get(User, reversal.created_by_id) if reversal.created_by_id else None
     DISBURSEMENT_WORKFLOW.fire(d, "reverse", actor, message=f"Ledger entry {original.id} reversed")
+
+
+def void_approvals(organisation_id: int, actor) -> list[int]:
+    """Approved, unpaid disbursements of the organisation's grants go back to "requested" when its bank details
+    change (registered with :func:`grants.payee.on_bank_details_change`)."""
+    approved = db.session.execute(
+        select(Disbursement).join(Grant, Grant.id == Disbursement.grant_id)
+        .where(Grant.organisation_id == organisation_id, Disbursement.status == "approved")
+        .order_by(Disbursement.id).with_for_update(of=Disbursement)
+    ).scalars().all()
+    for d in approved:
+        DISBURSEMENT_WORKFLOW.fire(d, "payee_changed", actor,
+                                   message="The organisation's bank details changed: the approval is void.")
+        d.approved_by_id, d.approved_at = None, None
+    db.session.flush()
+    return [d.id for d in approved]
