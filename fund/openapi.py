@@ -93,7 +93,7 @@ def binary_response(*media_types: str, description: str, json_schema: type[Schem
 def action(blp: Blueprint, rule: str, *, roles, response: type[Schema] | Schema, model=None, arg: str | None = None,
            edit: bool = True, body: type[Schema] | Schema | None = None, status: int = 200,
            methods: tuple[str, ...] = ("POST",), body_required: bool = True, upload: bool = False,
-           idempotent: bool = False):
+           idempotent: bool = False, guard=None):
     """Declare an action on one object: ``@blp.route(rule)``, ``@access(*roles)``, the object rule on
     ``model`` named by the path argument ``arg`` (:func:`fund.permissions.guarded`, checked before the body is
     validated, so that someone else's object is a 404/403 whatever the body says), ``@blp.arguments(body)`` and
@@ -102,7 +102,10 @@ def action(blp: Blueprint, rule: str, *, roles, response: type[Schema] | Schema,
 
     ``body_required=False`` accepts a request without a body (the view gets ``None``); ``upload=True`` reads
     ``body`` from ``multipart/form-data`` (:func:`multipart_arguments`); ``idempotent=True`` honours an
-    ``Idempotency-Key`` (:func:`fund.idempotency.idempotent`, between the object rule and the body)."""
+    ``Idempotency-Key`` (:func:`fund.idempotency.idempotent`, between the object rule and the body). ``guard`` is
+    a package's own object rule (a decorator checked where :func:`fund.permissions.guarded` is, before the body),
+    for an object that ``model`` and ``arg`` cannot name (a review that must be the caller's, a statement found
+    by its number)."""
     from fund.idempotency import idempotent as honour_key
     from fund.permissions import access, guarded
 
@@ -114,6 +117,8 @@ def action(blp: Blueprint, rule: str, *, roles, response: type[Schema] | Schema,
             view = blp.arguments(body, required=body_required)(view)
         if idempotent:
             view = honour_key(view)
+        if guard is not None:
+            view = guard(view)
         if model is not None:
             view = guarded(model, arg, edit=edit)(view)
         view = access(*roles)(view)
