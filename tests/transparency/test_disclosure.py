@@ -1,5 +1,5 @@
 """Suppression across everything published (fund.disclosure): random results published through every public
-table, and a donor statement beside them, leave no count from 1 to 4 that the attacks of fund.results (subtraction,
+table, and a donor statement beside them, leave no count from 1 to 4 that the attacks of fund.suppression (subtraction,
 exact linear algebra, bounds, linear programming) can work out from the union of published figures."""
 
 from __future__ import annotations
