@@ -266,11 +266,8 @@ def get_statement(args, donor_id: int):
     return statements.as_response(statement, args["format"])
 
 
-@blp.route("/donors/<int:donor_id>/statements", methods=["POST"])
-@access(*ISSUE)
-@statement_donor
-@blp.arguments(schemas.StatementIn)
-@blp.response(201, schemas.StatementOut)
+@action(blp, "/donors/<int:donor_id>/statements", roles=ISSUE, guard=statement_donor, body=schemas.StatementIn,
+        response=schemas.StatementOut, status=201)
 def issue_statement(data, donor_id: int):
     """Issue the donor's statement for ``from``..``to`` (ended) in ``lang`` (default: the donor's language): the
     PDF is stored with its SHA-256; returns its number and verification code. 409 while a statement that is not
@@ -302,11 +299,8 @@ def get_issued_statement(number: str):
     return statements.issued_response(issued, operations.stored_pdf(issued))
 
 
-@blp.route("/statements/<string:number>/void", methods=["POST"])
-@access(*WRITE)
-@issued_statement_guard(edit=True)
-@blp.arguments(schemas.VoidIn)
-@blp.response(200, schemas.StatementOut)
+@action(blp, "/statements/<string:number>/void", roles=WRITE, guard=issued_statement_guard(edit=True),
+        body=schemas.VoidIn, response=schemas.StatementOut)
 def void_statement(data, number: str):
     """Void an issued statement (finance officers and admins): it stays on file and its verification page says
     it is void; issue a new one for the period."""

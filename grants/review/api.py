@@ -1,8 +1,9 @@
 """JSON API of the selection: screening, reviewer assignment, the reviewer's own reviews (declaration, scores,
 submission), the ranking of a call, and the Board's decisions.
 
-The object rule is checked before the body is validated (:func:`fund.openapi.action`, or ``own_review``), so
-another reviewer's review, or an application a reviewer may not read, is always a 403/404, never a 422.
+The object rule is checked before the body is validated (:func:`fund.openapi.action`; a reviewer's own review by
+its ``guard``, ``own_review``), so another reviewer's review, or an application a reviewer may not read, is always
+a 403/404, never a 422.
 """
 
 from __future__ import annotations
@@ -155,11 +156,8 @@ def get_review(review_id):
     return presenters.review_dict(db.session.get(Review, review_id))  # permission checked by @own_review
 
 
-@blp.route("/reviews/<int:review_id>/conflict", methods=["POST"])
-@access(REVIEWER)
-@own_review()
-@blp.arguments(schemas.ConflictIn)
-@blp.response(200, schemas.ReviewOut)
+@action(blp, "/reviews/<int:review_id>/conflict", roles=(REVIEWER,), guard=own_review(), body=schemas.ConflictIn,
+        response=schemas.ReviewOut)
 def declare_conflict(data, review_id):
     """Declare ``{"conflict": false}`` (the application opens) or ``{"conflict": true, "reason": "..."}``
     (recused: the application, its documents and the scoring stay closed)."""
@@ -181,8 +179,8 @@ def save_review(data, review_id):
     return presenters.review_dict(review)
 
 
-@action(blp, "/reviews/<int:review_id>/submit", roles=(REVIEWER,), response=schemas.ReviewOut)
-@own_review(scoring=True)
+@action(blp, "/reviews/<int:review_id>/submit", roles=(REVIEWER,), guard=own_review(scoring=True),
+        response=schemas.ReviewOut)
 def submit_review(review_id):
     """Submit the review (every criterion scored and commented, a recommendation): it is then locked."""
     review = db.session.get(Review, review_id)  # permission checked by @own_review
