@@ -29,7 +29,7 @@ from grants.permissions import member_of
 from grants.presenters import documents_of, language, status_for
 from grants.schemas import SECTION_FIELDS, ApplicationFields, DocumentIn, ReturnIn
 from grants.taxonomies import AGE_BANDS, INDIRECT, SEXES
-from grants.views import STAFF_READERS, bp, flatten_errors, form_values, number
+from grants.views import STAFF_READERS, bp, flatten_errors, form_values, number, perform
 from grants.workflow import APPLICATION_WORKFLOW, EDITABLE
 
 APPLICATION_READERS = (APPLICANT, FUND_MANAGER, ADMIN, AUDITOR)
@@ -265,14 +265,15 @@ def download_document(document_id: int):
 def submit_application(application_id: int):
     """Submit the application: refused on its overview (422, or 409) with what is still missing."""
     application = ensure_edit(db.session.get(Application, application_id))
-    try:
-        operations.submit_application(application, current_user)
-    except FundError as exc:
+
+    def refused(exc: FundError):
         problems = refusal_errors(exc).get("_schema") or [exc.message]
-        application = db.session.get(Application, application_id)
-        return _overview(application, {"submit": problems}, 409 if exc.status == 409 else 422)
-    flash(_("Your application has been submitted. Reference: %(ref)s.", ref=application.reference), "success")
-    return redirect(url_for("grants.application_overview", application_id=application.id))
+        return _overview(db.session.get(Application, application_id), {"submit": problems},
+                         409 if exc.status == 409 else 422)
+
+    return perform(lambda: operations.submit_application(application, current_user),
+                   lambda: _("Your application has been submitted. Reference: %(ref)s.", ref=application.reference),
+                   url_for("grants.application_overview", application_id=application.id), refused)
 
 
 @bp.route("/applications/<int:application_id>/withdraw", methods=["POST"])

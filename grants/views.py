@@ -9,6 +9,7 @@ messages beside the fields (status 422) when something is wrong. Permission is c
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 from babel.numbers import NumberFormatError, parse_decimal
@@ -96,6 +97,20 @@ def form_values(names, lists=()) -> dict:
             value = request.form.get(name, "").strip()
             data[name] = value if value != "" else None
     return data
+
+
+def perform(operation: Callable[[], object], done: str | Callable[[], str], target: str,
+            refused: Callable[[FundError], object] | None = None):
+    """A page's action on one object: run ``operation``, flash ``done`` (or what ``done()`` says once it has run)
+    and go to ``target``. Its refusal is ``refused(exc)`` (the page again) when given, else the error pages'."""
+    try:
+        operation()
+    except FundError as exc:
+        if refused is None:
+            raise
+        return refused(exc)
+    flash(done() if callable(done) else done, "success")
+    return redirect(target)
 
 
 def number(text: str | None) -> str | None:
@@ -305,6 +320,6 @@ def edit_call(call_id: int):
 def call_transition(call_id: int, trigger: str):
     """Open, close or mark decided a call (its workflow's guards apply)."""
     call = ensure_edit(db.session.get(Call, call_id))
-    operations.call_transition(call, trigger, current_user)
-    flash(_("The call is now “%(status)s”.", status=CALL_WORKFLOW.label(call.status)), "success")
-    return redirect(url_for("grants.call_detail", call_id=call.id))
+    return perform(lambda: operations.call_transition(call, trigger, current_user),
+                   lambda: _("The call is now “%(status)s”.", status=CALL_WORKFLOW.label(call.status)),
+                   url_for("grants.call_detail", call_id=call.id))

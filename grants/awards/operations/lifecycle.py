@@ -38,13 +38,13 @@ from grants.awards.operations.shared import (
     ZERO,
     add_months,
     approved_budget,
+    attach_document,
     grant_status_label,
     lock_row,
     mail_grantee,
     next_grant_number,
     relock,
     split_largest_remainder,
-    store_document,
     usd_amount,
 )
 from grants.awards.workflow import DISBURSEMENT_WORKFLOW, GRANT_WORKFLOW
@@ -147,13 +147,11 @@ def upload_signed_agreement(grant: Grant, upload, actor: User):
         raise Conflict(_("The agreement can be uploaded only while the grant awaits signature."),
                        code="not_pending_signature")
     check_agreement(grant)
-    doc = store_document(grant, upload, "signed_agreement", actor)
-    old = grant.signed_document_id
-    grant.signed_document_id, grant.signed_at, grant.signed_by_id = doc.id, utcnow(), actor.id
+    doc = attach_document(
+        grant, grant, "signed_document_id", upload, "signed_agreement", actor, action="grant.agreement_signed",
+        summary=lambda doc: f"Signed agreement of grant {grant.number} uploaded ({doc.filename}, {doc.sha256[:12]}…)")
+    grant.signed_at, grant.signed_by_id = utcnow(), actor.id
     db.session.flush()
-    audit.record("grant.agreement_signed", grant, actor=actor,
-                 summary=f"Signed agreement of grant {grant.number} uploaded ({doc.filename}, {doc.sha256[:12]}…)",
-                 changes={"signed_document_id": [old, doc.id], "sha256": [None, doc.sha256]})
     return doc
 
 

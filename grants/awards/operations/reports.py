@@ -11,7 +11,7 @@ from fund.errors import Conflict, FundError
 from fund.i18n import translate as _
 from fund.models import User
 from grants.awards.models import SEX_AGE, Grant, GrantReport, ReportExpense, ReportResult
-from grants.awards.operations.shared import ZERO, lock_row, mail_grantee, relock, store_document
+from grants.awards.operations.shared import ZERO, attach_document, lock_row, mail_grantee, relock
 from grants.awards.reports import check_categories, check_lines, rule_problems
 from grants.awards.workflow import REPORT_EDITABLE, REPORT_WORKFLOW
 
@@ -85,14 +85,9 @@ def attach_audit_report(report: GrantReport, upload, actor: User):
     if report.status not in REPORT_EDITABLE:
         raise Conflict(_("This report has been submitted and can no longer be changed."), code="not_editable")
     grant = db.session.get(Grant, report.grant_id)
-    doc = store_document(grant, upload, "audit_report", actor)
-    old = report.audit_document_id
-    report.audit_document_id = doc.id
-    db.session.flush()
-    audit.record("grant_report.audit_report", report, actor=actor,
-                 summary=f"Audit report attached to the {report.kind} report of grant {grant.number}",
-                 changes={"audit_document_id": [old, doc.id], "sha256": [None, doc.sha256]})
-    return doc
+    return attach_document(
+        grant, report, "audit_document_id", upload, "audit_report", actor, action="grant_report.audit_report",
+        summary=lambda doc: f"Audit report attached to the {report.kind} report of grant {grant.number}")
 
 
 def submit_report(report: GrantReport, actor: User) -> GrantReport:

@@ -11,6 +11,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from sqlalchemy import select
 
+from fund import audit
 from fund.accounting import ledger
 from fund.db import db
 from fund.errors import FundError
@@ -118,6 +119,18 @@ def store_document(grant: Grant, upload, kind: str, actor: User):
 
     return _store(upload, organisation_id=grant.organisation_id, application_id=grant.application_id,
                           kind=kind, actor=actor)
+
+
+def attach_document(grant: Grant, row, column: str, upload, kind: str, actor: User, *, action: str, summary):
+    """Store an upload as the grant's document of ``kind``, name it in ``row``'s ``column`` and record the change
+    in the audit trail (``summary(doc)`` is its sentence). Returns the stored document."""
+    doc = store_document(grant, upload, kind, actor)
+    old = getattr(row, column)
+    setattr(row, column, doc.id)
+    db.session.flush()
+    audit.record(action, row, actor=actor, summary=summary(doc),
+                 changes={column: [old, doc.id], "sha256": [None, doc.sha256]})
+    return doc
 
 
 def checked_upload(file, field: str = "file"):

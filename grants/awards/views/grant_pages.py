@@ -32,7 +32,7 @@ from grants.awards.workflow import (
     payment_blockers,
 )
 from grants.presenters import language
-from grants.views import flatten_errors
+from grants.views import flatten_errors, perform
 
 # The grantee's dashboard ------------------------------------------------------------------------------------
 
@@ -137,12 +137,12 @@ def agreement_pdf(grant_id: int):
 @access(APPLICANT)
 def upload_agreement(grant_id: int):
     grant = ensure_edit(db.session.get(Grant, grant_id))
-    try:
-        operations.upload_signed_agreement(grant, operations.checked_upload(request.files.get("file")), current_user)
-    except FundError as exc:
-        return grant_page(grant, errors_of(refused(exc, passes=(403, 413))), exc.status)
-    flash(_("The signed agreement has been uploaded. The fund will countersign it."), "success")
-    return redirect(url_for("grants_awards.grant_detail", grant_id=grant.id))
+    return perform(
+        lambda: operations.upload_signed_agreement(grant, operations.checked_upload(request.files.get("file")),
+                                                   current_user),
+        _("The signed agreement has been uploaded. The fund will countersign it."),
+        url_for("grants_awards.grant_detail", grant_id=grant.id),
+        lambda exc: grant_page(grant, errors_of(refused(exc, passes=(403, 413))), exc.status))
 
 
 @bp.route("/<int:grant_id>/<any(countersign, suspend, resume, terminate, close):trigger>", methods=["POST"])

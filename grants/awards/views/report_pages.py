@@ -16,33 +16,16 @@ from fund.db import db
 from fund.errors import FundError
 from fund.models import APPLICANT, FUND_MANAGER
 from fund.permissions import access, can_edit, ensure_edit, ensure_view
-from fund.vocabulary import AGE_BANDS, SEXES
-from grants.awards import operations, reads
-from grants.awards.models import (
-    BY_ASSISTANCE,
-    BY_COUNTRY,
-    BY_FORM,
-    NOT_RECORDED,
-    SEX_AGE,
-    Grant,
-    GrantEvent,
-    GrantReport,
-)
+from fund.vocabulary import AGE_BAND_LABELS, AGE_BANDS, SEX_LABELS, SEXES
+from grants.awards import models, operations, reads
+from grants.awards.models import Grant, GrantEvent, GrantReport
 from grants.awards.presenters import expense_rows, is_overdue
-from grants.awards.reports import (
-    AGE_LABELS,
-    NARRATIVE_FIELDS,
-    NARRATIVE_LABELS,
-    SEX_LABELS,
-    cell_key,
-    rule_problems,
-    stored_lines,
-)
+from grants.awards.reports import NARRATIVE_FIELDS, NARRATIVE_LABELS, cell_key, rule_problems, stored_lines
 from grants.awards.schemas import MessageIn, OptionalMessageIn, ReportFields
 from grants.awards.views.common import GRANT_READERS, bp, errors_of, refused
 from grants.awards.workflow import REPORT_EDITABLE, REPORT_WORKFLOW
 from grants.presenters import language
-from grants.views import flatten_errors, number
+from grants.views import flatten_errors, number, perform
 
 # Reports ------------------------------------------------------------------------------------------------------
 
@@ -64,8 +47,8 @@ def _report_form_data() -> dict:
     cells = [{"sex": s, "age_band": a, "count": count(f"sa-{s}-{a}")} for s in SEXES for a in AGE_BANDS]
     from grants.taxonomies import ASSISTANCE_TYPES, FORMS_OF_EXPLOITATION
 
-    forms_ = {k: count(f"form-{k}") for k in [*FORMS_OF_EXPLOITATION, NOT_RECORDED]}
-    assistance = {k: count(f"as-{k}") for k in [*ASSISTANCE_TYPES, NOT_RECORDED]}
+    forms_ = {k: count(f"form-{k}") for k in [*FORMS_OF_EXPLOITATION, models.NOT_RECORDED]}
+    assistance = {k: count(f"as-{k}") for k in [*ASSISTANCE_TYPES, models.NOT_RECORDED]}
     countries: dict = {}
     for i in range(COUNTRY_ROWS):
         code = (form.get(f"country-{i}-code") or "").strip()
@@ -112,7 +95,7 @@ def _report_errors(messages: dict, data: dict) -> dict:
         m = re.match(r"results-sex_age-(\d+)-count", key)
         if m and int(m.group(1)) < len(cells):
             cell = cells[int(m.group(1))]
-            label = f"{SEX_LABELS[cell['sex']]}, {AGE_LABELS[cell['age_band']]}"
+            label = f"{SEX_LABELS[cell['sex']]}, {AGE_BAND_LABELS[cell['age_band']]}"
             errors[f"sa-{cell['sex']}-{cell['age_band']}"] = [f"{label}: {msg}" for msg in msgs]
             continue
         m = re.match(r"results-(form|assistance|country)-(\w+)-value", key)
@@ -161,15 +144,15 @@ def _report_page(report: GrantReport, errors: dict | None = None, status: int = 
     events = db.session.execute(select(GrantEvent).where(GrantEvent.entity == "report",
                                                          GrantEvent.entity_id == report.id)
                                 .order_by(GrantEvent.id)).scalars().all()
-    countries = sorted(report.breakdown(BY_COUNTRY).items())
+    countries = sorted(report.breakdown(models.BY_COUNTRY).items())
     html = render_template(
         "grants/awards/report.html", grant=grant, report=report, errors=errors or {}, form=form, status=status,
         warnings={k: v for k, v in warnings.items() if k not in (errors or {})},
         editable=editable, lang=language(), sexes=SEXES, age_bands=AGE_BANDS, sex_labels=SEX_LABELS,
-        age_labels=AGE_LABELS, cells=report.breakdown(SEX_AGE), cell_key=cell_key,
-        forms=[*FORMS_OF_EXPLOITATION.items(), (NOT_RECORDED, _("Not recorded"))],
-        form_counts=report.breakdown(BY_FORM),
-        assistance_groups=ASSISTANCE_GROUPS, assistance_counts=report.breakdown(BY_ASSISTANCE),
+        age_labels=AGE_BAND_LABELS, cells=report.breakdown(models.SEX_AGE), cell_key=cell_key,
+        forms=[*FORMS_OF_EXPLOITATION.items(), (models.NOT_RECORDED, _("Not recorded"))],
+        form_counts=report.breakdown(models.BY_FORM),
+        assistance_groups=ASSISTANCE_GROUPS, assistance_counts=report.breakdown(models.BY_ASSISTANCE),
         countries=countries, country_rows=max(COUNTRY_ROWS, len(countries)),
         narrative=[(n, NARRATIVE_LABELS[n]) for n in NARRATIVE_FIELDS], expenses=expense_rows(grant, report),
         transitions=REPORT_WORKFLOW.available(report, current_user), events=events, overdue=is_overdue(report),
@@ -276,12 +259,9 @@ def _report_refused(report_id: int, exc: FundError):
 def submit_report(report_id: int):
     """Submit the report as stored (the report page submits what is typed through its form's second button)."""
     rep = ensure_edit(db.session.get(GrantReport, report_id))
-    try:
-        operations.submit_report(rep, current_user)
-    except FundError as exc:
-        return _report_refused(report_id, refused(exc))
-    flash(_("The report has been submitted to the fund."), "success")
-    return redirect(url_for("grants_awards.report", report_id=rep.id))
+    return perform(lambda: operations.submit_report(rep, current_user), _("The report has been submitted to the fund."),
+                   url_for("grants_awards.report", report_id=rep.id),
+                   lambda exc: _report_refused(report_id, refused(exc)))
 
 
 @bp.route("/reports/<int:report_id>/<any(accept, return):trigger>", methods=["POST"])
