@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-NOT_RECORDED = "not_recorded"
-
 FORMS_OF_EXPLOITATION = {
     "sexual_exploitation": _l("Sexual exploitation"),
     "forced_labour": _l("Forced labour"),
@@ -57,9 +55,11 @@ ASSISTANCE_GROUPS = {
 ASSISTANCE_TYPES = {code: label for _group, (_glabel, items) in ASSISTANCE_GROUPS.items()
                     for code, label in items.items()}
 
+NOT_RECORDED = "not_recorded"
+NOT_RECORDED_LABEL = _l("Not recorded")
+
 SEXES = ("female", "male", "other_or_not_recorded")
 AGE_BANDS = ("0-11", "12-17", "18-24", "25-59", "60+", NOT_RECORDED)
 SEX_LABELS = dict(zip(SEXES, (_l("Female"), _l("Male"), _l("Other or not recorded")), strict=True))
 AGE_BAND_LABELS = dict(zip(AGE_BANDS, (_l("0–11"), _l("12–17"), _l("18–24"), _l("25–59"), _l("60+"),
                                        _l("Age not recorded")), strict=True))
-NOT_RECORDED_LABEL = _l("Not recorded")

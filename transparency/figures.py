@@ -25,15 +25,10 @@ from fund.db import db
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
 ANONYMOUS = "anonymous"
-DONOR_TYPE_LABELS = {
-    "member_state": _l("Member States"),
-    "intergovernmental": _l("Intergovernmental organisations"),
-    "private_sector": _l("Private sector"),
-    "foundation": _l("Foundations"),
-    "individual": _l("Individuals"),
-    "other": _l("Other donors"),
-    ANONYMOUS: _l("Anonymous donors"),
-}
+#: Donor types (plural, as the public pages group donors) and the anonymous donors pooled: code -> label.
+DONOR_TYPE_LABELS = dict(zip((*DONOR_TYPES, ANONYMOUS), (
+    _l("Member States"), _l("Intergovernmental organisations"), _l("Private sector"), _l("Foundations"),
+    _l("Individuals"), _l("Other donors"), _l("Anonymous donors")), strict=True))
 
 
 def _usd(cents) -> Decimal:
