@@ -126,8 +126,8 @@ class EntryQuery(PageQuery, DateRange):
     pledge_id = Id()
     grant_id = Id()
     reversed = fields.Boolean()
-    sort = Sort({"id": ledger.JournalEntry.id, "value_date": ledger.JournalEntry.value_date,
-                 "posted_at": ledger.JournalEntry.posted_at}, default="-id")
+    sort = Sort({"id": JournalEntry.id, "value_date": JournalEntry.value_date,
+                 "posted_at": JournalEntry.posted_at}, default="-id")
 
 
 def entries_query(filters: dict):
@@ -273,5 +273,5 @@ def attribution_matrix(args):
 def reverse_entry(data, entry_id: int):
     """Reverse an entry (once): a new entry negating every posting, linked to the original. 409 when it was
     already reversed, is itself a reversal, or would leave a negative balance."""
-    db.get_or_404(ledger.JournalEntry, entry_id)
+    db.get_or_404(JournalEntry, entry_id)
     return ledger.reverse_entry(entry_id, reason=data["reason"], actor=current_user)

@@ -25,6 +25,10 @@ the single row of :class:`LedgerLock` with ``SELECT ... FOR UPDATE`` on PostgreS
 ``BEGIN IMMEDIATE`` already). Call them before :func:`fund.audit.record` in an operation (or call
 :func:`lock_fund` first) so that locks are always taken in the same order. None of them commits.
 
+The chart of accounts, the entry kinds and the two tables are declared in :mod:`fund.accounting.models` and are
+part of this module's interface: whoever posts or reads entries names them as ``ledger.CASH``,
+``ledger.CONTRIBUTION``, ``ledger.JournalEntry``.
+
 Accounts and what their balances mean (USD):
 
 ====================== =========================================================================
@@ -64,7 +68,7 @@ from fund.accounting.figures import (
     usd_of_cents,
 )
 from fund.accounting.lock import lock_fund
-from fund.accounting.models import (  # the chart of accounts and entry kinds, read by callers as ledger.CASH
+from fund.accounting.models import (
     ACCOUNTS,
     CASH,
     COMMITMENT,
@@ -584,7 +588,11 @@ def unbalanced_entries() -> list[int]:
 
 
 __all__ = [
-    "ACCOUNTS", "KINDS", "JournalEntry", "Posting", "Line", "GrantPosting",
+    "ACCOUNTS", "CASH", "RECEIVABLE", "REVENUE", "WRITE_OFFS", "COMMITMENTS", "GRANTS_PAYABLE", "PSC_RESERVE",
+    "GRANT_EXPENSE", "PSC", "FX",
+    "KINDS", "PLEDGE_CONFIRMED", "PLEDGE_CANCELLED", "PLEDGE_WRITE_OFF", "CONTRIBUTION", "COMMITMENT",
+    "COMMITMENT_RELEASE", "DISBURSEMENT", "GRANT_REFUND", "PSC_CHARGE",
+    "JournalEntry", "Posting", "Line", "GrantPosting",
     "lock_fund", "post_entry", "post_pledge_confirmed", "post_pledge_cancelled", "post_pledge_write_off",
     "post_contribution_received", "commit_grant", "release_commitment", "pay_disbursement", "record_grant_refund",
     "reverse_entry", "on_reversal",
