@@ -21,7 +21,7 @@ from fund.db import db
 from fund.errors import FundError
 from fund.models import FUND_MANAGER
 from fund.pdf import render_pdf
-from fund.permissions import access, ensure_view
+from fund.permissions import access
 from fund.views import refusal_errors
 from grants.models import Application, Call
 from grants.presenters import language
@@ -30,7 +30,7 @@ from grants.review.labels import DECISION_LABELS, RECOMMENDATION_LABELS
 from grants.review.models import Decision
 from grants.review.presenters import decision_sheet
 from grants.review.schemas import DecisionIn, RankingQuery
-from grants.review.views import application_page, bp, selection_call
+from grants.review.views import application_form, application_page, bp, selection_call
 from grants.views import STAFF_READERS, flatten_errors, number
 from grants.workflow import APPLICATION_WORKFLOW
 
@@ -125,6 +125,9 @@ def decision_sheet_pdf(call_id: int):
 
 
 def _decision_page(application: Application, *, form=None, errors: dict | None = None, status: int = 200):
+    """The Board's decision form for an application: its ranking row, the submitted reviews, the
+    reserve list and the fund's position, with the decisions recorded so far."""
+
     row = ranking.rows_for([application], list(application.call.criteria))[0]
     reserve = operations.reserve_list(application.call) if application.status == "reserve" else []
     ahead = operations.better_ranked_reserve(application) if application.status == "reserve" else []
@@ -140,15 +143,11 @@ def _decision_page(application: Application, *, form=None, errors: dict | None =
     return html, status
 
 
-application_page("/applications/<int:application_id>/decision", "decision", _decision_page,
-                 "The Board's decision form for an application: its ranking row, the submitted reviews, the reserve "
-                 "list and the fund's position, with the decisions recorded so far.")
+application_page("/applications/<int:application_id>/decision", "decision", _decision_page)
 
 
-@bp.route("/applications/<int:application_id>/decision", methods=["POST"])
-@access(FUND_MANAGER)
-def decide(application_id: int):
-    application = ensure_view(db.session.get(Application, application_id))
+@application_form("/applications/<int:application_id>/decision")
+def decide(application: Application):
     raw = {"outcome": request.form.get("outcome") or None, "amount": number(request.form.get("amount") or None),
            "reason": request.form.get("reason") or None}
     # The organisation is told at once: the decision is recorded only with the box "I confirm" ticked.
@@ -165,7 +164,7 @@ def decide(application_id: int):
                               errors={**flatten_errors(exc.messages), **unconfirmed}, status=422)
     except FundError as exc:
         errors = refusal_errors(exc, passes=(403, 404))  # nothing of a refused decision stays written
-        application = db.session.get(Application, application_id)
+        application = db.session.get(Application, application.id)
         return _decision_page(application, form=request.form, errors=errors, status=exc.status)
     flash(_("The decision has been recorded (%(outcome)s); the organisation has been told.",
             outcome=DECISION_LABELS[decision_.outcome]), "success")

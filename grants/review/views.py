@@ -9,6 +9,7 @@ beside the fields (422, or 409 when the fund cannot afford an approval). Permiss
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -55,15 +56,30 @@ def selection_call(call_id: int) -> Call:
     return call
 
 
-def application_page(rule: str, endpoint: str, page, doc: str) -> None:
+def application_page(rule: str, endpoint: str, page) -> None:
     """Register the page about one application that the fund's staff read at ``rule``: ``page(application)`` renders
-    it, as the POST view of its form does when it shows the form again."""
+    it, as the POST view of its form does when it shows the form again; the page's docstring says what it shows."""
 
     def view(application_id: int):
         return page(ensure_view(db.session.get(Application, application_id)))
 
-    view.__name__, view.__doc__ = endpoint, doc
+    view.__name__, view.__doc__ = endpoint, page.__doc__
     bp.add_url_rule(rule, endpoint, access(*STAFF_READERS)(view))
+
+
+def application_form(rule: str):
+    """Register the decorated function as the POST view of the form on the page about one application at ``rule``
+    (its endpoint is the function's name): the fund manager's, called with the application."""
+
+    def decorator(handle):
+        @functools.wraps(handle)
+        def view(application_id: int):
+            return handle(ensure_view(db.session.get(Application, application_id)))
+
+        bp.add_url_rule(rule, handle.__name__, access(FUND_MANAGER)(view), methods=["POST"])
+        return handle
+
+    return decorator
 
 
 # The fund's overview --------------------------------------------------------------------------------------------
@@ -165,6 +181,9 @@ def screening_queue():
 
 
 def _screening_page(application: Application, *, form=None, errors: dict | None = None, status: int = 200):
+    """The eligibility checklist of an application, with the facts and possible sanctions matches
+    beside it."""
+
     screening = operations.screening_of(application)
     found = facts(application)
     values = {}
@@ -186,15 +205,11 @@ def _screening_page(application: Application, *, form=None, errors: dict | None 
     return html, status
 
 
-application_page("/applications/<int:application_id>/screening", "screening", _screening_page,
-                 "The eligibility checklist of an application, with the facts and possible sanctions matches "
-                 "beside it.")
+application_page("/applications/<int:application_id>/screening", "screening", _screening_page)
 
 
-@bp.route("/applications/<int:application_id>/screening", methods=["POST"])
-@access(FUND_MANAGER)
-def save_screening(application_id: int):
-    application = ensure_view(db.session.get(Application, application_id))
+@application_form("/applications/<int:application_id>/screening")
+def save_screening(application: Application):
     form = request.form
     raw = {"items": {code: {"result": form.get(f"{code}-result") or None, "note": form.get(f"{code}-note") or None}
                      for code in SCREENING_ITEMS},
@@ -212,7 +227,7 @@ def save_screening(application_id: int):
         return _screening_page(application, form=form, errors=errors, status=422)
     except FundError as exc:
         errors = refusal_errors(exc)
-        application = db.session.get(Application, application_id)
+        application = db.session.get(Application, application.id)
         return _screening_page(application, form=form, errors=errors, status=409 if exc.status == 409 else 422)
     outcome = data.get("outcome")
     flash({None: _("The screening has been saved."),
@@ -237,6 +252,8 @@ def _reviewers() -> list[User]:
 
 
 def _assignment_page(application: Application, errors: dict | None = None, status: int = 200):
+    """The reviewers of an application, their declarations (conflicts with their reasons) and progress."""
+
     reviews = operations.reviews_of(application)
     assigned = {r.reviewer_id for r in reviews}
     html = render_template(
@@ -252,14 +269,11 @@ def _assignment_page(application: Application, errors: dict | None = None, statu
     return html, status
 
 
-application_page("/applications/<int:application_id>/reviewers", "assignment", _assignment_page,
-                 "The reviewers of an application, their declarations (conflicts with their reasons) and progress.")
+application_page("/applications/<int:application_id>/reviewers", "assignment", _assignment_page)
 
 
-@bp.route("/applications/<int:application_id>/reviewers", methods=["POST"])
-@access(FUND_MANAGER)
-def assign(application_id: int):
-    application = ensure_view(db.session.get(Application, application_id))
+@application_form("/applications/<int:application_id>/reviewers")
+def assign(application: Application):
     try:
         data = ReviewersIn().load({"user_ids": [int(v) for v in request.form.getlist("user_ids") if v.isdigit()]})
         assigning.assign_reviewers(application, data["user_ids"], current_user)
@@ -269,7 +283,7 @@ def assign(application_id: int):
         if exc.status == 403:
             raise
         db.session.rollback()
-        application = db.session.get(Application, application_id)
+        application = db.session.get(Application, application.id)
         return _assignment_page(application, {"user_ids": [exc.message]}, 409 if exc.status == 409 else 422)
     flash(_("The reviewers have been assigned and told by e-mail."), "success")
     return redirect(url_for("grants_review.assignment", application_id=application.id))
