@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
@@ -49,6 +50,12 @@ def _text(max_len: int, **kw) -> fields.String:
 
 def _codes(choices, **kw) -> fields.List:
     return fields.List(fields.String(validate=validate.OneOf(list(choices))), **kw)
+
+
+def in_both_languages(field: Callable[[], fields.Field]) -> tuple[fields.Field, fields.Field]:
+    """The English and the French field (``…_en``, ``…_fr``) of a text the fund publishes in both languages,
+    declared once, so that both take the same rule."""
+    return field(), field()
 
 
 class CountryCode(fields.String):
@@ -175,16 +182,15 @@ class AcceptInvitationIn(NewPasswordForm):
 # Calls ------------------------------------------------------------------------------------------------------
 
 class CriterionIn(InSchema):
-    name_en = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    name_fr = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    name_en, name_fr = in_both_languages(lambda: fields.String(required=True, validate=validate.Length(min=1, max=255)))
     weight = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
 
 
 class CallIn(InSchema):
-    title_en = fields.String(required=True, validate=validate.Length(min=3, max=255))
-    title_fr = fields.String(required=True, validate=validate.Length(min=3, max=255))
-    description_en = fields.String(load_default="", validate=validate.Length(max=20000))
-    description_fr = fields.String(load_default="", validate=validate.Length(max=20000))
+    title_en, title_fr = in_both_languages(
+        lambda: fields.String(required=True, validate=validate.Length(min=3, max=255)))
+    description_en, description_fr = in_both_languages(
+        lambda: fields.String(load_default="", validate=validate.Length(max=20000)))
     window = fields.String(required=True, validate=validate.OneOf(list(WINDOWS)))
     opens_at = fields.AwareDateTime(required=True, default_timezone=dt.UTC)
     closes_at = fields.AwareDateTime(required=True, default_timezone=dt.UTC)
@@ -231,17 +237,14 @@ class CallIn(InSchema):
 
 class CriterionOut(Schema):
     id = fields.Integer()
-    name_en = fields.String()
-    name_fr = fields.String()
+    name_en, name_fr = in_both_languages(fields.String)
     weight = fields.Integer()
 
 
 class CallOut(Schema):
     id = fields.Integer()
-    title_en = fields.String()
-    title_fr = fields.String()
-    description_en = fields.String()
-    description_fr = fields.String()
+    title_en, title_fr = in_both_languages(fields.String)
+    description_en, description_fr = in_both_languages(fields.String)
     window = fields.String(validate=validate.OneOf(list(WINDOWS)))
     window_code = fields.String()
     opens_at = fields.DateTime()

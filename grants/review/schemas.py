@@ -22,6 +22,7 @@ from grants.review.models import (
 )
 from grants.review.ranking import SORT_KEYS
 from grants.review.workflow import REVIEW_STATES
+from grants.schemas import CriterionOut
 from grants.workflow import APPLICATION_STATES
 
 COI_VALUES = [COI_PENDING, COI_NONE, COI_CONFLICT]
@@ -171,11 +172,14 @@ class ReviewIn(InSchema):
     general_comment = fields.String(allow_none=True, validate=TEXT)
 
 
-class ReviewScoreOut(Schema):
-    criterion_id = fields.Integer()
-    name_en = fields.String()
-    name_fr = fields.String()
-    weight = fields.Integer()
+class CriterionFigureOut(CriterionOut):
+    """An assessment criterion of the call (as the call shows it), named by ``criterion_id`` beside the figures that
+    belong to it: a review's score, the ranking's mean and spread."""
+
+    id = fields.Integer(attribute="criterion_id", data_key="criterion_id")
+
+
+class ReviewScoreOut(CriterionFigureOut):
     score = fields.Integer(allow_none=True)
     comment = fields.String(allow_none=True)
 
@@ -248,11 +252,7 @@ class RankingListQuery(RankingQuery):
                 default="rank", max_keys=1)
 
 
-class RankingCriterionOut(Schema):
-    criterion_id = fields.Integer()
-    name_en = fields.String()
-    name_fr = fields.String()
-    weight = fields.Integer()
+class RankingCriterionOut(CriterionFigureOut):
     mean = DecimalString(positive=False, allow_none=True)
     low = fields.Integer(allow_none=True)
     high = fields.Integer(allow_none=True)
