@@ -41,6 +41,18 @@ from grants.models import Invitation, Organisation, OrganisationAdmin
 #: Grant statuses in which the fund must still reach the organisation.
 ACTIVE_GRANT_STATUSES = ("pending_signature", "active", "suspended")
 
+#: The application's free-text answers, which may not hold personal data, and their labels.
+APPLICATION_TEXT = {
+    "project_title": _l("Project title"),
+    "summary": _l("Summary"),
+    "objectives": _l("Objectives"),
+    "locations": _l("Locations"),
+    "identification_referral": _l("How victims are identified and referred"),
+    "partners": _l("Partners"),
+    "risks_safeguarding": _l("Risks and safeguarding"),
+    "monitoring_plan": _l("Monitoring plan"),
+}
+
 bp = Blueprint("grants_privacy", __name__, url_prefix="/grants")
 
 
@@ -211,18 +223,6 @@ def free_text_problems(fields: dict[str, tuple[object, str | None]], region: str
             problems.append(_("%(field)s seems to contain personal data: %(what)s. Remove it before submitting: "
                               "the fund never records who victims are.", field=label, what=what))
     return problems
-
-
-APPLICATION_TEXT = {
-    "project_title": _l("Project title"),
-    "summary": _l("Summary"),
-    "objectives": _l("Objectives"),
-    "locations": _l("Locations"),
-    "identification_referral": _l("How victims are identified and referred"),
-    "partners": _l("Partners"),
-    "risks_safeguarding": _l("Risks and safeguarding"),
-    "monitoring_plan": _l("Monitoring plan"),
-}
 
 
 def application_text_guard(application, actor, data) -> list[str]:

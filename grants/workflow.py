@@ -40,6 +40,10 @@ Guard = Callable[[Any, User, dict], list[str]]
 #: A hook runs after a transition, in the same transaction.
 Hook = Callable[[Any, User, dict], None]
 
+#: Who triggers the transitions of calls and applications: the fund manager or the applicant.
+_FM = frozenset({FUND_MANAGER})
+_APP = frozenset({APPLICANT})
+
 
 @dataclass
 class Transition:
@@ -135,8 +139,6 @@ CALL_STATES = {
     "closed": _l("Closed"),
     "decided": _l("Decided"),
 }
-
-_FM = frozenset({FUND_MANAGER})
 
 
 def _call_ready_to_open(call, actor, data) -> list[str]:
@@ -241,8 +243,6 @@ def _application_complete(application, actor, data) -> list[str]:
         return [_("The application is not complete.")] + found
     return []
 
-
-_APP = frozenset({APPLICANT})
 
 APPLICATION_WORKFLOW = Workflow("application", APPLICATION_STATES, [
     # The organisation
