@@ -5,6 +5,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
+from fund.accounting import rates
+from fund.db import db
+
+
+@pytest.fixture
+def currencies(app):
+    """The ISO 4217 currencies in their table (it is emptied between tests)."""
+    with app.app_context():
+        rates.seed_currencies()
+        db.session.commit()
+
 
 @pytest.fixture
 def tamper(app, owner_engine):

@@ -1,5 +1,5 @@
-"""The attribution recorded when money moves (fund.accounting.attribution) and the staff matrix that shows it: its rows are the
-donors' statements, its columns what the grants were paid, in the portal, its CSV and the API."""
+"""The attribution recorded when money moves (fund.accounting.attribution) and the staff matrix that shows it: its
+rows are the donors' statements, its columns what the grants were paid, in the portal, its CSV and the API."""
 
 from __future__ import annotations
 

@@ -20,12 +20,7 @@ from tests.live import concurrently
 TODAY = dt.datetime.now(dt.UTC).date()
 D = Decimal
 
-
-@pytest.fixture(autouse=True)
-def currencies(app):
-    with app.app_context():
-        rates.seed_currencies()
-        db.session.commit()
+pytestmark = pytest.mark.usefixtures("currencies")
 
 
 def receive(amount: str, currency: str = "USD", donor_id: int = 1, day: dt.date = TODAY) -> JournalEntry:

@@ -1,5 +1,5 @@
-"""The kept ledger balances (fund.accounting.balances): after any sequence of money movements, refusals and reversals they
-equal the postings; the figures read them and never the postings; `flask ledger check` finds a balance that
+"""The kept ledger balances (fund.accounting.balances): after any sequence of money movements, refusals and reversals
+they equal the postings; the figures read them and never the postings; `flask ledger check` finds a balance that
 disagrees and exits non-zero."""
 
 from __future__ import annotations

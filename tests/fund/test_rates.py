@@ -19,12 +19,7 @@ TODAY = dt.datetime.now(dt.UTC).date()
 MONTH = TODAY.strftime("%Y-%m")
 D = Decimal
 
-
-@pytest.fixture(autouse=True)
-def currencies(app):
-    with app.app_context():
-        rates.seed_currencies()
-        db.session.commit()
+pytestmark = pytest.mark.usefixtures("currencies")
 
 
 def rate_count(app) -> int:
