@@ -19,6 +19,21 @@ from grants.taxonomies import BUDGET_CATEGORIES
 _TEXT = 20000
 
 
+def choice(values) -> fields.String:
+    """A code, one of ``values`` (the document lists them)."""
+    return fields.String(validate=validate.OneOf(list(values)))
+
+
+def amount_and_currency() -> tuple[Amount, fields.String]:
+    """An amount and, beside it, its currency."""
+    return Amount(), fields.String()
+
+
+def actor_and_time() -> tuple[fields.Integer, fields.DateTime]:
+    """Who took a step (a user's id) and when: both empty until it is taken."""
+    return fields.Integer(allow_none=True), fields.DateTime(allow_none=True)
+
+
 class UsdAmount(Amount):
     """An amount in US dollars as a person types it: to the cent at most, and (with ``positive=False``) not below
     zero; refused beside the field."""
@@ -183,14 +198,14 @@ class ReportIn(ReportFields):
 # Queries ------------------------------------------------------------------------------------------------------
 
 class GrantQuery(PageQuery):
-    status = fields.String(validate=validate.OneOf(list(GRANT_STATES)))
+    status = choice(GRANT_STATES)
     organisation_id = Id()
     sort = Sort({"id": Grant.id, "number": Grant.number, "start_date": Grant.start_date, "end_date": Grant.end_date,
                  "status": Grant.status}, default="-id")
 
 
 class DisbursementQuery(PageQuery):
-    status = fields.String(validate=validate.OneOf(list(DISBURSEMENT_STATES)))
+    status = choice(DISBURSEMENT_STATES)
     grant_id = Id()
     sort = Sort({"id": Disbursement.id, "requested_at": Disbursement.requested_at,
                  "approved_at": Disbursement.approved_at, "paid_on": Disbursement.paid_on,
@@ -201,28 +216,26 @@ class DisbursementQuery(PageQuery):
 
 class TrancheOut(Schema):
     number = fields.Integer()
-    amount = Amount()
-    currency = fields.String()
-    condition = fields.String(validate=validate.OneOf(CONDITIONS))
+    amount, currency = amount_and_currency()
+    condition = choice(CONDITIONS)
     condition_met = fields.Boolean()
     expected_on = fields.Date()
     approved = Amount()
     paid = Amount()
-    status = fields.String(validate=validate.OneOf(list(TRANCHE_STATUS)))
+    status = choice(TRANCHE_STATUS)
 
 
 class GrantBudgetLineOut(Schema):
     id = fields.Integer()
     category = fields.String()
     description = fields.String()
-    amount = Amount()
-    currency = fields.String()
+    amount, currency = amount_and_currency()
 
 
 class ReportSummaryOut(Schema):
     id = fields.Integer()
-    kind = fields.String(validate=validate.OneOf(REPORT_KINDS))
-    status = fields.String(validate=validate.OneOf(list(REPORT_STATES)))
+    kind = choice(REPORT_KINDS)
+    status = choice(REPORT_STATES)
     period_start = fields.Date()
     period_end = fields.Date()
     due_on = fields.Date()
@@ -233,14 +246,11 @@ class DisbursementOut(Schema):
     id = fields.Integer()
     grant_id = fields.Integer()
     tranche = fields.Integer()
-    amount = Amount()
-    currency = fields.String()
-    status = fields.String(validate=validate.OneOf(list(DISBURSEMENT_STATES)))
-    requested_by_id = fields.Integer(allow_none=True)
-    requested_at = fields.DateTime(allow_none=True)
+    amount, currency = amount_and_currency()
+    status = choice(DISBURSEMENT_STATES)
+    requested_by_id, requested_at = actor_and_time()
     edited_by_id = fields.Integer(allow_none=True)
-    approved_by_id = fields.Integer(allow_none=True)
-    approved_at = fields.DateTime(allow_none=True)
+    approved_by_id, approved_at = actor_and_time()
     payment_reference = fields.String(allow_none=True)
     paid_on = fields.Date(allow_none=True)
     ledger_entry_id = fields.Integer(allow_none=True)
@@ -253,7 +263,7 @@ class GrantListOut(Schema):
 
     id = fields.Integer()
     number = fields.String()
-    status = fields.String(validate=validate.OneOf(list(GRANT_STATES)))
+    status = choice(GRANT_STATES)
     organisation_id = fields.Integer()
     organisation = fields.String()
     application_id = fields.Integer()
@@ -284,8 +294,8 @@ class GrantOut(GrantListOut):
 
 
 class CellOut(Schema):
-    sex = fields.String(validate=validate.OneOf(SEXES))
-    age_band = fields.String(validate=validate.OneOf(AGE_BANDS))
+    sex = choice(SEXES)
+    age_band = choice(AGE_BANDS)
     count = fields.Integer()
 
 
@@ -343,8 +353,7 @@ class ReportOut(ReportSummaryOut):
 class RefundOut(Schema):
     id = fields.Integer()
     grant_id = fields.Integer()
-    amount = Amount()
-    currency = fields.String()
+    amount, currency = amount_and_currency()
     usd = Amount(currency="USD")
     exchange_rate_id = fields.Integer(allow_none=True)
     received_on = fields.Date()
