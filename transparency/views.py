@@ -25,9 +25,10 @@ from fund.db import db
 from fund.permissions import public
 from fund.suppression import SMALL, WITHHELD
 from fund.templating import money
+from fund.vocabulary import AGE_BAND_LABELS as AGE_LABELS
+from fund.vocabulary import SEX_LABELS
 from grants.awards.directory import regions_of
 from grants.awards.models import Grant
-from grants.awards.reports import AGE_LABELS, SEX_LABELS
 from grants.awards.workflow import GRANT_STATES
 from grants.models import Application, Call, Organisation
 from grants.taxonomies import ASSISTANCE_TYPES, FORMS_OF_EXPLOITATION, WINDOWS, countries, country_name
