@@ -8,7 +8,6 @@ and age band.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -32,61 +31,6 @@ from fund.db import UTCDateTime, db, utcnow
 from fund.models import User
 
 MONEY = Numeric(14, 2)
-
-
-@functools.cache
-def part_of(table: str, key: str) -> type:
-    """The columns that begin a row belonging to one row of ``table``: its own ``id``, then ``key``, the parent's
-    id (indexed; the row is deleted with its parent). A mixin, one per parent."""
-    return type(f"PartOf_{table}", (), {
-        "__doc__": f"A row of a table whose rows belong to a row of {table} ({key}).",
-        "__annotations__": {"id": Mapped[int], key: Mapped[int]},
-        "id": mapped_column(primary_key=True, sort_order=-3),
-        key: mapped_column(ForeignKey(f"{table}.id", ondelete="CASCADE"), index=True, sort_order=-2),
-    })
-
-
-def keyed(*key: str, name: str, check: str, check_name: str) -> tuple:
-    """A table's rules: one row per ``key`` (the unique constraint ``name``), and the check ``check_name``."""
-    return UniqueConstraint(*key, name=name), CheckConstraint(check, name=check_name)
-
-
-class CountCell:
-    """A cell of a breakdown of the people assisted: a count only (never names), which is never negative."""
-
-    count: Mapped[int] = mapped_column(Integer)
-
-    @staticmethod
-    def rules(*cell: str, name: str) -> tuple:
-        """The table's rules: one row per cell (the unique key ``name`` on the columns ``cell``), and the check
-        ``count``."""
-        return keyed(*cell, name=name, check="count >= 0", check_name="count")
-
-
-@functools.cache
-def workflow_step(status_length: int) -> type:
-    """The columns of a row of a workflow's history: what fired it, the statuses before and after (at most
-    ``status_length`` characters), who did it, the message that came with it and when. A mixin."""
-    return type(f"WorkflowStep{status_length}", (), {
-        "__doc__": "A step of a workflow, as its history keeps it.",
-        "__annotations__": {"trigger": Mapped[str], "from_status": Mapped[str], "to_status": Mapped[str],
-                            "actor_id": Mapped[int | None], "message": Mapped[str | None],
-                            "occurred_at": Mapped[dt.datetime]},
-        "trigger": mapped_column(String(32)),
-        "from_status": mapped_column(String(status_length)),
-        "to_status": mapped_column(String(status_length)),
-        "actor_id": mapped_column(ForeignKey("user.id", ondelete="SET NULL")),
-        "message": mapped_column(Text),
-        "occurred_at": mapped_column(UTCDateTime, default=utcnow),
-    })
-
-
-class BudgetItem:
-    """What every line of a budget says: its place in the budget, its category and what it pays for."""
-
-    position: Mapped[int] = mapped_column(Integer, sort_order=-1)
-    category: Mapped[str] = mapped_column(String(32), sort_order=-1)
-    description: Mapped[str] = mapped_column(String(255), sort_order=-1)
 
 
 class Organisation(db.Model):
@@ -135,7 +79,7 @@ class Organisation(db.Model):
         return f"<Organisation {self.id} {self.name}>"
 
 
-class BankDetailsChange(part_of("organisation", "organisation_id"), db.Model):
+class BankDetailsChange(db.Model):
     """One version of an organisation's bank account: the history of its payee (grants.payee).
 
     ``applied`` versions took effect at once (no grant was running); ``pending`` ones wait for a finance officer
@@ -145,6 +89,8 @@ class BankDetailsChange(part_of("organisation", "organisation_id"), db.Model):
 
     __tablename__ = "bank_details_change"
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     bank_account_holder: Mapped[str | None] = mapped_column(String(200))
     bank_name: Mapped[str | None] = mapped_column(String(200))
@@ -177,11 +123,13 @@ class OrganisationAdmin(db.Model):
     organisation: Mapped[Organisation] = relationship(back_populates="admins", lazy="raise")
 
 
-class Invitation(part_of("organisation", "organisation_id"), db.Model):
+class Invitation(db.Model):
     """An invitation to join an organisation, accepted once through a signed, expiring link."""
 
     __tablename__ = "organisation_invitation"
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
     email: Mapped[str] = mapped_column(String(255))
     nonce: Mapped[str] = mapped_column(String(64), unique=True)
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
@@ -267,12 +215,14 @@ def take_next(counter, **key) -> int:
     ).scalar_one()
 
 
-class Criterion(part_of("funding_call", "call_id"), db.Model):
+class Criterion(db.Model):
     """An assessment criterion of a call, with its weight (a call's weights sum to 100)."""
 
     __tablename__ = "call_criterion"
     __table_args__ = (CheckConstraint("weight > 0 AND weight <= 100", name="weight"),)
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("funding_call.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     name_en: Mapped[str] = mapped_column(String(255))
     name_fr: Mapped[str] = mapped_column(String(255))
@@ -336,24 +286,35 @@ class Application(db.Model):
         return f"<Application {self.id} {self.status}>"
 
 
-class BeneficiaryCount(part_of("application", "application_id"), CountCell, db.Model):
+class BeneficiaryCount(db.Model):
     """How many people the project expects to assist, by sex and age band. Counts only, never names."""
 
     __tablename__ = "application_beneficiary"
-    __table_args__ = CountCell.rules("application_id", "sex", "age_band", name="uq_application_beneficiary_cell")
+    __table_args__ = (
+        UniqueConstraint("application_id", "sex", "age_band", name="uq_application_beneficiary_cell"),
+        CheckConstraint("count >= 0", name="count"),
+    )
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
     sex: Mapped[str] = mapped_column(String(32))
     age_band: Mapped[str] = mapped_column(String(16))
+    count: Mapped[int] = mapped_column(Integer)
 
     application: Mapped[Application] = relationship(back_populates="beneficiaries", lazy="raise")
 
 
-class BudgetLine(part_of("application", "application_id"), BudgetItem, db.Model):
+class BudgetLine(db.Model):
     """A line of an application's budget: quantity x unit cost = total, in the application's currency."""
 
     __tablename__ = "budget_line"
     __table_args__ = (CheckConstraint("quantity > 0 AND unit_cost >= 0 AND total >= 0", name="amounts"),)
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(String(255))
     quantity: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     unit_cost: Mapped[Decimal] = mapped_column(MONEY)
     total: Mapped[Decimal] = mapped_column(MONEY)
@@ -361,7 +322,7 @@ class BudgetLine(part_of("application", "application_id"), BudgetItem, db.Model)
     application: Mapped[Application] = relationship(back_populates="budget_lines", lazy="raise")
 
 
-class ApplicationEvent(part_of("application", "application_id"), workflow_step(32), db.Model):
+class ApplicationEvent(db.Model):
     """The history of an application's status (every workflow transition), with the message that came with it.
 
     A return for revision is the fund's request for information: it stays open on the applicant's dashboard
@@ -369,7 +330,15 @@ class ApplicationEvent(part_of("application", "application_id"), workflow_step(3
 
     __tablename__ = "application_event"
 
-    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, sort_order=1)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
+    trigger: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    message: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Document(db.Model):

@@ -66,7 +66,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fund.accounting import models
-from fund.accounting.models import ZERO, money_figures
 from fund.accounting.rates import BASE_CURRENCY, from_minor
 from fund.audit import make_append_only
 from fund.db import db
@@ -78,6 +77,8 @@ KINDS = (CONTRIBUTION, GRANT, PSC)
 
 #: Earmark types and the grants directory parameter that matches each.
 EARMARK_PARAMETERS = {"funding_window": "funding_window", "region": "region", "theme": "theme"}
+
+ZERO = Decimal("0.00")
 
 
 class Attribution(db.Model):
@@ -314,13 +315,18 @@ def pool_differences() -> list[PoolDifference]:
 # Reading -------------------------------------------------------------------------------------------------------
 
 
-@money_figures("opening received grants_total psc closing")
+@dataclass
 class DonorUse:
     """A donor's pools over a period (USD): unspent at the start, received, paid to grants and PSC, unspent at the
     end (``opening + received - grants - psc = closing``); per grant, what its money paid in the period, split into
     earmarked and unearmarked; per earmark, the same four figures."""
 
     donor_id: int
+    opening: Decimal = ZERO
+    received: Decimal = ZERO
+    grants_total: Decimal = ZERO
+    psc: Decimal = ZERO
+    closing: Decimal = ZERO
     grants: dict[int, tuple[Decimal, Decimal]] = field(default_factory=dict)  # grant -> (unearmarked, earmarked)
     earmarks: dict[tuple[str | None, str | None], dict[str, Decimal]] = field(default_factory=dict)
     earmark_grants: dict[tuple[str | None, str | None], int] = field(default_factory=dict)  # grants each paid

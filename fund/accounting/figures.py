@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from fund.accounting import balances, models
-from fund.accounting.models import ZERO, JournalEntry, Posting, money_figures
+from fund.accounting.models import ZERO, JournalEntry, Posting
 from fund.accounting.rates import BASE_CURRENCY, from_minor
 from fund.db import db
 from fund.money import to_decimal
@@ -59,12 +59,19 @@ def _read(figures_class, scope: str, ref_ids: Iterable[int], rules: tuple[Rule, 
     return result
 
 
-@money_figures("committed paid refunded remaining expenditure psc psc_reserved")
+@dataclass
 class GrantFigures:
     """A grant's money from the ledger (USD). ``committed`` is net of releases; ``remaining`` is the commitment
     not yet disbursed (committed - paid); ``expenditure`` is paid - refunded; ``psc`` the PSC charged on it."""
 
     grant_id: int
+    committed: Decimal = ZERO
+    paid: Decimal = ZERO
+    refunded: Decimal = ZERO
+    remaining: Decimal = ZERO
+    expenditure: Decimal = ZERO
+    psc: Decimal = ZERO
+    psc_reserved: Decimal = ZERO
 
     def as_dict(self) -> dict:
         return {k: str(v) if isinstance(v, Decimal) else v for k, v in self.__dict__.items()}
@@ -91,18 +98,30 @@ def grant_figures(grant_id: int) -> GrantFigures:
     return grants_figures([grant_id])[grant_id]
 
 
-@money_figures("received receivable disbursed psc refunded cash committed operating_reserve available fx_gain_loss "
-               "written_off")
+@dataclass
 class FundPosition:
     """The fund's position in USD, from the ledger.
 
     cash = received - disbursed - psc + refunded; committed = undisbursed grant commitments plus the PSC they will
     attract; available = cash - committed - operating reserve (OPERATING_RESERVE_USD)."""
 
+    received: Decimal = ZERO
+    receivable: Decimal = ZERO
+    disbursed: Decimal = ZERO
+    psc: Decimal = ZERO
+    refunded: Decimal = ZERO
+    cash: Decimal = ZERO
+    committed: Decimal = ZERO
+    operating_reserve: Decimal = ZERO
+    available: Decimal = ZERO
+    fx_gain_loss: Decimal = ZERO
+    written_off: Decimal = ZERO
     by_kind: dict = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict:
-        return {"currency": BASE_CURRENCY, **{k: str(getattr(self, k)) for k in self.FIGURES}}
+        keys = ("received", "receivable", "disbursed", "psc", "refunded", "cash", "committed", "operating_reserve",
+                "available", "fx_gain_loss", "written_off")
+        return {"currency": BASE_CURRENCY, **{k: str(getattr(self, k)) for k in keys}}
 
 
 _POSITION_RULES: tuple[Rule, ...] = (
@@ -137,12 +156,16 @@ def cash_by_currency() -> list[tuple[str, Decimal, Decimal]]:
     return [(c, from_minor(m, c), usd_of_cents(u)) for c, m, u in balances.by_currency(models.CASH)]
 
 
-@money_figures("pledged received written_off outstanding")
+@dataclass
 class DonorFigures:
     """A donor's money (USD): confirmed pledges at their booking rates, contributions at their receipt rates,
     written off, and what confirmed pledges still owe (at booking rates)."""
 
     donor_id: int
+    pledged: Decimal = ZERO
+    received: Decimal = ZERO
+    written_off: Decimal = ZERO
+    outstanding: Decimal = ZERO
 
 
 _DONOR_RULES: tuple[Rule, ...] = (

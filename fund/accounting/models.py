@@ -9,7 +9,6 @@ beside the functions that write them (:mod:`~fund.accounting.rates`, :mod:`~fund
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String
@@ -19,63 +18,62 @@ from fund.accounting.rates import BASE_CURRENCY, from_minor
 from fund.audit import make_append_only
 from fund.db import UTCDateTime, db, utcnow
 
-# Chart of accounts: code -> English name ----------------------------------------------------------------------
+# Chart of accounts --------------------------------------------------------------------------------------------
+
+CASH = "cash"
+RECEIVABLE = "contributions_receivable"
+REVENUE = "contribution_revenue"
+WRITE_OFFS = "pledge_write_offs"
+COMMITMENTS = "commitments"
+GRANTS_PAYABLE = "grants_payable"
+PSC_RESERVE = "psc_reserve"
+GRANT_EXPENSE = "grant_expense"
+PSC = "programme_support_costs"
+FX = "fx_gain_loss"
 
 ACCOUNTS: dict[str, str] = {
-    "cash": "Cash",
-    "contributions_receivable": "Contributions receivable",
-    "contribution_revenue": "Contribution revenue",
-    "pledge_write_offs": "Pledges written off",
-    "commitments": "Fund balance committed to grants",
-    "grants_payable": "Grants payable (commitments)",
-    "psc_reserve": "Programme support costs on commitments",
-    "grant_expense": "Grant expense",
-    "programme_support_costs": "Programme support costs",
-    "fx_gain_loss": "Exchange gain or loss",
+    CASH: "Cash",
+    RECEIVABLE: "Contributions receivable",
+    REVENUE: "Contribution revenue",
+    WRITE_OFFS: "Pledges written off",
+    COMMITMENTS: "Fund balance committed to grants",
+    GRANTS_PAYABLE: "Grants payable (commitments)",
+    PSC_RESERVE: "Programme support costs on commitments",
+    GRANT_EXPENSE: "Grant expense",
+    PSC: "Programme support costs",
+    FX: "Exchange gain or loss",
 }
-CASH, RECEIVABLE, REVENUE, WRITE_OFFS, COMMITMENTS, GRANTS_PAYABLE, PSC_RESERVE, GRANT_EXPENSE, PSC, FX = ACCOUNTS
 
 
-# Entry kinds: code -> English name (a reversing entry has the kind of the entry it reverses) -----------------
+# Entry kinds (a reversing entry has the kind of the entry it reverses) --------------------------------------
+
+PLEDGE_CONFIRMED = "pledge_confirmed"
+PLEDGE_CANCELLED = "pledge_cancelled"
+PLEDGE_WRITE_OFF = "pledge_write_off"
+CONTRIBUTION = "contribution"
+COMMITMENT = "commitment"
+COMMITMENT_RELEASE = "commitment_release"
+DISBURSEMENT = "disbursement"
+GRANT_REFUND = "grant_refund"
+PSC_CHARGE = "psc"
 
 KINDS: dict[str, str] = {
-    "pledge_confirmed": "Pledge confirmed",
-    "pledge_cancelled": "Pledge cancelled",
-    "pledge_write_off": "Pledge written off",
-    "contribution": "Contribution received",
-    "commitment": "Grant committed",
-    "commitment_release": "Commitment released",
-    "disbursement": "Disbursement paid",
-    "grant_refund": "Grantee refund",
-    "psc": "Programme support costs",
+    PLEDGE_CONFIRMED: "Pledge confirmed",
+    PLEDGE_CANCELLED: "Pledge cancelled",
+    PLEDGE_WRITE_OFF: "Pledge written off",
+    CONTRIBUTION: "Contribution received",
+    COMMITMENT: "Grant committed",
+    COMMITMENT_RELEASE: "Commitment released",
+    DISBURSEMENT: "Disbursement paid",
+    GRANT_REFUND: "Grantee refund",
+    PSC_CHARGE: "Programme support costs",
 }
-(PLEDGE_CONFIRMED, PLEDGE_CANCELLED, PLEDGE_WRITE_OFF, CONTRIBUTION, COMMITMENT, COMMITMENT_RELEASE, DISBURSEMENT,
- GRANT_REFUND, PSC_CHARGE) = KINDS
 
 
 GRANT_KINDS = frozenset({COMMITMENT, COMMITMENT_RELEASE, DISBURSEMENT, GRANT_REFUND, PSC_CHARGE})
 
 
 ZERO = Decimal("0.00")
-
-
-def money_figures(names: str):
-    """Class decorator for a set of money figures: a dataclass with one ``Decimal`` field for each of ``names``
-    (separated by spaces), each starting at :data:`ZERO`. The figures follow the class's own fields that have no
-    default (an id) and precede those that have one; their names, in order, are the class's ``FIGURES``."""
-    figures = tuple(names.split())
-
-    def make(cls):
-        own = dict(cls.__dict__.get("__annotations__", {}))
-        required = {name: kind for name, kind in own.items() if name not in cls.__dict__}
-        defaulted = {name: kind for name, kind in own.items() if name in cls.__dict__}
-        cls.__annotations__ = {**required, **dict.fromkeys(figures, "Decimal"), **defaulted}
-        for name in figures:
-            setattr(cls, name, ZERO)
-        cls.FIGURES = figures
-        return dataclass(cls)
-
-    return make
 
 
 class JournalEntry(db.Model):

@@ -18,7 +18,7 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, Numeric, Stri
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fund.db import UTCDateTime, db, utcnow
-from grants.models import MONEY, Application, BudgetItem, CountCell, Organisation, keyed, part_of, workflow_step
+from grants.models import MONEY, Application, Organisation
 
 #: Tranche conditions: what must have happened before a tranche may be approved and paid.
 SIGNATURE = "signature"
@@ -102,24 +102,33 @@ class Grant(db.Model):
         return f"<Grant {self.id} {self.number} {self.status}>"
 
 
-class GrantBudgetLine(part_of("grant_award", "grant_id"), BudgetItem, db.Model):
+class GrantBudgetLine(db.Model):
     """A line of the approved budget (copied from the application; revisable by agreement)."""
 
     __tablename__ = "grant_budget_line"
     __table_args__ = (CheckConstraint("amount >= 0", name="amount"),)
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grant_award.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(String(255))
     amount: Mapped[Decimal] = mapped_column(MONEY)
 
     grant: Mapped[Grant] = relationship(back_populates="budget_lines", lazy="raise")
 
 
-class Tranche(part_of("grant_award", "grant_id"), db.Model):
+class Tranche(db.Model):
     """One instalment of the award: its amount, the condition that releases it and when it is expected."""
 
     __tablename__ = "grant_tranche"
-    __table_args__ = keyed("grant_id", "number", name="uq_grant_tranche_number", check="amount > 0",
-                           check_name="amount")
+    __table_args__ = (
+        UniqueConstraint("grant_id", "number", name="uq_grant_tranche_number"),
+        CheckConstraint("amount > 0", name="amount"),
+    )
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grant_award.id", ondelete="CASCADE"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     amount: Mapped[Decimal] = mapped_column(MONEY)
     condition: Mapped[str] = mapped_column(String(24))
@@ -128,13 +137,15 @@ class Tranche(part_of("grant_award", "grant_id"), db.Model):
     grant: Mapped[Grant] = relationship(back_populates="tranches", lazy="raise")
 
 
-class Disbursement(part_of("grant_award", "grant_id"), db.Model):
+class Disbursement(db.Model):
     """A payment of (part of) a tranche. Status: scheduled -> requested -> approved -> paid, or cancelled, or
     failed (grants.awards.workflow). Two different finance officers request and approve."""
 
     __tablename__ = "disbursement"
     __table_args__ = (CheckConstraint("amount > 0", name="amount"),)
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grant_award.id", ondelete="CASCADE"), index=True)
     tranche_id: Mapped[int] = mapped_column(ForeignKey("grant_tranche.id"), index=True)
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     amount: Mapped[Decimal] = mapped_column(MONEY)
@@ -163,7 +174,7 @@ class Disbursement(part_of("grant_award", "grant_id"), db.Model):
         return f"<Disbursement {self.id} {self.amount} {self.status}>"
 
 
-class GrantReport(part_of("grant_award", "grant_id"), db.Model):
+class GrantReport(db.Model):
     """An interim or final report: narrative, results (aggregate counts) and the financial report.
 
     Status: due -> submitted -> accepted, or returned (with comments) and submitted again. Results count the
@@ -172,6 +183,8 @@ class GrantReport(part_of("grant_award", "grant_id"), db.Model):
     __tablename__ = "grant_report"
     __table_args__ = (UniqueConstraint("grant_id", "kind", name="uq_grant_report_kind"),)
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grant_award.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="due", index=True)
     period_start: Mapped[dt.date] = mapped_column(Date)
@@ -210,26 +223,36 @@ class GrantReport(part_of("grant_award", "grant_id"), db.Model):
         return f"<GrantReport {self.id} {self.kind} {self.status}>"
 
 
-class ReportResult(part_of("grant_report", "report_id"), CountCell, db.Model):
+class ReportResult(db.Model):
     """One cell of a report's results: victims assisted in a breakdown's category (``sex_age`` keys are
     "sex|age band"). Counts only."""
 
     __tablename__ = "grant_report_result"
-    __table_args__ = CountCell.rules("report_id", "breakdown", "key", name="uq_grant_report_result_cell")
+    __table_args__ = (
+        UniqueConstraint("report_id", "breakdown", "key", name="uq_grant_report_result_cell"),
+        CheckConstraint("count >= 0", name="count"),
+    )
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("grant_report.id", ondelete="CASCADE"), index=True)
     breakdown: Mapped[str] = mapped_column(String(16))
     key: Mapped[str] = mapped_column(String(48))
+    count: Mapped[int] = mapped_column(Integer)
 
     report: Mapped[GrantReport] = relationship(back_populates="results", lazy="raise")
 
 
-class ReportExpense(part_of("grant_report", "report_id"), db.Model):
+class ReportExpense(db.Model):
     """Expenditure on one approved budget line, cumulative to the end of the report's period."""
 
     __tablename__ = "grant_report_expense"
-    __table_args__ = keyed("report_id", "budget_line_id", name="uq_grant_report_expense_line", check="spent >= 0",
-                           check_name="spent")
+    __table_args__ = (
+        UniqueConstraint("report_id", "budget_line_id", name="uq_grant_report_expense_line"),
+        CheckConstraint("spent >= 0", name="spent"),
+    )
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("grant_report.id", ondelete="CASCADE"), index=True)
     budget_line_id: Mapped[int] = mapped_column(ForeignKey("grant_budget_line.id"), index=True)
     spent: Mapped[Decimal] = mapped_column(MONEY)
     explanation: Mapped[str | None] = mapped_column(Text)
@@ -238,12 +261,14 @@ class ReportExpense(part_of("grant_report", "report_id"), db.Model):
     budget_line: Mapped[GrantBudgetLine] = relationship(lazy="joined", innerjoin=True)
 
 
-class GrantRefund(part_of("grant_award", "grant_id"), db.Model):
+class GrantRefund(db.Model):
     """Unspent money the grantee paid back, in its own currency, with the USD value and the rate used."""
 
     __tablename__ = "grant_refund"
     __table_args__ = (CheckConstraint("amount > 0", name="amount"),)
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grant_award.id", ondelete="CASCADE"), index=True)
     currency: Mapped[str] = mapped_column(String(3))
     amount: Mapped[Decimal] = mapped_column(Numeric(18, 3))
     usd: Mapped[Decimal] = mapped_column(MONEY)
@@ -256,21 +281,31 @@ class GrantRefund(part_of("grant_award", "grant_id"), db.Model):
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class GrantEvent(part_of("grant_award", "grant_id"), workflow_step(24), db.Model):
+class GrantEvent(db.Model):
     """The history of a grant and of its disbursements and reports: every workflow step, with its message."""
 
     __tablename__ = "grant_event"
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grant_award.id", ondelete="CASCADE"), index=True)
     entity: Mapped[str] = mapped_column(String(16))
     entity_id: Mapped[int] = mapped_column(Integer)
+    trigger: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    message: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ReportReminder(part_of("grant_report", "report_id"), db.Model):
+class ReportReminder(db.Model):
     """A reminder sent about a report: at most one per report per day (the unique key makes it so)."""
 
     __tablename__ = "grant_report_reminder"
     __table_args__ = (UniqueConstraint("report_id", "sent_on", name="uq_grant_report_reminder_day"),)
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("grant_report.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     sent_on: Mapped[dt.date] = mapped_column(Date)
     recipients: Mapped[int] = mapped_column(Integer, default=0)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fund.db import UTCDateTime, db, utcnow
 from fund.models import User
-from grants.models import MONEY, Application, keyed, part_of
+from grants.models import MONEY, Application
 
 #: The eligibility checklist, in the order it is shown.
 SCREENING_ITEMS = ("registered_nonprofit", "applies_directly", "own_bank_account", "safeguarding_policy",
@@ -62,10 +62,12 @@ class Screening(db.Model):
         return next((i for i in self.items if i.code == code), None)
 
 
-class ScreeningItem(part_of("screening", "screening_id"), db.Model):
+class ScreeningItem(db.Model):
     __tablename__ = "screening_item"
     __table_args__ = (UniqueConstraint("screening_id", "code", name="uq_screening_item_code"),)
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    screening_id: Mapped[int] = mapped_column(ForeignKey("screening.id", ondelete="CASCADE"), index=True)
     code: Mapped[str] = mapped_column(String(32))
     result: Mapped[str] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
@@ -105,12 +107,14 @@ class SanctionsEntry(db.Model):
                                                       cascade="all, delete-orphan")
 
 
-class SanctionsName(part_of("sanctions_entry", "entry_id"), db.Model):
+class SanctionsName(db.Model):
     """A name of a listed entry (its main name or an alias), with a normalised matching key. A name with
     apostrophes has one row per key (apostrophes joining letters, and separating words)."""
 
     __tablename__ = "sanctions_name"
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("sanctions_entry.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(500))
     is_alias: Mapped[bool] = mapped_column(default=False)
     #: Normalised tokens, sorted and joined by spaces (see grants.review.sanctions.keys).
@@ -119,7 +123,7 @@ class SanctionsName(part_of("sanctions_entry", "entry_id"), db.Model):
     entry: Mapped[SanctionsEntry] = relationship(back_populates="names", lazy="joined")
 
 
-class Review(part_of("application", "application_id"), db.Model):
+class Review(db.Model):
     """A reviewer's assignment to an application: their declaration, then their scores.
 
     Status: ``assigned`` (nothing saved yet), ``draft`` (scores saved), ``submitted`` (locked), or ``recused``
@@ -128,6 +132,8 @@ class Review(part_of("application", "application_id"), db.Model):
     __tablename__ = "review"
     __table_args__ = (UniqueConstraint("application_id", "reviewer_id", name="uq_review_application_reviewer"),)
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -157,11 +163,15 @@ class Review(part_of("application", "application_id"), db.Model):
         return next((s for s in self.scores if s.criterion_id == criterion_id), None)
 
 
-class ReviewScore(part_of("review", "review_id"), db.Model):
+class ReviewScore(db.Model):
     __tablename__ = "review_score"
-    __table_args__ = keyed("review_id", "criterion_id", name="uq_review_score_criterion",
-                           check="score IS NULL OR (score >= 1 AND score <= 5)", check_name="score")
+    __table_args__ = (
+        UniqueConstraint("review_id", "criterion_id", name="uq_review_score_criterion"),
+        CheckConstraint("score IS NULL OR (score >= 1 AND score <= 5)", name="score"),
+    )
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("review.id", ondelete="CASCADE"), index=True)
     criterion_id: Mapped[int] = mapped_column(ForeignKey("call_criterion.id", ondelete="CASCADE"), index=True)
     score: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
@@ -169,7 +179,7 @@ class ReviewScore(part_of("review", "review_id"), db.Model):
     review: Mapped[Review] = relationship(back_populates="scores", lazy="raise")
 
 
-class Decision(part_of("application", "application_id"), db.Model):
+class Decision(db.Model):
     """A Board decision on an application: approved (with the amount committed), reserve list, or rejected.
 
     An application may have several (reserve, then approved when money arrives); the latest is in force."""
@@ -177,6 +187,8 @@ class Decision(part_of("application", "application_id"), db.Model):
     __tablename__ = "board_decision"
     __table_args__ = (CheckConstraint("amount IS NULL OR amount > 0", name="amount"),)
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("funding_call.id"), index=True)
     outcome: Mapped[str] = mapped_column(String(16))
     amount: Mapped[Decimal | None] = mapped_column(MONEY)
