@@ -3,11 +3,13 @@ per session with Alembic, emptied after every test; factories; sign-in helpers; 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import socket
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -171,6 +173,74 @@ def _wipe(app) -> None:
                     conn.execute(text(f'DELETE FROM "{t}"'))
 
 
+@dataclass
+class Snapshot:
+    """The rows of every table, the PostgreSQL sequences and the stored files of a moment of the database, to put
+    back into emptied tables: a fixture that builds many records once per worker restores them for each test."""
+
+    tables: dict[str, object] = field(default_factory=dict)
+    sequences: list[tuple[str, int, bool]] = field(default_factory=list)
+    files: dict[Path, bytes] = field(default_factory=dict)
+
+
+def stored_files(app) -> set[Path]:
+    root = Path(app.config["STORAGE_DIR"])
+    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+def take_snapshot(app, files_before: set[Path] = frozenset()) -> Snapshot:
+    """The database as it is now (as its owner reads it, raw values, no type conversion), and the stored files
+    that are not in ``files_before``."""
+    snapshot = Snapshot(files={p: p.read_bytes() for p in stored_files(app) - set(files_before)})
+    with app.app_context():
+        db.session.remove()
+        with owner_engine_of(app).begin() as conn:
+            postgresql = conn.dialect.name == "postgresql"
+            raw = conn.connection.driver_connection
+            for table in db.metadata.sorted_tables:
+                if postgresql:
+                    with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" TO STDOUT') as copy:
+                        data = b"".join(bytes(chunk) for chunk in copy)
+                    if data:
+                        snapshot.tables[table.name] = data
+                else:
+                    result = conn.exec_driver_sql(f'SELECT * FROM "{table.name}"')
+                    rows = [tuple(row) for row in result]
+                    if rows:
+                        snapshot.tables[table.name] = (list(result.keys()), rows)
+            if postgresql:
+                snapshot.sequences = [tuple(row) for row in conn.execute(text(
+                    "SELECT format('%I.%I', schemaname, sequencename), last_value, true FROM pg_sequences "
+                    "WHERE last_value IS NOT NULL"))]
+    return snapshot
+
+
+def restore_snapshot(app, snapshot: Snapshot) -> None:
+    """Put the snapshot's rows back into the (emptied) tables, its sequences where they were, its files back."""
+    for path, data in snapshot.files.items():
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    with app.app_context():
+        db.session.remove()
+        with owner_engine_of(app).begin() as conn:
+            raw = conn.connection.driver_connection
+            for table in db.metadata.sorted_tables:
+                content = snapshot.tables.get(table.name)
+                if content is None:
+                    continue
+                if conn.dialect.name == "postgresql":
+                    with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" FROM STDIN') as copy:
+                        copy.write(content)
+                else:
+                    columns, rows = content
+                    names = ", ".join(f'"{c}"' for c in columns)
+                    marks = ", ".join("?" for _ in columns)
+                    conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', rows)
+            for name, value, called in snapshot.sequences:
+                conn.execute(text("SELECT setval(:n, :v, :c)"), {"n": name, "v": value, "c": called})
+
+
 @pytest.fixture(scope="session")
 def _limiter_storage(app):
     """The suite's own throttling storage (memory), as create_app of the session app left it."""
@@ -203,26 +273,27 @@ def client(app) -> Client:
     return app.test_client()
 
 
+def new_user(app, role: str = "applicant", *, email: str | None = None, password: str = PASSWORD, two_factor=None,
+             **fields):
+    """A committed user of ``role`` (detached from the session; staff get a TOTP second factor)."""
+    from fund import operations
+
+    assert role in ROLES
+    with app.app_context():
+        user = operations.create_user(email or f"{role}-{uuid.uuid4().hex[:8]}@example.org", role, password,
+                                      **fields)
+        if two_factor if two_factor is not None else role in TWO_FACTOR_ROLES:
+            enable_totp(user)
+        db.session.commit()
+        db.session.refresh(user)
+        db.session.expunge(user)
+        return user
+
+
 @pytest.fixture
 def make_user(app):
     """make_user("fund_manager", email=None, **fields) -> User (committed; staff get a TOTP second factor)."""
-
-    def factory(role: str = "applicant", *, email: str | None = None, password: str = PASSWORD, two_factor=None,
-                **fields):
-        from fund import operations
-
-        assert role in ROLES
-        with app.app_context():
-            user = operations.create_user(email or f"{role}-{uuid.uuid4().hex[:8]}@example.org", role, password,
-                                          **fields)
-            if two_factor if two_factor is not None else role in TWO_FACTOR_ROLES:
-                enable_totp(user)
-            db.session.commit()
-            db.session.refresh(user)
-            db.session.expunge(user)
-            return user
-
-    return factory
+    return functools.partial(new_user, app)
 
 
 def totp_code(app, user) -> str:
@@ -263,20 +334,21 @@ def login_as(app, make_user, sign_in):
     return do
 
 
+def new_token(app, user) -> str:
+    """A new API token of ``user``: its bearer secret."""
+    from fund import operations
+    from fund.models import User
+
+    with app.app_context():
+        _token, secret = operations.create_token(db.session.get(User, user.id), "test")
+        db.session.commit()
+        return secret
+
+
 @pytest.fixture
 def api_token(app):
     """api_token(user) -> the bearer token secret."""
-
-    def do(user) -> str:
-        from fund import operations
-        from fund.models import User
-
-        with app.app_context():
-            _token, secret = operations.create_token(db.session.get(User, user.id), "test")
-            db.session.commit()
-            return secret
-
-    return do
+    return functools.partial(new_token, app)
 
 
 @pytest.fixture
