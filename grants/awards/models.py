@@ -15,9 +15,10 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from fund.db import UTCDateTime, db, utcnow
+from fund.models import User
 from grants.models import MONEY, Application, Organisation
 
 #: Tranche conditions: what must have happened before a tranche may be approved and paid.
@@ -90,6 +91,8 @@ class Grant(db.Model):
         back_populates="grant", lazy="selectin", order_by="GrantReport.due_on", cascade="all, delete-orphan")
     disbursements: Mapped[list[Disbursement]] = relationship(
         back_populates="grant", lazy="selectin", order_by="Disbursement.id", cascade="all, delete-orphan")
+    #: Read by the grant's page (the operations write refunds by their grant_id).
+    refunds: Mapped[list[GrantRefund]] = relationship(lazy="select", order_by="GrantRefund.id", viewonly=True)
 
     def report(self, kind: str) -> GrantReport | None:
         return next((r for r in self.reports if r.kind == kind), None)
@@ -135,6 +138,12 @@ class Tranche(db.Model):
     expected_on: Mapped[dt.date] = mapped_column(Date)
 
     grant: Mapped[Grant] = relationship(back_populates="tranches", lazy="raise")
+    #: What has been requested, approved and paid against the tranche and when it was last paid, read with the
+    #: tranche by the grant's page (:data:`grants.awards.reads.GRANT_PAGE`); None when not asked for.
+    requested_total: Mapped[Decimal | None] = query_expression()
+    approved_total: Mapped[Decimal | None] = query_expression()
+    paid_total: Mapped[Decimal | None] = query_expression()
+    last_paid_on: Mapped[dt.date | None] = query_expression()
 
 
 class Disbursement(db.Model):
@@ -169,6 +178,9 @@ class Disbursement(db.Model):
 
     grant: Mapped[Grant] = relationship(back_populates="disbursements", lazy="raise")
     tranche: Mapped[Tranche] = relationship(lazy="joined", innerjoin=True)
+    #: The people of the request, for the pages (joined when a page asks for them).
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id], lazy="select", viewonly=True)
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id], lazy="select", viewonly=True)
 
     def __repr__(self) -> str:
         return f"<Disbursement {self.id} {self.amount} {self.status}>"
@@ -296,6 +308,8 @@ class GrantEvent(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     message: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[User | None] = relationship(lazy="select", viewonly=True)
 
 
 class ReportReminder(db.Model):

@@ -105,6 +105,7 @@ ROUTES: dict = {
     ("grants_awards.grant_transition", "POST"): Route(FM, args=grant_trigger("suspend"), body={"message": "M"}),
     ("grants_awards.request_disbursement", "POST"): Route(FO, args=active_grant, body={"tranche": "1",
                                                                                        "amount": "10.00"}),
+    ("grants_awards.new_refund", "GET"): Route(FO, args=active_grant),
     ("grants_awards.record_refund", "POST"): Route(FO, args=active_grant, body=REFUND),
     ("grants_awards.disbursement_action", "POST"): Route(FO, args=disbursement_action("approve")),
     ("grants_awards.edit_disbursement", "POST"): Route(FO, args=requested, body={"amount": "50.00"}),

@@ -10,29 +10,25 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from fund.accounting.figures import grant_figures, grants_figures
 from fund.accounting.rates import currency_choices
 from fund.db import db
 from fund.errors import FundError
-from fund.models import APPLICANT, FINANCE_OFFICER, FUND_MANAGER, User
+from fund.models import APPLICANT, FINANCE_OFFICER, FUND_MANAGER
 from fund.permissions import access, can_edit, ensure_edit, ensure_view
 from fund.templating import money
 from grants.awards import operations, reads
-from grants.awards.models import Grant, GrantEvent, GrantRefund
+from grants.awards.models import Grant, GrantEvent
 from grants.awards.presenters import is_due_soon, is_overdue, tranche_rows
 from grants.awards.schemas import DisbursementIn, MessageIn, RefundIn
 from grants.awards.views.common import GRANT_READERS, STAFF_READERS, bp, errors_of, money_form, refused
-from grants.awards.workflow import (
-    DISBURSEMENT_WORKFLOW,
-    GRANT_WORKFLOW,
-    REPORT_EDITABLE,
-    approval_blockers,
-    payment_blockers,
-)
+from grants.awards.workflow import DISBURSEMENT_WORKFLOW, GRANT_WORKFLOW, REPORT_EDITABLE, conditions_met
 from grants.presenters import language
 from grants.views import flatten_errors, perform
+
+#: Payments and steps of the history shown a page.
+PER_PAGE = 20
 
 # The grantee's dashboard ------------------------------------------------------------------------------------
 
@@ -81,35 +77,45 @@ def grants():
 # A grant ------------------------------------------------------------------------------------------------------
 
 def grant_page(grant: Grant, errors: dict | None = None, status: int = 200, form=None, open_form: str | None = None,
-                *, fresh: bool = True):
-    """The grant's page; ``fresh=False`` when ``grant`` was just read for it (no write in the request since)."""
+               *, fresh: bool = True):
+    """The grant's page in five statements whatever its history: the signed-in user, the grant with what
+    :data:`grants.awards.reads.GRANT_PAGE` joins, its ledger figures, a page of its payments and a page of its
+    history (``?payments=`` and ``?history=``, newest first). ``fresh=False`` when ``grant`` was just read with
+    GRANT_PAGE (no write in the request since).
+
+    Approving a payment and recording it are done in the finance queues, which check the rules for a whole list
+    at once; the page links to them."""
     if fresh:
         db.session.expire(grant)
-        grant = db.session.get(Grant, grant.id)
-    events = db.session.execute(select(GrantEvent).where(GrantEvent.grant_id == grant.id)
-                                .order_by(GrantEvent.id)).scalars().all()
-    refunds = db.session.execute(select(GrantRefund).where(GrantRefund.grant_id == grant.id)
-                                 .order_by(GrantRefund.id)).scalars().all()
-    actors = {u.id: u for u in db.session.execute(select(User).options(joinedload(User.roles)).where(User.id.in_(
-        {e.actor_id for e in events} | {d.requested_by_id for d in grant.disbursements}
-        | {d.approved_by_id for d in grant.disbursements}))).unique().scalars()}
+        grant = db.session.execute(select(Grant).where(Grant.id == grant.id).execution_options(populate_existing=True)
+                                   .options(*reads.GRANT_PAGE)).unique().scalar_one()
+    payments_page = max(request.args.get("payments", 1, type=int), 1)
+    history_page = max(request.args.get("history", 1, type=int), 1)
+    disbursements, disbursements_total = reads.disbursement_page(grant.id, payments_page, PER_PAGE)
+    events, events_total = reads.event_page(grant.id, history_page, PER_PAGE)
     html = render_template(
-        "grants/awards/grant.html", grant=grant, figures=grant_figures(grant.id), tranches=tranche_rows(grant),
-        events=events, refunds=refunds, actors=actors, errors=errors or {}, form=form or {}, open_form=open_form,
+        "grants/awards/grant.html", grant=grant, figures=grant_figures(grant.id),
+        tranches=reads.page_tranche_rows(grant, conditions_met(grant)),
+        disbursements=disbursements, payments=pages(payments_page, disbursements_total),
+        events=events, history=pages(history_page, events_total), refunds=grant.refunds,
+        errors=errors or {}, form=form or {}, open_form=open_form,
         transitions=GRANT_WORKFLOW.available(grant, current_user), can_edit=can_edit(current_user, grant),
         disbursement_actions=lambda d: DISBURSEMENT_WORKFLOW.available(d, current_user),
-        approval_blockers=lambda d: approval_blockers(d, current_user),
-        payment_blockers=lambda d: payment_blockers(d, current_user),
-        overdue=is_overdue, lang=language(), currencies=currency_choices() if current_user.has_any_role(
-            FINANCE_OFFICER) else [],
+        overdue=is_overdue, lang=language(),
     )
     return html, status
+
+
+def pages(page: int, total: int) -> dict:
+    """Where a page of ``total`` rows (PER_PAGE a page) stands: its number, the previous and next ones."""
+    last = max((total + PER_PAGE - 1) // PER_PAGE, 1)
+    return {"page": page, "pages": last, "total": total, "prev": page - 1 if page > 1 else None,
+            "next": page + 1 if page < last else None}
 
 
 @bp.route("/<int:grant_id>")
 @access(*GRANT_READERS)
 def grant_detail(grant_id: int):
-    # Read once, with its budget lines and reports joined (reports without their results and expenses).
     grant = db.session.execute(select(Grant).where(Grant.id == grant_id).options(*reads.GRANT_PAGE)
                                ).unique().scalar_one_or_none()
     return grant_page(ensure_view(grant), fresh=False)
@@ -182,6 +188,25 @@ def request_disbursement(grant_id: int):
     return redirect(url_for("grants_awards.grant_detail", grant_id=grant.id))
 
 
+#: A grant to which the organisation may still pay money back.
+REFUNDABLE = ("active", "suspended", "terminated")
+
+
+def refund_page(grant: Grant, errors: dict | None = None, form=None, status: int = 200):
+    """The form that records money the organisation paid back, with the fund's currencies."""
+    return render_template("grants/awards/refund.html", grant=grant, errors=errors or {}, form=form or {},
+                           currencies=currency_choices(), lang=language()), status
+
+
+@bp.route("/<int:grant_id>/refunds/new")
+@access(FINANCE_OFFICER)
+def new_refund(grant_id: int):
+    grant = ensure_edit(db.session.get(Grant, grant_id))
+    if grant.status not in REFUNDABLE:
+        abort(404)
+    return refund_page(grant)
+
+
 @bp.route("/<int:grant_id>/refunds", methods=["POST"])
 @access(FINANCE_OFFICER)
 def record_refund(grant_id: int):
@@ -191,12 +216,10 @@ def record_refund(grant_id: int):
         refund = operations.record_refund(grant, data, current_user)
     except ValidationError as exc:
         db.session.rollback()
-        return grant_page(grant, {f"refund-{k}": v for k, v in flatten_errors(exc.messages).items()}, 422,
-                           form=request.form, open_form="refund")
+        return refund_page(grant, flatten_errors(exc.messages), request.form, 422)
     except FundError as exc:
         refused(exc)
-        errors = {f"refund-{k}": v for k, v in flatten_errors(exc.fields).items()} if exc.fields else \
-            {"_action": [exc.message]}
-        return grant_page(grant, errors, exc.status, form=request.form, open_form="refund")
+        errors = flatten_errors(exc.fields) if exc.fields else {"_action": [exc.message]}
+        return refund_page(grant, errors, request.form, exc.status)
     flash(_("The refund of %(amount)s has been recorded.", amount=money(refund.amount, refund.currency)), "success")
     return redirect(url_for("grants_awards.grant_detail", grant_id=grant.id))

@@ -88,10 +88,12 @@ def test_the_approval_queue_says_why_a_payment_cannot_be_approved_and_offers_no_
     assert f"disbursements/{second}/approve" not in queue  # no live button for the other one ...
     blocked = re.search(rf'<div class="blocked" id="blocked-{second}">.*?</div>', queue, re.S).group(0)
     assert "Cannot be approved yet" in blocked and "the interim report has not been accepted" in blocked
-    # ... nor on the grant's page.
+    # ... nor on the grant's page, which sends to the queue for both (the queue checks the rules for its list).
     grant_page = colleague.get(f"/grants/awards/{w.grant_id}").get_data(as_text=True)
-    assert f"disbursements/{second}/approve" not in grant_page
-    assert "the interim report has not been accepted" in grant_page
+    assert "/approve" not in grant_page
+    assert f'href="/grants/awards/finance/approvals#disbursement-{second}"' in grant_page
+    assert f'href="/grants/awards/finance/approvals#disbursement-{first}"' in grant_page
+    assert f'<tr id="disbursement-{second}">' in queue
 
     # The operation refuses anyway (a form kept open in another tab), says why, and the refusal is audited
     # although the approval rolled back.
@@ -216,7 +218,8 @@ def test_the_payments_screen_says_why_a_payment_cannot_be_recorded(app, world, l
     blocked = text_of(re.search(rf'<div class="blocked" id="blocked-{d}">.*?</div>', page, re.S).group(0))
     assert "The payment cannot be recorded yet" in blocked and "The grant is suspended" in blocked
     grant_page = officer.get(f"/grants/awards/{w.grant_id}").get_data(as_text=True)
-    assert f"disbursements/{d}/pay" not in grant_page and "The payment cannot be recorded yet" in grant_page
+    assert f"disbursements/{d}/pay" not in grant_page
+    assert f'href="/grants/awards/finance/payments#disbursement-{d}"' in grant_page
     assert w.fm.post(f"/api/v1/grants/{w.grant_id}/resume").status_code == 200
     assert f"disbursements/{d}/pay" in officer.get("/grants/awards/finance/payments").get_data(as_text=True)
 
