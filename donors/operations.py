@@ -101,10 +101,13 @@ def outstanding(pledge: Pledge, figures: PledgeFigures) -> Decimal:
     return max(pledge.amount - figures.received - figures.written_off, zero)
 
 
-def summarise(pledges: list[Pledge], today: dt.date | None = None) -> dict[int, PledgeSummary]:
-    """Summaries of pledges with one ledger query; instalments are matched to payments in due-date order."""
+def summarise(pledges: list[Pledge], today: dt.date | None = None, *,
+              balance_rows: list | None = None) -> dict[int, PledgeSummary]:
+    """Summaries of pledges with one ledger query, or none when given ``balance_rows``, the pledges' kept balances
+    already read (:func:`fund.accounting.balances.usd_by_account_kind_scopes`); instalments are matched to payments
+    in due-date order."""
     today = today or utcnow().date()
-    figures = pledges_figures([(p.id, p.currency) for p in pledges])
+    figures = pledges_figures([(p.id, p.currency) for p in pledges], rows=balance_rows)
     result = {}
     for pledge in pledges:
         f = figures[pledge.id]

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
+from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import aliased, joinedload
 
 from donors import operations, statements
 from donors.models import DONOR_TYPES, EARMARK_TYPES, OPEN, Contribution, Donor, IssuedStatement, Pledge
 from donors.permissions import ISSUE, READ, WRITE
 from donors.schemas import CancelIn, ContributionIn, DonorIn, PledgeIn, StatementIn, StatementQuery, VoidIn, WriteOffIn
-from fund.accounting import attribution, balances, ledger, rates
+from fund.accounting import attribution, balances, rates
 from fund.accounting.figures import DonorFigures, donors_figures, fund_position
 from fund.db import db, utcnow
 from fund.errors import FundError
@@ -105,24 +105,96 @@ def create_donor():
     return redirect(url_for("donors.detail", donor_id=donor.id))
 
 
+#: The donor's page lists its pledges and its contributions a page at a time, newest first.
+PLEDGES_PER_PAGE = 20
+CONTRIBUTIONS_PER_PAGE = 100
+
+
+@dataclass
+class Page:
+    """A page of a list whose total was counted by another statement of the page, read by the templates as a
+    Flask-SQLAlchemy pagination (whose own count would be one more query). A page past the last is empty and leads
+    back to the last one."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return min(self.page - 1, self.pages)
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def _page_number(name: str) -> int:
+    return max(request.args.get(name, 1, type=int), 1)
+
+
 @bp.route("/<int:donor_id>")
 @access(*READ)
 def detail(donor_id: int):
-    donor = ensure_view(db.session.get(Donor, donor_id))
-    return _detail(donor, {}, None)
+    return _detail(donor_id, {}, None)
 
 
-def _detail(donor: Donor, errors: dict, failed_pledge: int | None, status: int = 200):
-    pledges = db.session.execute(
-        select(Pledge).options(joinedload(Pledge.instalments))  # with the pledges: one statement
-        .where(Pledge.donor_id == donor.id).order_by(Pledge.pledged_on.desc(), Pledge.id.desc())
-    ).unique().scalars().all()
-    summaries = operations.summarise(list(pledges))
-    contributions = db.paginate(operations.contributions_query(donor.id), page=request.args.get("page", 1, type=int),
-                                per_page=100, error_out=False)
-    figures = donors_figures([donor.id])[donor.id]
-    html = render_template("donors/detail.html", donor=donor, summaries=[summaries[p.id] for p in pledges],
-                           figures=figures, totals=pledge_totals(figures), contributions=contributions,
+def _donor_and_pledges(donor_id: int, page: int) -> tuple[Donor | None, Page, int]:
+    """The donor, a page of its pledges (newest first) with their instalments, and how many pledges and
+    contributions it has, in one statement: the page's pledges are picked by a subquery and the counts are
+    correlated subqueries, so a page past the last still brings the donor."""
+    listed = aliased(Pledge)
+    page_ids = (select(listed.id).where(listed.donor_id == donor_id)
+                .order_by(listed.pledged_on.desc(), listed.id.desc())
+                .limit(PLEDGES_PER_PAGE).offset((page - 1) * PLEDGES_PER_PAGE))
+    pledges_total = (select(func.count(listed.id)).where(listed.donor_id == Donor.id)
+                     .correlate(Donor).scalar_subquery())
+    contributions_total = (select(func.count(Contribution.id)).where(Contribution.donor_id == Donor.id)
+                           .correlate(Donor).scalar_subquery())
+    rows = db.session.execute(
+        select(Donor, pledges_total, contributions_total, Pledge)
+        .outerjoin(Pledge, and_(Pledge.donor_id == Donor.id, Pledge.id.in_(page_ids)))
+        .where(Donor.id == donor_id).options(joinedload(Pledge.instalments))
+        .order_by(Pledge.pledged_on.desc(), Pledge.id.desc())
+    ).unique().all()
+    if not rows:
+        return None, Page([], page, PLEDGES_PER_PAGE, 0), 0
+    donor, pledge_count, contribution_count, _first = rows[0]
+    pledges = [pledge for *_donor, pledge in rows if pledge is not None]
+    return donor, Page(pledges, page, PLEDGES_PER_PAGE, pledge_count), contribution_count
+
+
+def _detail(donor_id: int, errors: dict, failed_pledge: int | None, status: int = 200):
+    """The donor's page in five statements whatever its history: the signed-in user; the donor with a page of
+    its pledges and the counts; a page of its contributions; the kept balances of the donor and of those pledges
+    (its totals, the pledges' figures and the exchange difference); the use of its money."""
+    donor, pledges, contribution_count = _donor_and_pledges(donor_id, _page_number("pledges_page"))
+    ensure_view(donor)
+    page = _page_number("page")
+    contributions = Page(db.session.execute(
+        operations.contributions_query(donor.id)
+        .limit(CONTRIBUTIONS_PER_PAGE).offset((page - 1) * CONTRIBUTIONS_PER_PAGE)
+    ).scalars().all(), page, CONTRIBUTIONS_PER_PAGE, contribution_count)
+    rows = balances.usd_by_account_kind_scopes([(balances.DONOR, [donor.id]),
+                                                (balances.PLEDGE, [p.id for p in pledges.items])])
+    summaries = operations.summarise(pledges.items, balance_rows=rows[balances.PLEDGE])
+    figures = donors_figures([donor.id], rows=rows[balances.DONOR])[donor.id]
+    html = render_template("donors/detail.html", donor=donor, summaries=[summaries[p.id] for p in pledges.items],
+                           pledges=pledges, figures=figures, totals=pledge_totals(figures),
+                           contributions=contributions, shown_pledges={p.id for p in pledges.items},
                            use=attribution.donor_use(donor.id, dt.date.min, utcnow().date()),
                            method=str(statements.METHOD),
                            errors=errors, failed_pledge=failed_pledge, open_statuses=OPEN,
@@ -135,14 +207,12 @@ def pledge_totals(figures: DonorFigures) -> dict:
     difference = outstanding, and contributions without a pledge beside them.
 
     Pledges are carried in USD at the rate of the month they were booked, payments at the rate of the month they
-    arrived; the difference goes to the ledger's exchange account (``fx_gain_loss``, with the donor's id), read
-    here from the kept balances. It is a gain or a loss of the fund, not money the donor owes."""
-    fx_cents = sum(cents for _ref, account, _kind, cents, _minor
-                   in balances.usd_by_account_kind(balances.DONOR, [figures.donor_id], account=ledger.FX))
-    exchange = -(Decimal(fx_cents or 0) / 100).quantize(Decimal("0.01"))
-    against_pledges = figures.pledged - figures.written_off + exchange - figures.outstanding
+    arrived; the difference goes to the ledger's exchange account (``fx_gain_loss``, with the donor's id), which
+    the donor's figures read with the rest of its kept balances (``exchange``). It is a gain or a loss of the fund,
+    not money the donor owes."""
+    against_pledges = figures.pledged - figures.written_off + figures.exchange - figures.outstanding
     return {"pledged": figures.pledged, "received_against_pledges": against_pledges,
-            "written_off": figures.written_off, "exchange": exchange, "outstanding": figures.outstanding,
+            "written_off": figures.written_off, "exchange": figures.exchange, "outstanding": figures.outstanding,
             "unpledged": figures.received - against_pledges, "received": figures.received}
 
 
@@ -205,8 +275,9 @@ def _pledge_action(pledge_id: int, action):
         errors, status = refusal_errors(exc, field="status", passes=(403, 404)), exc.status
     else:
         flash(message, "success")
-        return redirect(url_for("donors.detail", donor_id=donor_id, _anchor=f"pledge-{pledge_id}"))
-    return _detail(db.session.get(Donor, donor_id), errors, pledge_id, status)
+        return redirect(url_for("donors.detail", donor_id=donor_id,
+                                pledges_page=request.args.get("pledges_page", type=int), _anchor=f"pledge-{pledge_id}"))
+    return _detail(donor_id, errors, pledge_id, status)
 
 
 @bp.route("/pledges/<int:pledge_id>/confirm", methods=["POST"])

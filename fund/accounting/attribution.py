@@ -337,16 +337,19 @@ class DonorUse:
 
 
 def donor_use(donor_id: int, date_from: dt.date, date_to: dt.date) -> DonorUse:
-    """One donor's use of funds for a period: two aggregate queries on that donor's rows."""
+    """One donor's use of funds for a period: one aggregate query on that donor's rows, grouped by kind, earmark,
+    before or in the period and, for grants paid in the period, by grant."""
     use = DonorUse(donor_id)
     before = case((Attribution.value_date < date_from, 1), else_=0)
+    paid_grant = case((and_(Attribution.kind == GRANT, Attribution.value_date >= date_from), Attribution.grant_id),
+                      else_=None)
     rows = db.session.execute(
-        select(Attribution.kind, Attribution.earmark_type, Attribution.earmark_value, before,
+        select(Attribution.kind, Attribution.earmark_type, Attribution.earmark_value, before, paid_grant,
                func.sum(Attribution.usd_cents))
         .where(Attribution.donor_id == donor_id, Attribution.value_date <= date_to)
-        .group_by(Attribution.kind, Attribution.earmark_type, Attribution.earmark_value, before)
+        .group_by(Attribution.kind, Attribution.earmark_type, Attribution.earmark_value, before, paid_grant)
     ).all()
-    for kind, etype, evalue, is_before, cents in rows:
+    for kind, etype, evalue, is_before, grant_id, cents in rows:
         value = from_minor(int(cents), BASE_CURRENCY)
         signed = value if kind == CONTRIBUTION else -value
         figures = use.earmarks.setdefault((etype, evalue), {"opening": ZERO, "received": ZERO, "grants": ZERO,
@@ -362,23 +365,14 @@ def donor_use(donor_id: int, date_from: dt.date, date_to: dt.date) -> DonorUse:
         elif kind == GRANT:
             figures["grants"] += value
             use.grants_total += value
+            unearmarked, earmarked_value = use.grants.get(grant_id, (ZERO, ZERO))
+            use.grants[grant_id] = (unearmarked, earmarked_value + value) if etype is not None else \
+                (unearmarked + value, earmarked_value)
+            if value > 0:
+                use.earmark_grants[(etype, evalue)] = use.earmark_grants.get((etype, evalue), 0) + 1
         else:
             figures["psc"] += value
             use.psc += value
-    rows = db.session.execute(
-        select(Attribution.grant_id, Attribution.earmark_type, Attribution.earmark_value,
-               func.sum(Attribution.usd_cents))
-        .where(Attribution.donor_id == donor_id, Attribution.kind == GRANT, Attribution.value_date >= date_from,
-               Attribution.value_date <= date_to)
-        .group_by(Attribution.grant_id, Attribution.earmark_type, Attribution.earmark_value)
-    ).all()
-    for grant_id, etype, evalue, cents in rows:
-        unearmarked, earmarked_value = use.grants.get(grant_id, (ZERO, ZERO))
-        value = from_minor(int(cents), BASE_CURRENCY)
-        use.grants[grant_id] = (unearmarked, earmarked_value + value) if etype is not None else \
-            (unearmarked + value, earmarked_value)
-        if value > 0:
-            use.earmark_grants[(etype, evalue)] = use.earmark_grants.get((etype, evalue), 0) + 1
     use.grants = {g: v for g, v in sorted(use.grants.items()) if v != (ZERO, ZERO)}
     return use
 

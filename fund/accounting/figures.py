@@ -48,13 +48,22 @@ def _add(figures, rules: tuple[Rule, ...], account: str, kind: str, value: Decim
             setattr(figures, name, current + value if sign > 0 else current - value)
 
 
-def _read(figures_class, scope: str, ref_ids: Iterable[int], rules: tuple[Rule, ...]) -> dict:
-    """The figures (``figures_class``) of each of ``ref_ids`` in ``scope`` from their kept balances in USD, with
-    one query."""
+def _read(figures_class, scope: str, ref_ids: Iterable[int], rules: tuple[Rule, ...], rows: list | None = None
+          ) -> dict:
+    """The figures (``figures_class``) of each of ``ref_ids`` in ``scope`` from their kept balances in USD: with
+    one query, or from ``rows`` of those balances already read (see :func:`balances.usd_by_account_kind_scopes`)."""
     ids = sorted(set(ref_ids))
-    result = {ref_id: figures_class(ref_id) for ref_id in ids}
-    if ids:
-        for ref_id, account, kind, cents, _minor in balances.usd_by_account_kind(scope, ids):
+    if rows is None:
+        rows = balances.usd_by_account_kind(scope, ids) if ids else []
+    return _fold(figures_class, ids, rows, rules)
+
+
+def _fold(figures_class, ref_ids: list[int], rows: Iterable, rules: tuple[Rule, ...]) -> dict:
+    """The figures of each of ``ref_ids`` from balance rows (ref_id, account, kind, USD cents, minor units);
+    rows of other ids are left out."""
+    result = {ref_id: figures_class(ref_id) for ref_id in ref_ids}
+    for ref_id, account, kind, cents, _minor in rows:
+        if ref_id in result:
             _add(result[ref_id], rules, account, kind, usd_of_cents(cents))
     return result
 
@@ -159,13 +168,16 @@ def cash_by_currency() -> list[tuple[str, Decimal, Decimal]]:
 @dataclass
 class DonorFigures:
     """A donor's money (USD): confirmed pledges at their booking rates, contributions at their receipt rates,
-    written off, and what confirmed pledges still owe (at booking rates)."""
+    written off, and what confirmed pledges still owe (at booking rates). ``exchange`` is the difference between
+    the two rates on what was paid against pledges, from the exchange account (``fx_gain_loss``): a gain (+) or a
+    loss (-) of the fund, not money the donor owes."""
 
     donor_id: int
     pledged: Decimal = ZERO
     received: Decimal = ZERO
     written_off: Decimal = ZERO
     outstanding: Decimal = ZERO
+    exchange: Decimal = ZERO
 
 
 _DONOR_RULES: tuple[Rule, ...] = (
@@ -173,11 +185,14 @@ _DONOR_RULES: tuple[Rule, ...] = (
     (models.RECEIVABLE, frozenset({models.PLEDGE_CONFIRMED, models.PLEDGE_CANCELLED}), "pledged", +1),
     (models.CASH, frozenset({models.CONTRIBUTION}), "received", +1),
     (models.WRITE_OFFS, None, "written_off", +1),
+    (models.FX, None, "exchange", -1),
 )
 
 
-def donors_figures(donor_ids: Iterable[int]) -> dict[int, DonorFigures]:
-    return _read(DonorFigures, balances.DONOR, donor_ids, _DONOR_RULES)
+def donors_figures(donor_ids: Iterable[int], *, rows: list | None = None) -> dict[int, DonorFigures]:
+    """Figures of several donors with one query on their kept balances, or from ``rows`` of the donor scope
+    already read."""
+    return _read(DonorFigures, balances.DONOR, donor_ids, _DONOR_RULES, rows)
 
 
 @dataclass
@@ -202,14 +217,18 @@ _PLEDGE_RULES: tuple[Rule, ...] = (  # in the pledge's currency
 )
 
 
-def pledges_figures(pledges: Iterable[tuple[int, str]]) -> dict[int, PledgeFigures]:
-    """Figures of several pledges ((id, currency) pairs) with one query on their kept receivable balances."""
+def pledges_figures(pledges: Iterable[tuple[int, str]], *, rows: list | None = None) -> dict[int, PledgeFigures]:
+    """Figures of several pledges ((id, currency) pairs) with one query on their kept receivable balances, or from
+    ``rows`` of the pledge scope already read (their other accounts are left out)."""
     currencies = dict(pledges)
     result = {p: PledgeFigures(p, booked=Decimal(0)) for p in currencies}
     if not currencies:
         return result
-    rows = balances.usd_by_account_kind(balances.PLEDGE, list(currencies), account=models.RECEIVABLE)
+    if rows is None:
+        rows = balances.usd_by_account_kind(balances.PLEDGE, list(currencies), account=models.RECEIVABLE)
     for pledge_id, account, kind, cents, minor in rows:
+        if account != models.RECEIVABLE or pledge_id not in result:
+            continue
         f = result[pledge_id]
         f.receivable_usd += usd_of_cents(cents)
         _add(f, _PLEDGE_RULES, account, kind, from_minor(minor, currencies[pledge_id]))
