@@ -107,6 +107,7 @@ PORTAL_LISTS = [
 PORTAL_SINGLE = [
     ("fund_manager", "/grants/awards/{grant}"),
     ("applicant", "/grants/awards/{grant}"),
+    ("finance_officer", "/grants/awards/{grant}"),
     ("fund_manager", "/grants/applications/{application}"),
     ("finance_officer", "/donors/{donor}"),
     ("donor", "/donors/{donor}"),
