@@ -152,12 +152,16 @@ def page_tranche_rows(grant: Grant, met: dict[str, bool]) -> list[dict]:
 
 
 def _page(query, page: int, per_page: int) -> tuple[list, int]:
-    """A page (from 1) of ``query``'s entities, newest first, and how many there are in all (one statement: the
-    total is a window count; past the last page, the total is read from the first row, so an empty page says 0
-    only when there is nothing)."""
+    """A page (from 1) of ``query``'s entities and how many there are in all, in one statement (the total is a
+    window count); a page past the last has no row to carry the total, so it is counted then (a second statement,
+    for that case only)."""
     rows = db.session.execute(query.add_columns(func.count().over()).limit(per_page)
                               .offset((max(page, 1) - 1) * per_page)).unique().all()
-    return [row[0] for row in rows], (rows[0][-1] if rows else 0)
+    if rows:
+        return [row[0] for row in rows], rows[0][-1]
+    if page <= 1:
+        return [], 0
+    return [], db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
 
 
 def disbursement_page(grant_id: int, page: int = 1, per_page: int = RECENT) -> tuple[list[Disbursement], int]:
