@@ -19,7 +19,7 @@ from flask import Flask, g, request
 from flask_login import user_logged_out
 from flask_security import SQLAlchemyUserDatastore, user_authenticated, user_registered
 from flask_security.signals import password_changed, password_reset, tf_profile_changed
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from fund import audit
@@ -27,12 +27,15 @@ from fund.db import db, utcnow
 from fund.extensions import limiter, security
 from fund.models import ApiToken, Role, User, hash_token
 
+#: The token with its user and the user's roles: one statement per API request. Built once rather than for every
+#: request (SQLAlchemy caches its compiled form, but building it and deriving its cache key are repeated for each new
+#: statement, and cost about as much as its execution).
+TOKEN_QUERY = (select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash"))
+               .options(joinedload(ApiToken.user).joinedload(User.roles)))
+
 
 def user_for_token(secret: str) -> User | None:
-    token = db.session.execute(  # the user and their roles in the same query: one statement per API request
-        select(ApiToken).where(ApiToken.token_hash == hash_token(secret))
-        .options(joinedload(ApiToken.user).joinedload(User.roles))
-    ).unique().scalar_one_or_none()
+    token = db.session.execute(TOKEN_QUERY, {"token_hash": hash_token(secret)}).unique().scalar_one_or_none()
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
     g.api_token = token
