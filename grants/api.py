@@ -12,7 +12,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
-from sqlalchemy.orm import defaultload, joinedload
+from sqlalchemy.orm import defaultload, joinedload, lazyload, load_only
 
 from fund.db import db
 from fund.errors import FundError
@@ -23,7 +23,7 @@ from fund.permissions import ANY_ROLE, access, ensure_view, guarded
 from fund.schemas import FileUploadIn, InSchema, paged
 from fund.uploads import ALLOWED, check_upload
 from grants import operations
-from grants.checklist import checklist
+from grants.checklist import CALL_COLUMNS, ORGANISATION_FIELDS, checklist
 from grants.downloads import document_response, translate_upload_errors
 from grants.models import Application, Call, Document, Organisation
 from grants.permissions import can_see_bank_details
@@ -191,6 +191,16 @@ def get_application(application_id):
     return application_dict(application, current_user)
 
 
+#: A page of applications: each with its call and organisation (joined by default), of which only the columns the
+#: checklist reads, and its beneficiary counts (joined); the budget lines and the documents are one statement each.
+APPLICATION_PAGE = (
+    defaultload(Application.call).options(lazyload(Call.criteria),
+                                          load_only(*(getattr(Call, c) for c in CALL_COLUMNS))),
+    defaultload(Application.organisation).load_only(*(getattr(Organisation, c) for c in ORGANISATION_FIELDS)),
+    joinedload(Application.beneficiaries),
+)
+
+
 @blp.route("/applications")
 @access(*APPLICATION_READERS)
 @blp.arguments(ApplicationQuery, location="query")
@@ -198,8 +208,7 @@ def get_application(application_id):
 def list_applications(args):
     """Applications: an applicant's own organisation's; every application for the fund. ``status`` takes the
     plain status names for applicants, workflow states for the fund."""
-    query = (select(Application).options(defaultload(Application.call).lazyload(Call.criteria),
-                                         joinedload(Application.beneficiaries)))
+    query = select(Application).options(*APPLICATION_PAGE)
     if current_user.has_any_role(FUND_MANAGER, ADMIN, AUDITOR):
         if args.get("status") in APPLICANT_STATUS_LABELS and args["status"] not in ("draft", "returned",
                                                                                    "withdrawn"):

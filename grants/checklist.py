@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
+from flask import g
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from fund.db import db
 from fund.templating import money
@@ -36,6 +39,9 @@ ORGANISATION_FIELDS = {
     "bank_swift": _l("SWIFT / BIC"),
 }
 
+#: What the checklist reads of an application's call (a page of applications loads these columns of it only).
+CALL_COLUMNS = ("min_grant", "max_grant", "max_duration_months", "eligible_countries", "required_documents")
+
 #: The sections of the application form, in order: code -> title.
 SECTIONS = {
     "project": _l("The project"),
@@ -48,8 +54,9 @@ SECTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):
+    """A requirement: met (``done``) or not, and then why (``problem``)."""
+
     section: str
     label: str
     done: bool
@@ -81,6 +88,15 @@ class Documents:
         return self.psea_by_organisation.get(organisation_id)
 
 
+#: The statement of :func:`documents_of_many`, built once rather than on every page of applications (SQLAlchemy
+#: caches its compiled form, but building it and deriving its cache key are repeated for each new statement).
+DOCUMENTS_OF_MANY = select(Document).where(or_(
+    Document.application_id.in_(bindparam("app_ids", expanding=True)),
+    and_(Document.organisation_id.in_(bindparam("org_ids", expanding=True)), Document.application_id.is_(None),
+         Document.kind == "psea_policy"),
+)).order_by(Document.id)
+
+
 def documents_of_many(applications: list[Application]) -> Documents:
     """The documents of ``applications`` and the latest PSEA policy of each of their organisations, with one
     query whatever the number of applications (the checklist of a page of applications)."""
@@ -90,11 +106,7 @@ def documents_of_many(applications: list[Application]) -> Documents:
     psea: dict[int, Document] = {}
     if not app_ids:
         return Documents(by_application, psea)
-    rows = db.session.execute(select(Document).where(or_(
-        Document.application_id.in_(app_ids),
-        and_(Document.organisation_id.in_(org_ids), Document.application_id.is_(None),
-             Document.kind == "psea_policy"),
-    )).order_by(Document.id)).scalars()
+    rows = db.session.execute(DOCUMENTS_OF_MANY, {"app_ids": app_ids, "org_ids": org_ids}).scalars()
     for doc in rows:
         if doc.application_id is None:
             psea[doc.organisation_id] = doc  # ordered by id: the latest one wins
@@ -147,11 +159,47 @@ def indirect_problem(application: Application, totals: dict | None = None) -> st
     return None
 
 
+class RequestTexts:
+    """Texts of the current language, each translated once for the request: a page of 50 applications runs the
+    checklist and names the status 50 times with the same labels, and each gettext call looks the language and its
+    catalog up again. Formatting follows gettext's: the translated text with ``%`` and the variables, if any."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, str] = {}
+        self.labels: dict[tuple[int, str], str] = {}
+
+    def gettext(self, text: str, **variables) -> str:
+        translated = self.texts.get(text)
+        if translated is None:
+            translated = self.texts[text] = _(text)
+        return translated % variables if variables else translated
+
+    def label(self, table: dict, code: str) -> str:
+        """``str(table.get(code, code))`` for one of the module-level tables of lazy labels (DOCUMENT_KINDS, a
+        workflow's states...)."""
+        key = (id(table), code)
+        translated = self.labels.get(key)
+        if translated is None:
+            translated = self.labels[key] = str(table.get(code, code))
+        return translated
+
+
+def request_texts() -> RequestTexts:
+    """The current language's :class:`RequestTexts`, kept on ``g`` (one per language, should it change)."""
+    by_language = g.setdefault("request_texts", {})
+    language = str(get_locale() or "")
+    if language not in by_language:
+        by_language[language] = RequestTexts()
+    return by_language[language]
+
+
 def checklist(application: Application, documents: list[Document] | None = None, psea=UNKNOWN) -> list[Item]:
     """Every requirement of the application with whether it is met (and, if not, why). ``documents`` and
     ``psea`` (the organisation's PSEA policy or None), when given, save the look-ups (see
     :func:`documents_of_many`)."""
     a, call = application, application.call
+    texts = request_texts()
+    _ = texts.gettext  # the texts below keep the name under which they are extracted for translation
     if documents is None:
         documents = list(db.session.execute(
             select(Document).where(Document.application_id == a.id)).scalars())
@@ -201,7 +249,7 @@ def checklist(application: Application, documents: list[Document] | None = None,
 
     kinds = {d.kind for d in documents}
     for kind in call.required_documents:
-        label = str(DOCUMENT_KINDS.get(kind, kind))
+        label = texts.label(DOCUMENT_KINDS, kind)
         if kind == "psea_policy":
             present = psea is not None
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import url_for
+from flask import g, url_for
 from flask_babel import format_decimal, get_locale
 from sqlalchemy import select
 
@@ -19,6 +19,7 @@ from grants.checklist import (
     documents_of_many,
     organisation_missing,
     psea_policy,
+    request_texts,
 )
 from grants.models import Application, Call, Document, Organisation
 from grants.permissions import can_see_bank_details, member_of
@@ -47,8 +48,8 @@ def sees_plain_status(user: User, application: Application) -> bool:
 def status_for(user: User, application: Application) -> tuple[str, str]:
     if sees_plain_status(user, application):
         code = APPLICANT_STATUS[application.status]
-        return code, str(APPLICANT_STATUS_LABELS[code])
-    return application.status, APPLICATION_WORKFLOW.label(application.status)
+        return code, request_texts().label(APPLICANT_STATUS_LABELS, code)
+    return application.status, request_texts().label(APPLICATION_WORKFLOW.states, application.status)
 
 
 def organisation_dict(org: Organisation, user: User, *, full_bank: bool = False) -> dict:
@@ -79,10 +80,18 @@ def documents_of(application: Application) -> list[Document]:
         select(Document).where(Document.application_id == application.id).order_by(Document.id)).scalars())
 
 
+def document_url(document_id: int) -> str:
+    """``url_for("grants_api.get_document", document_id=...)``, built once per request: a page of applications lists
+    a hundred documents whose addresses differ only in the id, their last segment."""
+    prefix = g.get("document_url_prefix")
+    if prefix is None:
+        prefix = g.document_url_prefix = url_for("grants_api.get_document", document_id=1).removesuffix("1")
+    return f"{prefix}{document_id}"
+
+
 def document_dict(doc: Document) -> dict:
     return {"id": doc.id, "kind": doc.kind, "filename": doc.filename, "content_type": doc.content_type,
-            "size": doc.size, "sha256": doc.sha256, "uploaded_at": doc.uploaded_at,
-            "url": url_for("grants_api.get_document", document_id=doc.id)}
+            "size": doc.size, "sha256": doc.sha256, "uploaded_at": doc.uploaded_at, "url": document_url(doc.id)}
 
 
 def application_dict(application: Application, user: User, documents: Documents | None = None) -> dict:
