@@ -1,16 +1,22 @@
 """Balances of the ledger kept current as entries are posted, so that figures never add up the history.
 
-Every posting adds its amount (in its currency and in USD) to four levels of balance, each a row of
+Every posting adds its amount (in its currency and in USD) to five levels of balance, each a row of
 :class:`LedgerBalance` keyed by (scope, ref_id, account, entry kind, currency):
 
-========= ========== ====================================================================================
-scope     ref_id     read by
-========= ========== ====================================================================================
-fund      0          the fund position and cash per currency (a few dozen rows, whatever the history)
-donor     donor id   a donor's pledged, received, written off and outstanding
-pledge    pledge id  a pledge's booked, received, written off, cancelled and receivable
-grant     grant id   a grant's committed, paid, refunded, remaining, expenditure and PSC
-========= ========== ====================================================================================
+========= ============= =================================================================================
+scope     ref_id        read by
+========= ============= =================================================================================
+fund      0             the fund position and cash per currency (a few dozen rows, whatever the history)
+donor     donor id      a donor's pledged, received, written off and outstanding
+pledge    pledge id     a pledge's booked, received, written off, cancelled and receivable
+grant     grant id      a grant's committed, paid, refunded, remaining, expenditure and PSC
+month     year x 100    the fund's movements value-dated in that month (202611 for November 2026): the
+          + month       position at the end of each month, for the finance dashboard's chart
+========= ============= =================================================================================
+
+The month balances are kept for every account, not only the three the chart reads: the same rule for every
+posting keeps them, the check and the migration that back-filled them, and they cost one more row per account,
+kind and currency in the entry's one statement.
 
 :func:`fund.accounting.ledger.post_entry` calls :func:`apply` for each entry it writes, in the same transaction and
 after the fund lock (one ``INSERT ... ON CONFLICT DO UPDATE`` statement per entry, on SQLite and PostgreSQL alike),
@@ -20,6 +26,7 @@ from the postings and lists those that disagree: ``flask ledger check`` runs it 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,6 +37,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     and_,
+    cast,
     func,
     literal_column,
     or_,
@@ -46,19 +54,21 @@ FUND = "fund"
 DONOR = "donor"
 PLEDGE = "pledge"
 GRANT = "grant"
-SCOPES = (FUND, DONOR, PLEDGE, GRANT)
+MONTH = "month"
+SCOPES = (FUND, DONOR, PLEDGE, GRANT, MONTH)
 
 
 class LedgerBalance(db.Model):
-    """The sum of the postings of one account, entry kind and currency, fund-wide or for one donor, pledge or
-    grant. Written only by :func:`apply` (from ``post_entry``) and by the migration that back-filled it."""
+    """The sum of the postings of one account, entry kind and currency, fund-wide, for one donor, pledge or
+    grant, or fund-wide for one month of value dates. Written only by :func:`apply` (from ``post_entry``) and by
+    the migrations that back-filled it."""
 
     __tablename__ = "ledger_balance"
     __table_args__ = (UniqueConstraint("scope", "ref_id", "account", "kind", "currency"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     scope: Mapped[str] = mapped_column(String(10))
-    #: The donor, pledge or grant id (0 for the fund scope).
+    #: The donor, pledge or grant id (0 for the fund scope; year x 100 + month for the month scope).
     ref_id: Mapped[int] = mapped_column(Integer)
     account: Mapped[str] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(30))
@@ -70,8 +80,13 @@ class LedgerBalance(db.Model):
 Key = tuple[str, int, str, str, str]
 
 
-def _keys(account: str, kind: str, currency: str, donor_id, pledge_id, grant_id) -> list[Key]:
-    keys = [(FUND, 0, account, kind, currency)]
+def month_of(day: dt.date) -> int:
+    """The ref_id of the month scope for the month of ``day``: 202611 for any day of November 2026."""
+    return day.year * 100 + day.month
+
+
+def _keys(account: str, kind: str, currency: str, month: int, donor_id, pledge_id, grant_id) -> list[Key]:
+    keys = [(FUND, 0, account, kind, currency), (MONTH, month, account, kind, currency)]
     for scope, ref in ((DONOR, donor_id), (PLEDGE, pledge_id), (GRANT, grant_id)):
         if ref is not None:
             keys.append((scope, ref, account, kind, currency))
@@ -88,12 +103,13 @@ _UPSERT = text(
     "usd_cents = ledger_balance.usd_cents + excluded.usd_cents")
 
 
-def apply(kind: str, postings: Iterable) -> None:
-    """Add the postings of one entry of ``kind`` to the balances (one statement). Call under the fund lock, in the
-    transaction that writes the postings."""
+def apply(kind: str, value_date: dt.date, postings: Iterable) -> None:
+    """Add the postings of one entry of ``kind`` value-dated ``value_date`` to the balances (one statement). Call
+    under the fund lock, in the transaction that writes the postings."""
+    month = month_of(value_date)
     deltas: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
     for p in postings:
-        for key in _keys(p.account, kind, p.currency, p.donor_id, p.pledge_id, p.grant_id):
+        for key in _keys(p.account, kind, p.currency, month, p.donor_id, p.pledge_id, p.grant_id):
             deltas[key][0] += p.amount_minor
             deltas[key][1] += p.usd_cents
     if not deltas:
@@ -145,11 +161,27 @@ def by_currency(account: str) -> list:
     ).all()
 
 
+def usd_totals_and_months(accounts: Iterable[str], since: dt.date) -> list:
+    """(scope, ref_id, account, USD cents) summed over kinds and currencies, for ``accounts``: the fund-wide totals
+    (scope FUND, ref_id 0) and the movements of each month from the month of ``since`` onwards, later months and
+    months value-dated in the future included (scope MONTH); one query, a few rows per month whatever the number
+    of postings. Months with no movement have no row."""
+    t = LedgerBalance
+    return db.session.execute(
+        select(t.scope, t.ref_id, t.account, func.sum(t.usd_cents))
+        .where(t.account.in_(list(accounts)),
+               or_(t.scope == FUND, and_(t.scope == MONTH, t.ref_id >= month_of(since))))
+        .group_by(t.scope, t.ref_id, t.account)
+    ).all()
+
+
 # Checking ------------------------------------------------------------------------------------------------------
 
 
 def recomputed_query():
-    """Every balance recomputed from the postings: (scope, ref_id, account, kind, currency, minor, cents)."""
+    """Every balance recomputed from the postings: (scope, ref_id, account, kind, currency, minor, cents). The month
+    of the month scope is grouped by the year and month extracted from the value date (portable to SQLite and
+    PostgreSQL)."""
     parts = []
     for scope, column in ((FUND, None), (DONOR, Posting.donor_id), (PLEDGE, Posting.pledge_id),
                           (GRANT, Posting.grant_id)):
@@ -162,6 +194,14 @@ def recomputed_query():
         if column is not None:
             query = query.where(column.is_not(None)).group_by(column)
         parts.append(query)
+    year, month = func.extract("year", JournalEntry.value_date), func.extract("month", JournalEntry.value_date)
+    parts.append(
+        select(literal_column(f"'{MONTH}'").label("scope"),
+               cast(year * literal_column("100") + month, Integer).label("ref_id"), Posting.account,
+               JournalEntry.kind, Posting.currency, func.sum(Posting.amount_minor).label("amount_minor"),
+               func.sum(Posting.usd_cents).label("usd_cents"))
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .group_by(year, month, Posting.account, JournalEntry.kind, Posting.currency))
     return union_all(*parts)
 
 
@@ -195,5 +235,5 @@ def differences() -> list[Difference]:
     return result
 
 
-__all__ = ["LedgerBalance", "apply", "usd_by_account_kind", "usd_by_account_kind_scopes", "by_currency", "differences",
-           "recomputed_query"]
+__all__ = ["LedgerBalance", "apply", "month_of", "usd_by_account_kind", "usd_by_account_kind_scopes", "by_currency",
+           "usd_totals_and_months", "differences", "recomputed_query"]

@@ -10,12 +10,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app
-from sqlalchemy import func, select
 
 from fund.accounting import balances, models
-from fund.accounting.models import ZERO, JournalEntry, Posting
+from fund.accounting.models import ZERO
 from fund.accounting.rates import BASE_CURRENCY, from_minor
-from fund.db import db
 from fund.money import to_decimal
 
 
@@ -240,33 +238,39 @@ def pledges_figures(pledges: Iterable[tuple[int, str]], *, rows: list | None = N
 
 def position_history(months: int = 24, today: dt.date | None = None) -> list[tuple[dt.date, Decimal, Decimal,
                                                                                        Decimal]]:
-    """(month, cash, committed, available) at the end of each of the last ``months`` months, from one aggregate
-    query over the ledger (USD summed per year, month and account; balances carried forward)."""
+    """(month, cash, committed, available) at the end of each of the last ``months`` months (USD), from the kept
+    balances: the fund-wide totals of cash, grants payable and PSC reserve, and their month balances from the first
+    month of the chart onwards (one query, a few rows per month whatever the number of postings). Each month's end
+    is worked out backwards from the totals: the movements value-dated in later months, future ones included, are
+    taken off; movements before the chart's first month are in the totals and stay in every month."""
     today = today or dt.date.today()
-    entry, posting = JournalEntry, Posting
-    year, month = func.extract("year", entry.value_date), func.extract("month", entry.value_date)
-    rows = db.session.execute(
-        select(year, month, posting.account, func.sum(posting.usd_cents)).join(entry, entry.id == posting.entry_id)
-        .where(posting.account.in_((models.CASH, models.GRANTS_PAYABLE, models.PSC_RESERVE)))
-        .group_by(year, month, posting.account)).all()
-    moves: dict[dt.date, list[int]] = {}
-    for y, m, account, cents in rows:
-        slot = moves.setdefault(dt.date(int(y), int(m), 1), [0, 0])
-        if account == models.CASH:
-            slot[0] += int(cents)
-        else:
-            slot[1] -= int(cents)
     start = dt.date(today.year, today.month, 1)
     for _i in range(months - 1):
         start = (start - dt.timedelta(days=1)).replace(day=1)
-    reserve = operating_reserve()
     cash = committed = 0
-    for day in sorted(d for d in moves if d < start):
-        cash, committed = cash + moves[day][0], committed + moves[day][1]
-    out, day = [], start
+    moves: dict[int, list[int]] = {}  # month (year x 100 + month) -> [cash, committed] moved in it, USD cents
+    for scope, ref_id, account, cents in balances.usd_totals_and_months(
+            (models.CASH, models.GRANTS_PAYABLE, models.PSC_RESERVE), start):
+        cash_cents, committed_cents = (int(cents), 0) if account == models.CASH else (0, -int(cents))
+        if scope == balances.FUND:
+            cash, committed = cash + cash_cents, committed + committed_cents
+        else:
+            slot = moves.setdefault(ref_id, [0, 0])
+            slot[0], slot[1] = slot[0] + cash_cents, slot[1] + committed_cents
+    days, day = [], start
     while day <= today:
-        cash, committed = cash + moves.get(day, [0, 0])[0], committed + moves.get(day, [0, 0])[1]
-        c, k = Decimal(cash) / 100, Decimal(committed) / 100
-        out.append((day, c, k, c - k - reserve))
+        days.append(day)
         day = (day + dt.timedelta(days=32)).replace(day=1)
+    last = balances.month_of(days[-1])
+    for month, (cash_moved, committed_moved) in moves.items():
+        if month > last:
+            cash, committed = cash - cash_moved, committed - committed_moved
+    reserve = operating_reserve()
+    out = []
+    for day in reversed(days):
+        c, k = usd_of_cents(cash), usd_of_cents(committed)
+        out.append((day, c, k, c - k - reserve))
+        cash_moved, committed_moved = moves.get(balances.month_of(day), (0, 0))
+        cash, committed = cash - cash_moved, committed - committed_moved
+    out.reverse()
     return out

@@ -179,7 +179,7 @@ def post_entry(kind: str, lines: Iterable[Line], *, value_date: dt.date | None =
                 db.session.flush()
         except IntegrityError as exc:
             raise Conflict(_("Entry %(id)d has already been reversed.", id=reversal_of.id)) from exc
-    balances.apply(kind, entry.postings)  # same transaction, under the callers' fund lock
+    balances.apply(kind, entry.value_date, entry.postings)  # same transaction, under the callers' fund lock
     what = f"{kind}, reversing entry {reversal_of.id}" if reversal_of is not None else kind
     audit.record(
         "ledger.reverse" if reversal_of is not None else "ledger.post", entry, actor=actor,
