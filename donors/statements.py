@@ -284,7 +284,7 @@ def as_json(statement: Statement) -> dict:
 
 
 def json_bytes(statement: Statement) -> bytes:
-    return json.dumps(as_json(statement), ensure_ascii=False, indent=2).encode("utf-8")
+    return json.dumps(as_json(statement), ensure_ascii=False).encode("utf-8")
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -64,6 +64,11 @@ class Publication:
         self.per_grant = per_grant
         self.values, self.lines = results_table(per_grant)
         self.results: SuppressedResults = as_results(self.values, suppress(self.values, self.lines, threshold))
+        shown = self.results.grants
+        #: The grants shown as numbers added up, and those that are not ("<5" or "x"): what
+        #: :func:`sum_if_published` needs of the other grants, read once rather than for every statement.
+        self.shown_sum = sum(v for v in shown.values() if isinstance(v, int))
+        self.hidden_grants = frozenset(g for g, v in shown.items() if not isinstance(v, int))
 
     @property
     def table(self) -> Suppressed:
@@ -100,14 +105,14 @@ def sum_if_published(grant_ids: Iterable[int], published: Publication | None) ->
         return None
     shown = published.results.grants
     mine = set(grant_ids)
-    if not mine <= set(shown):
+    if not all(g in shown for g in mine):
         return None
-    if all(isinstance(shown[g], int) for g in mine):
-        return sum(shown[g] for g in mine)
-    others = [g for g in shown if g not in mine]
+    mine_shown = sum(shown[g] for g in mine if isinstance(shown[g], int))
+    if not mine & published.hidden_grants:
+        return mine_shown
     total = published.results.total
-    if isinstance(total, int) and all(isinstance(shown[g], int) for g in others):
-        return total - sum(shown[g] for g in others)
+    if isinstance(total, int) and published.hidden_grants <= mine:
+        return total - (published.shown_sum - mine_shown)
     return None
 
 
