@@ -58,8 +58,8 @@ ledger_cli = AppGroup("ledger", help="The fund's double-entry ledger.")
 
 @ledger_cli.command("check")
 def ledger_check():
-    """Recompute every kept balance (fund-wide, per donor, pledge and grant) from the postings and compare, and
-    check that every entry balances. Exits with status 1 on any disagreement."""
+    """Recompute every kept balance (fund-wide, per month, per donor, pledge and grant) from the postings and
+    compare, and check that every entry balances. Exits with status 1 on any disagreement."""
     from fund.accounting import attribution, balances, ledger
 
     diffs = balances.differences()
