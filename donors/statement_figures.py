@@ -1,5 +1,8 @@
 """The figures of a donor statement, each read from the fund's ledger over a period: what a donor pledged, paid
 and still owes, what its money was used for, what those grants achieved, and the fund's totals for context.
+What a statement reads grows with the donor's own movements in the period, never with the fund: the donor's rows
+of the ledger and of the attribution, the grants its money paid, and for the fund's totals its kept month
+balances (:func:`fund_context`).
 
 Everything comes from the fund's ledger (postings with their ``donor_id``, ``pledge_id`` and ``grant_id``) and,
 for grants, from :func:`fund.grant_directory.directory` (donors never import grants). The figures are plain data;
@@ -35,13 +38,16 @@ from sqlalchemy import case, func, or_, select
 
 from donors.models import Contribution, Donor
 from fund import disclosure
-from fund.accounting import attribution, ledger
+from fund.accounting import attribution, balances, ledger
+from fund.accounting.balances import LedgerBalance
 from fund.accounting.ledger import JournalEntry, Posting
 from fund.accounting.rates import BASE_CURRENCY, from_minor
 from fund.db import db
 from fund.grant_directory import directory
 
 ZERO = Decimal("0.00")
+#: The accounts of the fund's figures beside a statement (:func:`fund_context`).
+FUND_ACCOUNTS = (ledger.CASH, ledger.GRANT_EXPENSE, ledger.PSC)
 
 
 def _usd(cents) -> Decimal:
@@ -160,12 +166,13 @@ class UseOfFunds:
 
 @dataclass
 class FundContext:
-    """The whole fund over the period (USD), for context."""
+    """The whole fund over the whole months of the period, ``date_from`` (the first day of its first month) to
+    ``date_to`` (the last day of its last month), in USD, for context."""
 
+    date_from: dt.date
+    date_to: dt.date
     received: Decimal = ZERO
-    donors: int = 0
     disbursed: Decimal = ZERO
-    grants_paid: int = 0
     psc: Decimal = ZERO
     cash_at_end: Decimal = ZERO
 
@@ -223,16 +230,14 @@ def payments_received(donor_id: int, date_from: dt.date, date_to: dt.date) -> li
     return payments
 
 
-def _grant_payments(date_from: dt.date, date_to: dt.date, grant_ids: list[int] | None = None) -> dict[int, Decimal]:
-    """What the fund paid each grant (or the given grants) in the period, net of refunds (the grant expense
-    account), USD > 0."""
+def _grant_payments(date_from: dt.date, date_to: dt.date, grant_ids: list[int]) -> dict[int, Decimal]:
+    """What the fund paid each of the given grants in the period, net of refunds (the grant expense account),
+    USD > 0."""
     query = (select(Posting.grant_id, func.sum(Posting.usd_cents))
              .join(JournalEntry, Posting.entry_id == JournalEntry.id)
-             .where(Posting.account == ledger.GRANT_EXPENSE, Posting.grant_id.is_not(None),
+             .where(Posting.account == ledger.GRANT_EXPENSE, Posting.grant_id.in_(grant_ids),
                     JournalEntry.value_date >= date_from, JournalEntry.value_date <= date_to)
              .group_by(Posting.grant_id))
-    if grant_ids is not None:
-        query = query.where(Posting.grant_id.in_(grant_ids))
     return {grant_id: _usd(cents) for grant_id, cents in db.session.execute(query).all() if cents and cents > 0}
 
 
@@ -294,28 +299,30 @@ def results_of(grant_ids: list[int], date_from: dt.date, date_to: dt.date) -> di
 
 
 def fund_context(date_from: dt.date, date_to: dt.date) -> FundContext:
-    """The fund's money over the period, from one aggregate query (plus the cash balance at the end)."""
-    in_period = (JournalEntry.value_date >= date_from) & (JournalEntry.value_date <= date_to)
+    """The fund's money over the whole months the period falls in, from the kept month balances
+    (:mod:`fund.accounting.balances`): one query of a few rows per month of the fund's life, whatever the number of
+    postings. The fund's figures are context beside the donor's own, so they are given for whole calendar months
+    (the statement names them) rather than read from every posting of the partial months at the period's ends."""
+    first, last = balances.month_of(date_from), balances.month_of(date_to)
+    b = LedgerBalance
     rows = db.session.execute(
-        select(Posting.account, JournalEntry.kind, func.sum(Posting.usd_cents),
-               func.count(func.distinct(Posting.donor_id)), func.count(func.distinct(Posting.grant_id)))
-        .join(JournalEntry, Posting.entry_id == JournalEntry.id).where(in_period)
-        .group_by(Posting.account, JournalEntry.kind)
-    ).all()
-    context = FundContext()
-    for account, kind, cents, donors, _grants in rows:
+        select(b.ref_id, b.account, b.kind, func.sum(b.usd_cents))
+        .where(b.scope == balances.MONTH, b.account.in_(FUND_ACCOUNTS), b.ref_id <= last)
+        .group_by(b.ref_id, b.account, b.kind)).all()
+    end = (date_to.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    context = FundContext(date_from=date_from.replace(day=1), date_to=end)
+    for month, account, kind, cents in rows:
+        value = _usd(cents)
+        if account == ledger.CASH:
+            context.cash_at_end += value
+        if month < first:
+            continue
         if account == ledger.CASH and kind == ledger.CONTRIBUTION:
-            context.received += _usd(cents)
-            context.donors = donors
+            context.received += value
         elif account == ledger.GRANT_EXPENSE:
-            context.disbursed += _usd(cents)
+            context.disbursed += value
         elif account == ledger.PSC:
-            context.psc += _usd(cents)
-    context.grants_paid = len(_grant_payments(date_from, date_to))
-    cash = db.session.execute(
-        select(func.coalesce(func.sum(Posting.usd_cents), 0)).join(JournalEntry, Posting.entry_id == JournalEntry.id)
-        .where(Posting.account == ledger.CASH, JournalEntry.value_date <= date_to)).scalar_one()
-    context.cash_at_end = _usd(cash)
+            context.psc += value
     return context
 
 
