@@ -311,8 +311,7 @@ def record_contribution(donor: Donor, data: dict, *, actor=None) -> Contribution
     )
     db.session.add(contribution)
     try:
-        with db.session.begin_nested():
-            db.session.flush()
+        db.session.flush()  # the unique bank reference backs the check made under the fund lock
     except IntegrityError:
         _refuse("bank_reference", _("This bank reference is already recorded."))
     if pledge is not None:

@@ -265,30 +265,43 @@ def _current_actor():
     return None
 
 
-def _locked_head() -> AuditHead:
-    """The chain head, locked for the rest of the transaction (created on first use, race-free). Read once per
-    transaction: the next events of the same transaction continue from the row already locked and in the session
-    (expired, hence read again, if a savepoint that changed it was rolled back)."""
+def _locked_head() -> list:
+    """The chain's tip, ``[last_id, last_hash]``, with the head row locked for the rest of the transaction (created
+    on first use, race-free). Read once per transaction: the next events continue from the tip kept in the session,
+    as long as the (sub)transaction that last moved it is open; after a savepoint ends (rolled back, or released)
+    the tip is read again, under the lock still held."""
     held = db.session.info.get("audit_head")
-    if held is not None and held[0].is_active and held[1] in db.session:
+    if held is not None and held[0].is_active:
         return held[1]
-    head = _lock_head()
+    tip = _lock_head()
+    _keep_tip(tip)
+    return tip
+
+
+def _keep_tip(tip: list) -> None:
     session = db.session()
-    session.info["audit_head"] = (session.get_nested_transaction() or session.get_transaction(), head)
-    return head
+    session.info["audit_head"] = (session.get_nested_transaction() or session.get_transaction(), tip)
 
 
-def _lock_head() -> AuditHead:
-    lock = select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    head = db.session.execute(lock).scalar_one_or_none()
-    if head is None:
+#: The chain is written with Core statements compiled once: the unit of work cost more than the statements.
+_EVENT = AuditEvent.__table__
+_PERSONAL = AuditPersonal.__table__
+_SUBJECT = AuditSubject.__table__
+_HEAD = AuditHead.__table__
+_LOCK_HEAD = select(_HEAD.c.last_id, _HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
+_MOVE_HEAD = _HEAD.update().where(_HEAD.c.id == 1)
+
+
+def _lock_head() -> list:
+    row = db.session.execute(_LOCK_HEAD).first()
+    if row is None:
         dialect = db.session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         db.session.execute(
             insert(AuditHead).values(id=1, last_id=0, last_hash=GENESIS_HASH).on_conflict_do_nothing()
         )
-        head = db.session.execute(lock).scalar_one()
-    return head
+        row = db.session.execute(_LOCK_HEAD).one()
+    return [row.last_id, row.last_hash]
 
 
 def _as_id(value: Any) -> int | None:
@@ -333,15 +346,16 @@ def record(
     actor: Any = None,
     subjects: Iterable[tuple[str, int]] = (),
 ) -> AuditEvent:
-    """Append an event to the chain in the current transaction (flushes; never commits).
+    """Append an event to the chain in the current transaction (flushes the session first; never commits).
 
     ``subjects`` adds people or organisations (``("user", 7)``) that the summary or changes speak of beyond
-    those found by :func:`event_subjects`, so that erasing them reaches this event too.
+    those found by :func:`event_subjects`, so that erasing them reaches this event too. The event, its personal
+    part and subjects are written at once; the returned :class:`AuditEvent` is not in the session.
     """
+    db.session.flush()
     if entity is not None:
         entity_type = entity_type or entity.__tablename__
         if entity_id is None:
-            db.session.flush()
             entity_id = getattr(entity, "id", None)
     if entity_type is None:
         raise ValueError("an audit event needs an entity type")
@@ -349,7 +363,7 @@ def record(
     actor_id = getattr(actor, "id", None)
     about = event_subjects(actor_id, entity_type, entity_id, entity, subjects)
     key = hmac_key()
-    head = _locked_head()
+    last_id, last_hash = _locked_head()
     personal = AuditPersonal(
         salt=secrets.token_hex(16),
         actor=getattr(actor, "email", None) or "system",
@@ -358,7 +372,7 @@ def record(
         ip_address=request.remote_addr if has_request_context() else None,
     )
     ev = AuditEvent(
-        id=head.last_id + 1,
+        id=last_id + 1,
         occurred_at=utcnow(),
         actor_id=actor_id,
         action=action,
@@ -367,17 +381,20 @@ def record(
         request_id=request_id(),
         subjects=about,
         personal_digest=personal_digest(personal.salt, personal.content()),
-        prev_hash=head.last_hash,
+        prev_hash=last_hash,
     )
     ev.hash = ev.compute_hash()
     ev.mac = link_mac(key, ev.hash)
     ev.personal = personal
-    db.session.add(ev)
-    db.session.flush()
-    db.session.add_all(AuditSubject(event_id=ev.id, kind=kind, subject_id=sid) for kind, sid in about)
-    head.last_id = ev.id
-    head.last_hash = ev.hash
-    db.session.flush()
+    db.session.execute(_EVENT.insert(), {c.key: getattr(ev, c.key) for c in _EVENT.columns})
+    db.session.execute(_PERSONAL.insert(), {"event_id": ev.id, "salt": personal.salt, "actor": personal.actor,
+                                            "summary": summary, "changes": personal.changes,
+                                            "ip_address": personal.ip_address, "erased_by": None})
+    if about:
+        db.session.execute(_SUBJECT.insert(), [{"event_id": ev.id, "kind": kind, "subject_id": sid}
+                                               for kind, sid in about])
+    db.session.execute(_MOVE_HEAD, {"last_id": ev.id, "last_hash": ev.hash})
+    _keep_tip([ev.id, ev.hash])
     return ev
 
 
@@ -522,7 +539,7 @@ def verify(batch: int = 2000, checkpoints: list | None = None) -> VerifyResult:
             if ev.personal is not None:
                 db.session.expunge(ev.personal)
             db.session.expunge(ev)
-    head = db.session.get(AuditHead, 1)
+    head = db.session.execute(select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1)).first()
     if head is not None and (head.last_id != last_id or head.last_hash != prev_hash):
         if head.last_id > last_id:
             return failed(last_id + 1, f"event {last_id + 1} is missing: the chain was truncated")

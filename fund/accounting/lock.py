@@ -33,14 +33,18 @@ def hold_in_transaction(name: str) -> None:
     session.info[("held", name)] = session.get_nested_transaction() or session.get_transaction()
 
 
+#: The lock, as a Core statement on the table: nothing is loaded into the session, which saves the ORM's work on a
+#: statement that every money operation runs.
+_LOCK = select(LedgerLock.__table__.c.id).where(LedgerLock.__table__.c.id == 1).with_for_update()
+
+
 def lock_fund() -> None:
     """Take the fund lock for the rest of the transaction (PostgreSQL: ``SELECT ... FOR UPDATE`` of the single
     :class:`LedgerLock` row, created on first use; SQLite: the transaction already holds the write lock). Once per
     transaction: an operation and the postings it makes both ask for it."""
     if held_in_transaction("fund"):
         return
-    stmt = select(LedgerLock.id).where(LedgerLock.id == 1).with_for_update()
-    if db.session.execute(stmt).first() is not None:
+    if db.session.execute(_LOCK).first() is not None:
         hold_in_transaction("fund")
         return
     dialect = db.session.get_bind().dialect.name
@@ -49,5 +53,5 @@ def lock_fund() -> None:
     else:
         from sqlalchemy.dialects.sqlite import insert
     db.session.execute(insert(LedgerLock).values(id=1).on_conflict_do_nothing())
-    db.session.execute(stmt)
+    db.session.execute(_LOCK)
     hold_in_transaction("fund")
