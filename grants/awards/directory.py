@@ -22,7 +22,7 @@ from fund.db import db
 from fund.grant_directory import GrantInfo, Results
 from grants.awards.models import BY_ASSISTANCE, BY_COUNTRY, BY_FORM, SEX_AGE, Grant, GrantReport
 from grants.awards.reports import split_cell
-from grants.models import Application
+from grants.models import Application, Call, Organisation
 from grants.taxonomies import ASSISTANCE_TYPES, FORMS_OF_EXPLOITATION, WINDOWS, country_name
 
 #: Grants an earmark can apply to (a terminated grant no longer receives money).
@@ -87,18 +87,25 @@ class AwardsDirectory:
             Application.beneficiaries))).scalars().all()
 
     def grants(self, ids: Iterable[int]) -> dict[int, GrantInfo]:
+        """The facts of the given grants in one query of the columns they need (no grant object, none of its
+        budget, tranches, reports or disbursements)."""
         ids = sorted(set(ids))
         if not ids:
             return {}
-        rows = self._load(select(Grant).where(Grant.id.in_(ids)))
-        return {g.id: self._info(g) for g in rows}
-
-    def _info(self, g: Grant) -> GrantInfo:
-        a = g.application
-        countries = tuple(a.countries or ())
-        return GrantInfo(id=g.id, number=g.number, organisation=g.organisation.name, title=g.title,
-                         countries=countries, funding_window=a.call.window, regions=regions_of(countries),
-                         themes=tuple([*(a.forms_of_exploitation or ()), *(a.assistance_types or ())]))
+        rows = db.session.execute(
+            select(Grant.id, Grant.number, Grant.title, Organisation.name, Application.countries, Call.window,
+                   Application.forms_of_exploitation, Application.assistance_types)
+            .join(Organisation, Organisation.id == Grant.organisation_id)
+            .join(Application, Application.id == Grant.application_id)
+            .join(Call, Call.id == Application.call_id)
+            .where(Grant.id.in_(ids))).all()
+        result = {}
+        for grant_id, number, title, organisation, countries, window, forms, assistance in rows:
+            countries = tuple(countries or ())
+            result[grant_id] = GrantInfo(id=grant_id, number=number, organisation=organisation, title=title,
+                                         countries=countries, funding_window=window, regions=regions_of(countries),
+                                         themes=tuple([*(forms or ()), *(assistance or ())]))
+        return result
 
     def grants_matching(self, *, funding_window: str | None = None, region: str | None = None,
                         theme: str | None = None) -> list[int]:
