@@ -37,6 +37,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     and_,
+    bindparam,
     cast,
     func,
     literal_column,
@@ -120,17 +121,30 @@ def apply(kind: str, value_date: dt.date, postings: Iterable) -> None:
     ])
 
 
-def usd_by_account_kind(scope: str, ref_ids: Iterable[int] | None = None, *, account: str | None = None) -> list:
-    """(ref_id, account, kind, USD cents, amount in minor units) summed over currencies, for ``ref_ids`` of
-    ``scope`` (all of the fund scope when None); one query on the balances."""
+def _by_account_kind():
     t = LedgerBalance
     query = (select(t.ref_id, t.account, t.kind, func.sum(t.usd_cents), func.sum(t.amount_minor))
-             .where(t.scope == scope).group_by(t.ref_id, t.account, t.kind))
-    if ref_ids is not None:
-        query = query.where(t.ref_id.in_(list(ref_ids)))
-    if account is not None:
-        query = query.where(t.account == account)
-    return db.session.execute(query).all()
+             .where(t.scope == bindparam("scope")).group_by(t.ref_id, t.account, t.kind))
+    of_ids = query.where(t.ref_id.in_(bindparam("ids", expanding=True)))
+    return query, of_ids, of_ids.where(t.account == bindparam("account"))
+
+
+#: The three shapes of :func:`usd_by_account_kind`, built once (every figure of every page reads one of them).
+_BY_SCOPE, _BY_IDS, _BY_IDS_AND_ACCOUNT = _by_account_kind()
+
+
+def usd_by_account_kind(scope: str, ref_ids: Iterable[int] | None = None, *, account: str | None = None) -> list:
+    """(ref_id, account, kind, USD cents, amount in minor units) summed over currencies, for ``ref_ids`` of
+    ``scope`` (all of the fund scope when None; ``account`` only if given, with ``ref_ids``); one query on the
+    balances."""
+    if ref_ids is None:
+        if account is not None:
+            raise ValueError("an account is read for given ref_ids")
+        return db.session.execute(_BY_SCOPE, {"scope": scope}).all()
+    params = {"scope": scope, "ids": list(ref_ids)}
+    if account is None:
+        return db.session.execute(_BY_IDS, params).all()
+    return db.session.execute(_BY_IDS_AND_ACCOUNT, {**params, "account": account}).all()
 
 
 def usd_by_account_kind_scopes(scopes: Iterable[tuple[str, Iterable[int]]]) -> dict[str, list]:
