@@ -108,11 +108,13 @@ def key_id(key: Ed25519PublicKey) -> str:
 
 
 def _head() -> tuple[int, str, str]:
-    head = db.session.get(AuditHead, 1)
-    if head is None or head.last_id == 0:
+    # Read, not session.get: the audit trail moves the head with Core statements, which a copy in the session
+    # would not show.
+    last_id = db.session.execute(select(AuditHead.last_id).where(AuditHead.id == 1)).scalar()
+    if not last_id:
         return 0, GENESIS_HASH, ""
     row = db.session.execute(
-        select(AuditEvent.id, AuditEvent.hash, AuditEvent.mac).where(AuditEvent.id == head.last_id)
+        select(AuditEvent.id, AuditEvent.hash, AuditEvent.mac).where(AuditEvent.id == last_id)
     ).one()
     return row.id, row.hash, row.mac
 
