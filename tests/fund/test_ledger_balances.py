@@ -15,6 +15,7 @@ from donors import operations
 from fund.accounting import balances, figures, ledger, rates
 from fund.db import db, utcnow
 from tests.fund.test_ledger_properties import Money
+from tests.live import rounds
 
 D = Decimal
 TODAY = utcnow().date()
@@ -29,7 +30,7 @@ class MoneyWithBalances(Money):
 def test_kept_balances_always_equal_the_postings(app):
     MoneyWithBalances.app = app
     run_state_machine_as_test(MoneyWithBalances, settings=settings(
-        max_examples=int(os.environ.get("MONEY_EXAMPLES", "25")), stateful_step_count=30, deadline=None,
+        max_examples=int(os.environ.get("MONEY_EXAMPLES", rounds(25, 10))), stateful_step_count=30, deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]))
 

@@ -29,6 +29,7 @@ from fund.accounting.ledger import JournalEntry
 from fund.db import db, utcnow
 from fund.errors import Conflict, FundError
 from tests.conftest import _wipe
+from tests.live import rounds
 
 TODAY = utcnow().date()
 LAST_MONTH = TODAY.replace(day=1) - dt.timedelta(days=1)
@@ -339,6 +340,7 @@ class Money(RuleBasedStateMachine):
 def test_money_keeps_its_invariants(app):
     Money.app = app
     run_state_machine_as_test(Money, settings=settings(
-        # MONEY_EXAMPLES=500 explores further (minutes); the default keeps the suite fast.
-        max_examples=int(os.environ.get("MONEY_EXAMPLES", "40")), stateful_step_count=30, deadline=None, database=None,
+        # MONEY_EXAMPLES=500 explores further (minutes); make test runs 15, make test-full 40.
+        max_examples=int(os.environ.get("MONEY_EXAMPLES", rounds(40, 15))), stateful_step_count=30, deadline=None,
+        database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]))

@@ -18,6 +18,7 @@ from fund import create_app
 from fund.accounting import balances, figures, ledger, models, rates
 from fund.accounting.ledger import JournalEntry, Line, Posting
 from fund.db import db
+from tests.live import rounds
 from tests.perf.test_query_counts import TRANSACTION_CONTROL
 
 D = Decimal
@@ -77,7 +78,7 @@ def _day(months_from_reference: int, day: int) -> dt.date:
 def test_each_months_end_is_what_the_postings_up_to_it_say(app):
     @given(entries=entries, months=st.integers(0, 30), today_shift=st.integers(-8, 8),
            today_day=st.integers(1, 31))
-    @settings(max_examples=int(os.environ.get("MONEY_EXAMPLES", "30")), deadline=None, database=None,
+    @settings(max_examples=int(os.environ.get("MONEY_EXAMPLES", rounds(30, 12))), deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     def check(entries, months, today_shift, today_day):
         # The examples add to one ledger (the comparison holds for any ledger): no emptying of tables between them.
