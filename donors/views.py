@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -26,7 +25,7 @@ from fund.extensions import limiter
 from fund.models import DONOR
 from fund.permissions import access, can_edit, can_view, ensure_edit, ensure_view, public
 from fund.templating import money
-from fund.views import refusal_errors
+from fund.views import Page, refusal_errors
 
 bp = Blueprint("donors", __name__, url_prefix="/donors")
 
@@ -108,38 +107,6 @@ def create_donor():
 #: The donor's page lists its pledges and its contributions a page at a time, newest first.
 PLEDGES_PER_PAGE = 20
 CONTRIBUTIONS_PER_PAGE = 100
-
-
-@dataclass
-class Page:
-    """A page of a list whose total was counted by another statement of the page, read by the templates as a
-    Flask-SQLAlchemy pagination (whose own count would be one more query). A page past the last is empty and leads
-    back to the last one."""
-
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return min(self.page - 1, self.pages)
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
 
 
 def _page_number(name: str) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import (
     Blueprint,
@@ -400,3 +401,35 @@ def external_url(endpoint: str, **values) -> str:
         return url_for(endpoint, _external=True, **values)
     with current_app.test_request_context(base_url=current_app.config.get("SERVER_BASE_URL") or None):
         return url_for(endpoint, _external=True, **values)
+
+
+@dataclass
+class Page:
+    """A page of a list whose total was counted otherwise (by another statement of the page, or in memory), read by
+    the templates as a Flask-SQLAlchemy pagination (whose own count would be one more query). A page past the last
+    is empty and its "previous" leads back to the last one."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return min(self.page - 1, self.pages)
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1

@@ -9,7 +9,6 @@ page (each language has its own URL, so a cache never serves one for the other).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import wraps
 
 from flask import Blueprint, Response, abort, current_app, g, make_response, render_template, request
@@ -25,6 +24,7 @@ from fund.db import db
 from fund.permissions import public
 from fund.suppression import SMALL, WITHHELD
 from fund.templating import money
+from fund.views import Page
 from fund.vocabulary import AGE_BAND_LABELS as AGE_LABELS
 from fund.vocabulary import SEX_LABELS
 from grants.awards.directory import regions_of
@@ -255,34 +255,6 @@ def grant_view(row, paid, victims, language: str) -> dict:
         "status": label(GRANT_STATES, row.status), "start": row.start_date, "end": row.end_date,
         "victims": victims,
     }
-
-
-@dataclass
-class Page:
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
 
 
 def _plain(labels: dict) -> dict:
