@@ -76,6 +76,8 @@ def test_a_refund_is_recorded_on_its_own_page_and_a_mistake_is_shown_beside_its_
     assert bad.status_code == 422
     page = bad.get_data(as_text=True)
     assert 'id="amount-error"' in page and 'value="RF-9"' in page  # beside the field, the typing kept
+    summary = re.search(r'<div class="error-summary".*?</div>', page, re.S).group(0)  # and listed above the form
+    assert 'href="#f-amount"' in summary
     ok = officer.submit(f"/grants/awards/{w.grant_id}/refunds",
                         {"amount": "40", "currency": "USD", "received_on": "2026-02-01", "bank_reference": "RF-9"},
                         page=f"/grants/awards/{w.grant_id}/refunds/new")
