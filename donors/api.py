@@ -24,6 +24,7 @@ from fund.listing import list_page
 from fund.models import DONOR
 from fund.openapi import action, binary_response
 from fund.permissions import access, can_edit, can_view, ensure_edit, ensure_view
+from fund.response_cache import cached
 from fund.schemas import paged
 from fund.views import external_url
 
@@ -254,6 +255,7 @@ def statement_out(issued: IssuedStatement) -> dict:
 @blp.route("/donors/<int:donor_id>/statement")
 @access(*READ)
 @statement_donor
+@cached
 @blp.arguments(schemas.StatementQuery, location="query")
 @blp.doc(responses=binary_response("application/pdf", "text/csv", "application/json",
                                    description="The statement in the media type that ``format`` names."))

@@ -69,6 +69,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     from fund.extensions import api, babel, csrf, db, limiter, migrate
 
     db.init_app(app)
+    # First of the request hooks: a cached read takes the fund's data version before anything else is loaded.
+    from fund import response_cache
+
+    response_cache.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     csrf.init_app(app)

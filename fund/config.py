@@ -187,6 +187,9 @@ def build_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": False,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "5 per 15 minutes"),
+        # The heaviest API reads kept in each process until the fund's data changes (fund.response_cache); 0 is off.
+        "RESPONSE_CACHE_BYTES": int(os.environ.get("RESPONSE_CACHE_BYTES", str(16 << 20))),
+        "RESPONSE_CACHE_MAX_ITEM": 1 << 20,
         # Flask-WTF
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,

@@ -20,6 +20,7 @@ from fund.listing import list_page
 from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER, REVIEWER
 from fund.openapi import action, binary_response
 from fund.permissions import ANY_ROLE, access, ensure_view, guarded
+from fund.response_cache import cached
 from fund.schemas import FileUploadIn, InSchema, paged
 from fund.uploads import ALLOWED, check_upload
 from grants import operations
@@ -203,6 +204,7 @@ APPLICATION_PAGE = (
 
 @blp.route("/applications")
 @access(*APPLICATION_READERS)
+@cached
 @blp.arguments(ApplicationQuery, location="query")
 @blp.response(200, paged(ApplicationOut))
 def list_applications(args):

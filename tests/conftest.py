@@ -16,7 +16,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
 
-from fund import create_app
+from fund import create_app, response_cache
 from fund.db import db
 from fund.demo import current_totp, enable_totp
 from fund.extensions import limiter
@@ -163,6 +163,7 @@ def owner_engine(app):
 
 def _wipe(app) -> None:
     with app.app_context():
+        response_cache.clear()  # the audit chain starts again: so would its versions
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with owner_engine_of(app).begin() as conn:
@@ -222,6 +223,7 @@ def restore_snapshot(app, snapshot: Snapshot) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
     with app.app_context():
+        response_cache.clear()
         db.session.remove()
         with owner_engine_of(app).begin() as conn:
             raw = conn.connection.driver_connection

@@ -21,6 +21,7 @@ from fund.listing import list_page
 from fund.models import ADMIN, APPLICANT, AUDITOR, FINANCE_OFFICER, FUND_MANAGER
 from fund.openapi import action
 from fund.permissions import access, ensure_view
+from fund.response_cache import cached
 from fund.schemas import FileUploadIn, paged
 from grants.awards import operations, reads
 from grants.awards.models import Disbursement, Grant, GrantReport
@@ -76,8 +77,8 @@ def _grant_out(grant: Grant) -> dict:
 
 
 def _grant_answer(grant: Grant) -> dict:
-    """The grant in a fixed number of statements: tranches from one grouped statement, the most recent
-    disbursements with their total from another (grants.awards.reads)."""
+    """The grant read by :func:`grants.awards.reads.grant_detail` (its tranches carry their totals), and its most
+    recent disbursements with their total from one more statement."""
     return grant_dict(grant, tranches=reads.tranche_rows(grant, conditions_met(grant)),
                       disbursements=reads.recent_disbursements(grant.id, reads.RECENT))
 
@@ -86,6 +87,7 @@ def _grant_answer(grant: Grant) -> dict:
 
 @blp.route("/grants")
 @access(*GRANT_READERS)
+@cached
 @blp.arguments(GrantQuery, location="query")
 @blp.response(200, paged(GrantListOut))
 def list_grants(args):
@@ -105,6 +107,7 @@ def list_grants(args):
 
 @blp.route("/grants/<int:grant_id>")
 @access(*GRANT_READERS)
+@cached
 @blp.response(200, GrantOut)
 def get_grant(grant_id):
     """A grant with its tranches (approved and paid against each), budget, reports and its most recent
