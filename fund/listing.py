@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import after_this_request, request
-from sqlalchemy import Select, nulls_first, nulls_last
+from sqlalchemy import Select, func, nulls_first, nulls_last, select
 
 from fund.db import db
 
@@ -39,9 +39,21 @@ def list_page(query: Select, args: Mapping[str, Any], *, filters: Mapping[str, A
         # NULLs sort as the largest value on both databases (PostgreSQL's default; SQLite's is the smallest).
         order.append(nulls_first(key.target.desc()) if key.descending else nulls_last(key.target.asc()))
     query = query.order_by(None).order_by(*order)
-    page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
-    items = list(page.items)
-    return envelope(list(present(items)) if present else items, args["page"], args["per_page"], page.total or 0)
+    items, total = page_of(query, args["page"], args["per_page"])
+    return envelope(list(present(items)) if present else items, args["page"], args["per_page"], total)
+
+
+def page_of(query: Select, page: int, per_page: int) -> tuple[list, int]:
+    """A page (from 1) of ``query``'s entities and how many there are in all, in one statement: the total is a
+    window count over the rows before the page is cut (inside the subquery SQLAlchemy wraps around a limited
+    query with joined collections). A page past the last has no row to carry it: only then is it counted apart."""
+    rows = db.session.execute(query.add_columns(func.count().over()).limit(per_page)
+                              .offset((max(page, 1) - 1) * per_page)).unique().all()
+    if rows:
+        return [row[0] for row in rows], rows[0][-1]
+    if page <= 1:
+        return [], 0
+    return [], db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
 
 
 def list_rows(rows: list, args: Mapping[str, Any], *, present: Callable[[list], Iterable] | None = None) -> dict:

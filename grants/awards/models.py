@@ -139,7 +139,7 @@ class Tranche(db.Model):
 
     grant: Mapped[Grant] = relationship(back_populates="tranches", lazy="raise")
     #: What has been requested, approved and paid against the tranche and when it was last paid, read with the
-    #: tranche by the grant's page (:data:`grants.awards.reads.GRANT_PAGE`); None when not asked for.
+    #: tranche by the grant's API answer and page (:data:`grants.awards.reads.GRANT_DETAIL`); None when not asked for.
     requested_total: Mapped[Decimal | None] = query_expression()
     approved_total: Mapped[Decimal | None] = query_expression()
     paid_total: Mapped[Decimal | None] = query_expression()

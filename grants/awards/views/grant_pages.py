@@ -99,7 +99,7 @@ def grant_page(grant: Grant, errors: dict | None = None, status: int = 200, form
             return redirect(url_for("grants_awards.grant_detail", grant_id=grant.id, **args, _anchor=name))
     html = render_template(
         "grants/awards/grant.html", grant=grant, figures=grant_figures(grant.id),
-        tranches=reads.page_tranche_rows(grant, conditions_met(grant)),
+        tranches=reads.tranche_rows(grant, conditions_met(grant)),
         disbursements=disbursements, payments=pages(payments_page, disbursements_total),
         events=events, history=pages(history_page, events_total), refunds=grant.refunds,
         errors=errors or {}, form=form or {}, open_form=open_form,

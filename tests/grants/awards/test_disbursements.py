@@ -103,7 +103,12 @@ def test_a_suspended_grant_cannot_be_paid(app, world):
     d = _request(w, amount="10000.00")
     other = _request(w, amount="5000.00")
     assert w.fo2.post(f"/api/v1/disbursements/{d}/approve").status_code == 200
-    assert w.fm.post(f"/api/v1/grants/{w.grant_id}/suspend", json={"message": "Audit findings"}).status_code == 200
+    suspended = w.fm.post(f"/api/v1/grants/{w.grant_id}/suspend", json={"message": "Audit findings"})
+    assert suspended.status_code == 200
+    # The answer's tranche carries what is approved against it, though the action had the tranches in hand before
+    # the answer was read.
+    tranche = suspended.get_json()["tranches"][0]
+    assert (D(tranche["approved"]), D(tranche["paid"])) == (D("10000.00"), 0)
 
     paid = w.fo.post(f"/api/v1/disbursements/{d}/pay", json=PAY)
     assert paid.status_code == 409
@@ -210,3 +215,22 @@ def test_another_organisation_sees_nothing_of_the_grant(app, world):
     resp = w.outsider.post(f"/api/v1/grants/{gid}/agreement", data={"file": (io.BytesIO(af.gf.PDF_BYTES), "x.pdf")},
                            content_type="multipart/form-data")
     assert resp.status_code == 404
+
+
+def test_the_grant_read_again_in_the_same_session_has_its_new_tranche_totals(app, world):
+    """grant_detail reads the tranches' totals afresh even when the session holds the tranches with older ones."""
+    from grants.awards import reads
+
+    w = world()
+    sign_and_countersign(w)
+    d = _request(w, amount="10000.00")
+    with app.app_context():
+        before = reads.grant_detail(w.grant_id).tranches[0]
+        assert (before.requested_total, before.approved_total) == (D("10000.00"), 0)
+        disbursement = db.session.get(Disbursement, d)
+        disbursement.status = "approved"  # as the approval does, within this session
+        db.session.flush()
+        after = reads.grant_detail(w.grant_id).tranches[0]
+        assert after is before
+        assert (after.requested_total, after.approved_total) == (0, D("10000.00"))
+        db.session.rollback()
