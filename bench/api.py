@@ -8,8 +8,10 @@ the size in seconds rather than the better part of an hour.
 
 Each size is served by gunicorn (4 sync workers) on PostgreSQL, beside a bare Flask + SQLAlchemy Core app that
 returns one row from the same database, and loaded from 127.0.0.1 by 20 concurrent clients (each endpoint for at
-most BENCH_SECONDS seconds and BENCH_REQUESTS requests). Printed: requests per second, p50/p95/p99, the ratio to
-the bare app, the larger/1x ratios, SQL statements per request (counted in-process, SQLAlchemy's
+most BENCH_SECONDS seconds and BENCH_REQUESTS requests). The service is measured twice: as it runs, its heaviest
+answers kept in memory until the fund changes (fund.response_cache), and computing every answer, as it does for
+the first read after a change. Printed: requests per second, p50/p95/p99, the ratio to the bare app, the
+larger/1x ratios, SQL statements per request computed and kept (counted in-process, SQLAlchemy's
 before_cursor_execute) and the response size, the RSS of the gunicorn workers after the load; then the time to
 record BENCH_CONTRIBUTIONS contributions (default 10,000) one transaction each through donors.operations (audit
 chain, fund lock, balances and attribution included), in contributions per second.
@@ -298,10 +300,12 @@ def endpoints(ids: dict) -> list[tuple[str, str, str]]:
     ]
 
 
-def sql_counts(app, ids: dict) -> dict[str, tuple[int, int]]:
-    """Statements per request (after one warm-up request) and response bytes, in-process."""
+def sql_counts(app, ids: dict) -> dict[str, tuple[int, int, int]]:
+    """Statements per request computed (the answers kept in memory forgotten first) and kept (the same request
+    again), and response bytes, in-process, after one warm-up request."""
     from sqlalchemy import event
 
+    from fund import response_cache
     from fund.db import db
 
     result = {}
@@ -311,17 +315,23 @@ def sql_counts(app, ids: dict) -> dict[str, tuple[int, int]]:
     for label, role, path in endpoints(ids):
         headers = {"Authorization": f"Bearer {ids['tokens'][role]}"}
         client.get(path, headers=headers)
-        seen = []
+        counts = []
+        for forget in (True, False):
+            if forget:
+                with app.app_context():
+                    response_cache.clear()
+            seen = []
 
-        def record(conn, cursor, statement, parameters, context, executemany, seen=seen):
-            if statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"):
-                seen.append(statement)
+            def record(conn, cursor, statement, parameters, context, executemany, seen=seen):
+                if statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"):
+                    seen.append(statement)
 
-        event.listen(engine, "before_cursor_execute", record)
-        resp = client.get(path, headers=headers)
-        event.remove(engine, "before_cursor_execute", record)
-        assert resp.status_code == 200, (path, resp.status_code, resp.get_data(as_text=True)[:300])
-        result[label] = (len(seen), len(resp.get_data()))
+            event.listen(engine, "before_cursor_execute", record)
+            resp = client.get(path, headers=headers)
+            event.remove(engine, "before_cursor_execute", record)
+            assert resp.status_code == 200, (path, resp.status_code, resp.get_data(as_text=True)[:300])
+            counts.append(len(seen))
+        result[label] = (counts[0], counts[1], len(resp.get_data()))
     return result
 
 
@@ -427,24 +437,27 @@ def make_bare():
 
 
 def measure_size(env: dict, ids: dict, port: int) -> dict:
+    """The bare app, then the service twice: with its answers kept in memory until the fund changes (as it runs),
+    and computing every answer (RESPONSE_CACHE_BYTES=0: what a read costs right after a change)."""
     bare = serve(env, "bench.api:make_bare()", port + 1)
     try:
         result = {"bare": load(port + 1, "/", {})}
     finally:
         stop(bare)
-    app_proc = serve(env, "wsgi:app", port)
-    try:
-        for label, role, path in endpoints(ids):
-            headers = {"Authorization": f"Bearer {ids['tokens'][role]}"}
-            for _ in range(WORKERS * 3):  # every worker has served the endpoint once before the clock starts
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                conn.request("GET", path, headers=headers)
-                conn.getresponse().read()
-                conn.close()
-            result[label] = load(port, path, headers)
-        result["rss"] = worker_rss_mib(app_proc.pid)
-    finally:
-        stop(app_proc)
+    for mode, extra in (("kept", {}), ("computed", {"RESPONSE_CACHE_BYTES": "0"})):
+        app_proc = serve({**env, **extra}, "wsgi:app", port)
+        try:
+            for label, role, path in endpoints(ids):
+                headers = {"Authorization": f"Bearer {ids['tokens'][role]}"}
+                for _ in range(WORKERS * 3):  # every worker has served the endpoint once before the clock starts
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                    conn.request("GET", path, headers=headers)
+                    conn.getresponse().read()
+                    conn.close()
+                result[(mode, label)] = load(port, path, headers)
+            result[("rss", mode)] = worker_rss_mib(app_proc.pid)
+        finally:
+            stop(app_proc)
     return result
 
 
@@ -530,16 +543,20 @@ def main() -> None:
         print(f"  bare Flask + Core one row, {size}x: {bare['rps']:7.0f} req/s, p50 / p95 / p99 "
               f"{bare['p50']:.1f} / {bare['p95']:.1f} / {bare['p99']:.1f} ms")
     for label, _role, _path in endpoints(ids):
-        a, b = results[1][label], results[SCALE][label]
-        (n1, bytes1), (n2, bytes2) = counts[1][label], counts[SCALE][label]
-        print(f"\n{label}")
-        print(f"  1x    {fmt(a, results[1]['bare'])}")
-        print(f"  {SCALE}x  {fmt(b, results[SCALE]['bare'])}")
-        print(f"  {SCALE}x/1x: p50 {b['p50'] / a['p50']:.2f}x, p95 {b['p95'] / a['p95']:.2f}x, req/s "
-              f"{b['rps'] / a['rps']:.2f}x;  SQL per request {n1} -> {n2};  response {bytes1:,} -> {bytes2:,} bytes")
+        (k1, c1, bytes1), (k2, c2, bytes2) = counts[1][label], counts[SCALE][label]
+        print(f"\n{label}: SQL per request computed {k1} -> {k2}, kept {c1} -> {c2};  response {bytes1:,} -> "
+              f"{bytes2:,} bytes")
+        for mode in ("kept", "computed"):
+            a, b = results[1][(mode, label)], results[SCALE][(mode, label)]
+            print(f"  {mode:8} 1x    {fmt(a, results[1]['bare'])}")
+            print(f"  {mode:8} {SCALE}x  {fmt(b, results[SCALE]['bare'])}")
+            print(f"  {mode:8} {SCALE}x/1x: p50 {b['p50'] / a['p50']:.2f}x, p95 {b['p95'] / a['p95']:.2f}x, req/s "
+                  f"{b['rps'] / a['rps']:.2f}x")
     for size in (1, SCALE):
-        rss = results[size]["rss"]
-        print(f"gunicorn worker RSS after the load, {size}x: " + ", ".join(f"{r:.0f}" for r in rss) + " MiB")
+        for mode in ("kept", "computed"):
+            rss = results[size][("rss", mode)]
+            print(f"gunicorn worker RSS after the load, {size}x, answers {mode}: "
+                  + ", ".join(f"{r:.0f}" for r in rss) + " MiB")
 
     done, rate = time_contributions(app1, CONTRIBUTIONS)
     print(f"\n{done:,} contributions through donors.operations.record_contribution (one transaction each, at most "

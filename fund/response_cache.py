@@ -90,7 +90,7 @@ def clear() -> None:
 
 def version() -> int:
     """The fund's data version: the id of the audit chain's last event (0 before the first)."""
-    return db.session.execute(_VERSION).scalar() or 0
+    return db.session.connection().execute(_VERSION).scalar() or 0  # Core: no ORM result to build for one number
 
 
 def init_app(app: Flask) -> None:
