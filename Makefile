@@ -39,11 +39,13 @@ run: install translations
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 # The suite in parallel (pytest-xdist, one process per core, each with its own database). The long race tests run
-# lighter rounds; `make test-full` (and .ci/run's PostgreSQL pass) runs their full rounds.
+# lighter rounds and the accessibility sweep checks each page as one role; `make test-full` (and .ci/run's
+# PostgreSQL pass) runs their full rounds and every role. Compiled modules are kept (even where the environment
+# says not to write them): the suite starts the application in many processes (workers, CLI commands, servers).
 JOBS ?= auto
 test: install translations
 	scripts/setup-system
-	$(BIN)/python -m pytest -n $(JOBS) --dist worksteal $(PYTEST_ARGS)
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $(JOBS) --dist worksteal $(PYTEST_ARGS)
 
 test-full:
 	FUND_TEST_FULL=1 $(MAKE) test

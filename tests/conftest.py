@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, make_url, text
 from fund import create_app, response_cache
 from fund.db import db
 from fund.demo import current_totp, enable_totp
-from fund.extensions import limiter
+from fund.extensions import limiter, security
 from fund.models import ROLES, TWO_FACTOR_ROLES
 
 PASSWORD = "correct-horse-battery"
@@ -249,12 +249,25 @@ def _limiter_storage(app):
     return limiter._storage, limiter._limiter
 
 
+@pytest.fixture(scope="session")
+def _cheap_totp(app):
+    """The suite's authenticator keys encrypted at a low cost (passlib's 2**14 PBKDF2 rounds take 16 ms per
+    sign-in), as its passwords are hashed with one argon2 round: the TOTP factory the session app was given."""
+    from passlib.totp import TOTP
+
+    factory = security._totp_factory
+    factory._totp = TOTP.using(issuer=app.config["SECURITY_TOTP_ISSUER"], secrets=app.config["SECURITY_TOTP_SECRETS"],
+                               encrypt_cost=4)
+    return factory
+
+
 @pytest.fixture(autouse=True)
-def _isolation(app, _limiter_storage):
+def _isolation(app, _limiter_storage, _cheap_totp):
     """Every test starts from empty tables; the limiter's counters start from zero. Flask-Limiter keeps one storage
     per Limiter object, so a test that builds another app in-process (production settings, Redis) would leave its
-    storage to the tests after it: the suite's own is put back first."""
+    storage to the tests after it: the suite's own is put back first; so is the session app's TOTP factory."""
     limiter._storage, limiter._limiter = _limiter_storage
+    security._totp_factory = _cheap_totp
     limiter.reset()
     yield
     _wipe(app)
