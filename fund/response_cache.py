@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cachetools import LRUCache
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, after_this_request, current_app, g, request
 from flask_babel import get_locale, get_timezone
 from flask_login import current_user
 from sqlalchemy import select
@@ -119,11 +119,17 @@ def cached(view: Callable[..., Any]) -> Callable[..., Any]:
         if kept is not None:
             return Response(kept.body, status=kept.status, headers=kept.headers)
         response = current_app.make_response(view(*args, **kwargs))
-        if response.status_code == 200 and not response.is_streamed and not response.direct_passthrough:
-            body = response.get_data()
-            if len(body) <= current_app.config.get("RESPONSE_CACHE_MAX_ITEM", 1 << 20):
-                headers = [(k, v) for k, v in response.headers.items() if k.lower() in _KEPT_HEADERS]
-                store.put(key, _Kept(body, response.status_code, headers))
+
+        # Kept once the view's own after-request functions have run (a list's Link header is set by one).
+        @after_this_request
+        def keep(final: Response) -> Response:
+            if final.status_code == 200 and not final.is_streamed and not final.direct_passthrough:
+                body = final.get_data()
+                if len(body) <= current_app.config.get("RESPONSE_CACHE_MAX_ITEM", 1 << 20):
+                    headers = [(k, v) for k, v in final.headers.items() if k.lower() in _KEPT_HEADERS]
+                    store.put(key, _Kept(body, final.status_code, headers))
+            return final
+
         return response
 
     wrapper.__cached__ = True

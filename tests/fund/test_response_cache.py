@@ -58,6 +58,7 @@ def test_a_kept_answer_is_the_same_bytes_for_two_statements(app, api_as, fund):
     again, kept = get(app, manager, LIST)
     assert again.get_data() == first.get_data()
     assert again.headers["Content-Type"] == first.headers["Content-Type"]
+    assert again.headers["Link"] == first.headers["Link"] and 'rel="first"' in first.headers["Link"]
     assert kept == 2 < computed  # the caller's token and the data version
     assert again.headers["Cache-Control"] == first.headers["Cache-Control"]  # the API's own headers still apply
 

@@ -93,7 +93,8 @@ def grant_page(grant: Grant, errors: dict | None = None, status: int = 200, form
     history_page = max(request.args.get("history", 1, type=int), 1)
     disbursements, disbursements_total = reads.disbursement_page(grant.id, payments_page, PER_PAGE)
     events, events_total = reads.event_page(grant.id, history_page, PER_PAGE)
-    for name, page, total in (("payments", payments_page, disbursements_total), ("history", history_page, events_total)):
+    for name, page, total in (("payments", payments_page, disbursements_total),
+                              ("history", history_page, events_total)):
         if page > pages(1, total)["pages"] and status == 200:  # past the last page: to the last one
             args = {**request.args.to_dict(), name: pages(1, total)["pages"]}
             return redirect(url_for("grants_awards.grant_detail", grant_id=grant.id, **args, _anchor=name))
