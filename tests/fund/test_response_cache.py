@@ -78,8 +78,7 @@ def test_any_change_through_an_operation_is_seen_at_once(app, api_as, make_user,
     with app.test_request_context():
         application = db.session.get(Application, after.get_json()["items"][0]["id"])
         grant_ops.update_application(application, {"project_title": "A renamed project"},
-                                     gf.user(application.created_by_id and db.session.get(User,
-                                                                                          application.created_by_id)))
+                                     db.session.get(User, application.created_by_id))
         db.session.commit()
         renamed_id = application.id
     renamed, _ = get(app, manager, LIST)
