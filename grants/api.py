@@ -12,7 +12,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
-from sqlalchemy.orm import defaultload, joinedload, lazyload, load_only
+from sqlalchemy.orm import defaultload, joinedload, load_only, raiseload
 
 from fund.db import db
 from fund.errors import FundError
@@ -24,16 +24,24 @@ from fund.response_cache import cached
 from fund.schemas import FileUploadIn, InSchema, paged
 from fund.uploads import ALLOWED, check_upload
 from grants import operations
-from grants.checklist import CALL_COLUMNS, ORGANISATION_FIELDS, checklist
+from grants.checklist import checklist
 from grants.downloads import document_response, translate_upload_errors
 from grants.models import Application, Call, Document, Organisation
 from grants.permissions import can_see_bank_details
-from grants.presenters import application_dict, application_dicts, call_dict, document_dict, organisation_dict
+from grants.presenters import (
+    SUMMARY_COLUMNS,
+    application_dict,
+    application_summary,
+    call_dict,
+    document_dict,
+    organisation_dict,
+)
 from grants.schemas import (
     ApplicationCreateIn,
     ApplicationFields,
     ApplicationOut,
     ApplicationQuery,
+    ApplicationSummaryOut,
     CallIn,
     CallOut,
     CallQuery,
@@ -194,19 +202,16 @@ def get_application(application_id):
 
 #: A page of applications: each with its call and organisation (joined by default), of which only the columns the
 #: checklist reads, and its beneficiary counts (joined); the budget lines and the documents are one statement each.
-APPLICATION_PAGE = (
-    defaultload(Application.call).options(lazyload(Call.criteria),
-                                          load_only(*(getattr(Call, c) for c in CALL_COLUMNS))),
-    defaultload(Application.organisation).load_only(*(getattr(Organisation, c) for c in ORGANISATION_FIELDS)),
-    joinedload(Application.beneficiaries),
-)
+#: A page of applications reads their own list columns only: no call, organisation, document or budget.
+APPLICATION_PAGE = (load_only(*(getattr(Application, c) for c in (*SUMMARY_COLUMNS, "status")), raiseload=True),
+                    raiseload("*"))
 
 
 @blp.route("/applications")
 @access(*APPLICATION_READERS)
 @cached
 @blp.arguments(ApplicationQuery, location="query")
-@blp.response(200, paged(ApplicationOut))
+@blp.response(200, paged(ApplicationSummaryOut))
 def list_applications(args):
     """Applications: an applicant's own organisation's; every application for the fund. ``status`` takes the
     plain status names for applicants, workflow states for the fund."""
@@ -225,7 +230,7 @@ def list_applications(args):
                     _("Use one of: %(codes)s.", codes=", ".join(APPLICANT_STATUS_LABELS))]})
             query = query.where(Application.status.in_(states_for_applicant_status(args["status"])))
     return list_page(query, args, filters={"call_id": Application.call_id},
-                     present=lambda applications: application_dicts(applications, current_user))
+                     present=lambda applications: [application_summary(a, current_user) for a in applications])
 
 
 @action(blp, "/applications/<int:application_id>/documents", roles=(APPLICANT,), model=Application,

@@ -39,9 +39,6 @@ ORGANISATION_FIELDS = {
     "bank_swift": _l("SWIFT / BIC"),
 }
 
-#: What the checklist reads of an application's call (a page of applications loads these columns of it only).
-CALL_COLUMNS = ("min_grant", "max_grant", "max_duration_months", "eligible_countries", "required_documents")
-
 #: The sections of the application form, in order: code -> title.
 SECTIONS = {
     "project": _l("The project"),

@@ -13,7 +13,6 @@ from fund.models import User
 from fund.templating import datetime_text, money
 from grants import payee
 from grants.checklist import (
-    Documents,
     budget_totals,
     checklist,
     documents_of_many,
@@ -94,22 +93,34 @@ def document_dict(doc: Document) -> dict:
             "size": doc.size, "sha256": doc.sha256, "uploaded_at": doc.uploaded_at, "url": document_url(doc.id)}
 
 
-def application_dict(application: Application, user: User, documents: Documents | None = None) -> dict:
-    """An application as the API shows it; ``documents`` (:func:`documents_of_many` of a page of applications)
-    saves the per-application document and PSEA policy look-ups."""
+#: The columns of an application that a list shows (:class:`grants.schemas.ApplicationSummaryOut`), besides its status.
+SUMMARY_COLUMNS = ("id", "call_id", "organisation_id", "reference", "submitted_at", "created_at", "updated_at",
+                   "project_title", "countries", "start_date", "duration_months", "forms_of_exploitation",
+                   "assistance_types", "requested_amount", "currency")
+#: The rest of an application, shown when it is read alone.
+DETAIL_COLUMNS = ("summary", "objectives", "locations", "identification_referral", "partners", "risks_safeguarding",
+                  "monitoring_plan")
+
+
+def application_summary(application: Application, user: User) -> dict:
+    """An application as a list shows it: its own columns only (nothing related is read)."""
+    status, label = status_for(user, application)
+    data = {c: getattr(application, c) for c in SUMMARY_COLUMNS}
+    data.update(status=status, status_label=label)
+    return data
+
+
+def application_dict(application: Application, user: User) -> dict:
+    """An application as the API shows it alone: the summary, its texts, beneficiaries, budget, documents and
+    checklist."""
     a = application
-    documents = documents or documents_of_many([a])
+    documents = documents_of_many([a])
     docs = documents.of(a)
-    status, label = status_for(user, a)
     totals = budget_totals(a)
     items = checklist(a, docs, documents.psea(a.organisation_id))
-    data = {c: getattr(a, c) for c in (
-        "id", "call_id", "organisation_id", "reference", "submitted_at", "created_at", "updated_at",
-        "project_title", "summary", "objectives", "countries", "locations", "start_date", "duration_months",
-        "forms_of_exploitation", "assistance_types", "identification_referral", "partners", "risks_safeguarding",
-        "monitoring_plan", "requested_amount", "currency")}
+    data = application_summary(a, user)
+    data.update({c: getattr(a, c) for c in DETAIL_COLUMNS})
     data.update(
-        status=status, status_label=label,
         beneficiaries=[{"sex": b.sex, "age_band": b.age_band, "count": b.count} for b in a.beneficiaries],
         budget_lines=[{"id": line.id, "category": line.category, "description": line.description,
                        "quantity": str(line.quantity), "unit_cost": line.unit_cost, "total": line.total,
@@ -119,12 +130,6 @@ def application_dict(application: Application, user: User, documents: Documents 
         complete=all(i.done for i in items), missing=[i.problem or i.label for i in items if not i.done],
     )
     return data
-
-
-def application_dicts(applications: list[Application], user: User) -> list[dict]:
-    """A page of applications as the API lists them: their documents and PSEA policies read with one query."""
-    documents = documents_of_many(applications)
-    return [application_dict(a, user, documents) for a in applications]
 
 
 def _date(value: dt.datetime | None) -> str:

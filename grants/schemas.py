@@ -390,7 +390,10 @@ class DocumentOut(Schema):
     url = fields.String()
 
 
-class ApplicationOut(Schema):
+class ApplicationSummaryOut(Schema):
+    """An application as a list shows it: what tells one application from another, its status and amount.
+    ``GET /applications/{application_id}`` has the rest (texts, beneficiaries, budget, documents, checklist)."""
+
     id = fields.Integer()
     call_id = fields.Integer()
     organisation_id = fields.Integer()
@@ -404,24 +407,29 @@ class ApplicationOut(Schema):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     project_title = fields.String(allow_none=True)
-    summary = fields.String(allow_none=True)
-    objectives = fields.String(allow_none=True)
     countries = fields.List(fields.String())
-    locations = fields.String(allow_none=True)
     start_date = fields.Date(allow_none=True)
     duration_months = fields.Integer(allow_none=True)
     forms_of_exploitation = fields.List(fields.String(validate=validate.OneOf(list(FORMS_OF_EXPLOITATION))))
     assistance_types = fields.List(fields.String(validate=validate.OneOf(list(ASSISTANCE_TYPES))))
+    requested_amount = Amount()
+    currency = fields.String()
+
+
+class ApplicationOut(ApplicationSummaryOut):
+    """An application in full, with its checklist: ``complete`` and what is ``missing`` before it can be sent."""
+
+    summary = fields.String(allow_none=True)
+    objectives = fields.String(allow_none=True)
+    locations = fields.String(allow_none=True)
     beneficiaries = fields.List(fields.Nested(BeneficiaryOut))
     identification_referral = fields.String(allow_none=True)
     partners = fields.String(allow_none=True)
     risks_safeguarding = fields.String(allow_none=True)
     monitoring_plan = fields.String(allow_none=True)
     budget_lines = fields.List(fields.Nested(BudgetLineOut))
-    requested_amount = Amount()
     direct_costs = Amount()
     indirect_costs = Amount()
-    currency = fields.String()
     documents = fields.List(fields.Nested(DocumentOut))
     complete = fields.Boolean()
     missing = fields.List(fields.String())
