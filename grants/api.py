@@ -31,7 +31,7 @@ from grants.permissions import can_see_bank_details
 from grants.presenters import (
     SUMMARY_COLUMNS,
     application_dict,
-    application_summary,
+    application_summaries,
     call_dict,
     document_dict,
     organisation_dict,
@@ -230,7 +230,7 @@ def list_applications(args):
                     _("Use one of: %(codes)s.", codes=", ".join(APPLICANT_STATUS_LABELS))]})
             query = query.where(Application.status.in_(states_for_applicant_status(args["status"])))
     return list_page(query, args, filters={"call_id": Application.call_id},
-                     present=lambda applications: [application_summary(a, current_user) for a in applications])
+                     present=lambda applications: application_summaries(applications, current_user))
 
 
 @action(blp, "/applications/<int:application_id>/documents", roles=(APPLICANT,), model=Application,

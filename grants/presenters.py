@@ -9,7 +9,7 @@ from flask_babel import format_decimal, get_locale
 from sqlalchemy import select
 
 from fund.db import db
-from fund.models import User
+from fund.models import APPLICANT, User
 from fund.templating import datetime_text, money
 from grants import payee
 from grants.checklist import (
@@ -102,12 +102,21 @@ DETAIL_COLUMNS = ("summary", "objectives", "locations", "identification_referral
                   "monitoring_plan")
 
 
-def application_summary(application: Application, user: User) -> dict:
-    """An application as a list shows it: its own columns only (nothing related is read)."""
-    status, label = status_for(user, application)
-    data = {c: getattr(application, c) for c in SUMMARY_COLUMNS}
-    data.update(status=status, status_label=label)
-    return data
+def application_summaries(applications: list[Application], user: User) -> list[dict]:
+    """Applications as a list shows them: their own columns only (nothing related is read), the status as
+    :func:`status_for` names it, the reader's roles looked at once for the page."""
+    plain_of = user.organisation_id if user.has_any_role(APPLICANT) and not user.is_staff else None
+    texts = request_texts()
+    items = []
+    for a in applications:
+        data = {c: getattr(a, c) for c in SUMMARY_COLUMNS}
+        if plain_of is not None and a.organisation_id == plain_of:
+            code = APPLICANT_STATUS[a.status]
+            data.update(status=code, status_label=texts.label(APPLICANT_STATUS_LABELS, code))
+        else:
+            data.update(status=a.status, status_label=texts.label(APPLICATION_WORKFLOW.states, a.status))
+        items.append(data)
+    return items
 
 
 def application_dict(application: Application, user: User) -> dict:
@@ -118,7 +127,7 @@ def application_dict(application: Application, user: User) -> dict:
     docs = documents.of(a)
     totals = budget_totals(a)
     items = checklist(a, docs, documents.psea(a.organisation_id))
-    data = application_summary(a, user)
+    data = application_summaries([a], user)[0]
     data.update({c: getattr(a, c) for c in DETAIL_COLUMNS})
     data.update(
         beneficiaries=[{"sex": b.sex, "age_band": b.age_band, "count": b.count} for b in a.beneficiaries],

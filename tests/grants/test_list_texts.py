@@ -59,3 +59,19 @@ def test_a_page_of_applications_shows_each_as_it_is_read_alone(app, make_user, a
         assert missing_text in incomplete["missing"]
         labels = {item["status_label"] for item in items.values()}
         assert labels == {"Draft" if language == "en" else "Brouillon"}
+
+
+def test_an_applicant_s_list_names_the_plain_status_and_the_fund_s_the_workflow_state(app, make_user, api_as):
+    from grants import operations
+
+    applicant = make_user("applicant")
+    with app.test_request_context():
+        application = f.make_application(applicant)
+        operations.submit_application(application, db.session.get(type(applicant), applicant.id))
+        db.session.commit()
+        application_id = application.id
+    for reader, status in ((api_as(applicant), "received"), (api_as("fund_manager"), "submitted")):
+        [item] = [i for i in reader.get("/api/v1/applications").json["items"] if i["id"] == application_id]
+        alone = reader.get(f"/api/v1/applications/{application_id}").json
+        assert item["status"] == alone["status"] == status
+        assert item["status_label"] == alone["status_label"]
