@@ -44,16 +44,16 @@ def list_page(query: Select, args: Mapping[str, Any], *, filters: Mapping[str, A
 
 
 def page_of(query: Select, page: int, per_page: int) -> tuple[list, int]:
-    """A page (from 1) of ``query``'s entities and how many there are in all, in one statement: the total is a
-    window count over the rows before the page is cut (inside the subquery SQLAlchemy wraps around a limited
-    query with joined collections). A page past the last has no row to carry it: only then is it counted apart."""
-    rows = db.session.execute(query.add_columns(func.count().over()).limit(per_page)
-                              .offset((max(page, 1) - 1) * per_page)).unique().all()
-    if rows:
-        return [row[0] for row in rows], rows[0][-1]
-    if page <= 1:
-        return [], 0
-    return [], db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    """A page (from 1) of ``query``'s entities and how many there are in all. The page is read alone, so that an
+    ordered index gives its rows without reading the others; a page that is not full is the last, which gives the
+    total; only a full page (or one past the last) counts apart, a count the database answers from an index.
+    (A window count over the whole list in the page's own statement would save that statement, but reads and
+    sorts every row of the list on every page.)"""
+    offset = (max(page, 1) - 1) * per_page
+    rows = db.session.execute(query.limit(per_page).offset(offset)).unique().scalars().all()
+    if 0 < len(rows) < per_page or (not rows and offset == 0):
+        return rows, offset + len(rows)
+    return rows, db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
 
 
 def list_rows(rows: list, args: Mapping[str, Any], *, present: Callable[[list], Iterable] | None = None) -> dict:

@@ -131,7 +131,7 @@ def tranche_rows(grant: Grant, met: dict[str, bool]) -> list[dict]:
 
 def disbursement_page(grant_id: int, page: int = 1, per_page: int = RECENT) -> tuple[list[Disbursement], int]:
     """A page of the grant's payments (not the scheduled ones), newest first, with the people who requested and
-    approved them, and how many there are: one statement."""
+    approved them, and how many there are (:func:`fund.listing.page_of`)."""
     people = (joinedload(Disbursement.requested_by).joinedload(User.roles),
               joinedload(Disbursement.approved_by).joinedload(User.roles))
     return page_of(select(Disbursement).where(Disbursement.grant_id == grant_id, Disbursement.status != "scheduled")
@@ -139,7 +139,8 @@ def disbursement_page(grant_id: int, page: int = 1, per_page: int = RECENT) -> t
 
 
 def event_page(grant_id: int, page: int = 1, per_page: int = RECENT) -> tuple[list[GrantEvent], int]:
-    """A page of the grant's history, newest first, with who acted, and how many steps it has: one statement."""
+    """A page of the grant's history, newest first, with who acted, and how many steps it has
+    (:func:`fund.listing.page_of`)."""
     return page_of(select(GrantEvent).where(GrantEvent.grant_id == grant_id)
                    .options(joinedload(GrantEvent.actor).joinedload(User.roles)).order_by(GrantEvent.id.desc()),
                    page, per_page)
