@@ -33,7 +33,7 @@ from donors.statement_figures import (
     use_of_funds,
 )
 from fund.accounting.rates import BASE_CURRENCY, from_minor
-from fund.db import db
+from fund.db import db, plan_for_these_values
 from fund.vocabulary import (
     AGE_BAND_LABELS,
     ASSISTANCE_TYPES,
@@ -154,6 +154,7 @@ def build_statement(donor: Donor, date_from: dt.date, date_to: dt.date, language
     """The donor's statement for [date_from, date_to] (inclusive), in ``language`` (default: the donor's)."""
     if date_from > date_to:
         raise ValueError("the period ends before it starts")
+    plan_for_these_values()  # the statement's reads filter on one donor's rows, of very unequal numbers
     movements = pledge_movements(donor.id, date_from, date_to)
     pledges = {p.id: p for p in db.session.execute(select(Pledge).where(Pledge.donor_id == donor.id)
                                                    .order_by(Pledge.pledged_on, Pledge.id)).scalars()}

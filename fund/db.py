@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -62,6 +62,21 @@ db = SQLAlchemy(model_class=Base)
 
 def is_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
+
+
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
+def plan_for_these_values() -> None:
+    """On PostgreSQL, plan the rest of the transaction's statements for the values they are given.
+
+    The driver prepares a statement used often, and the server may then keep one plan for any value: a plan made
+    for the average donor (or grant). Where the rows behind one value and another differ by orders of magnitude
+    (a State's thousands of contributions beside an individual's one), that plan reads the whole ledger for the
+    small one. A read whose statements filter on such a value calls this first; a few tenths of a millisecond
+    of planning per statement buy a plan that reads only the value's own rows."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(_CUSTOM_PLANS)
 
 
 @event.listens_for(Engine, "connect")

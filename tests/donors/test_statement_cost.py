@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from donors.models import Donor
 from donors.statement_figures import fund_context
@@ -104,3 +105,34 @@ def test_the_fund_figures_are_those_of_the_whole_months_of_the_period(app):
         data = st.as_json(statement)
         assert data["fund"]["date_from"] == "2026-02-01" and data["fund"]["date_to"] == "2026-02-28"
         assert data["fund"]["received"] == "1523.00"
+
+
+def test_a_small_donor_s_statement_is_planned_for_that_donor(app):
+    """The driver prepares a statement run often, and PostgreSQL may then keep one generic plan for every donor:
+    one made for the average donor, which reads the whole ledger when one donor has thousands of movements and
+    another a few. The statement's reads are planned for the donor they are given, however often they run."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("plans are PostgreSQL's")
+    from donors import statements as st
+
+    with app.test_request_context():
+        f.currencies()
+        large, small = f.donor("Norway"), f.donor("Sweden")
+        for i in range(60):
+            f.contribution(large, "100.00", "USD", received_on=f.today() - dt.timedelta(days=i), reference=f"L-{i}")
+        f.contribution(small, "10.00", "USD", received_on=f.today(), reference="S-1")
+        db.session.commit()
+        small_id = small.id
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        db.engine.dispose()  # one connection for the whole loop: prepared statements and their plans are its own
+        plans: dict[str, tuple[int, int]] = {}
+        for _ in range(15):
+            st.build_statement(db.session.get(Donor, small_id), f.today() - dt.timedelta(days=365), f.today())
+            plans.update({row.statement: (row.generic_plans, row.custom_plans) for row in db.session.execute(text(
+                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements "
+                "WHERE statement LIKE '%FROM ledger_posting%' AND statement NOT LIKE '%pg_prepared_statements%'"))})
+            db.session.commit()
+    assert plans, "the statement's reads of the ledger were prepared"
+    assert all(custom >= 10 for _generic, custom in plans.values()), plans
+    assert [s for s, (generic, _custom) in plans.items() if generic] == []
