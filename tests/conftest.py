@@ -26,6 +26,40 @@ PASSWORD = "correct-horse-battery"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
+#: The suite's longest modules and roughly how many seconds each takes alone on two cores. Under pytest-xdist's
+#: work stealing each worker is first given a contiguous half of the collection, and takes over half of the other's
+#: queue, from its end, when it runs out: a long module left at the end of a queue finishes alone on one core while
+#: the other waits. :func:`pytest_collection_modifyitems` puts these first in the two halves, the longest first.
+LONG_MODULES = {
+    "tests/browser/test_accessibility.py": 26, "tests/browser/test_journeys.py": 23, "tests/test_route_matrix.py": 16,
+    "tests/test_french_pages.py": 10, "tests/grants/awards/test_concurrency.py": 8,
+    "tests/browser/test_layout_browser.py": 7, "tests/grants/review/test_concurrency.py": 5,
+    "tests/browser/test_review_browser.py": 5, "tests/test_several_servers.py": 5,
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The long modules at the start of each half of the collection, shared between the halves by their
+    length; every other test keeps its place (only the order of whole modules changes, so module and session
+    fixtures are built as often as before)."""
+    if len(items) < 2:
+        return
+    def module(item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    halves: list[list] = [[], []]
+    weight = [0, 0]
+    for name in sorted(LONG_MODULES, key=LONG_MODULES.get, reverse=True):
+        chosen = [item for item in items if module(item) == name]
+        if chosen:
+            side = weight.index(min(weight))
+            halves[side].extend(chosen)
+            weight[side] += LONG_MODULES[name]
+    rest = [item for item in items if module(item) not in LONG_MODULES]
+    cut = max(0, len(items) // 2 - len(halves[0]))
+    items[:] = halves[0] + rest[:cut] + halves[1] + rest[cut:]
+
+
 def worker_database(url: str) -> str:
     """The database of this pytest-xdist worker: ``<name>_gw0``, ``<name>_gw1``... beside the one ``url`` names
     (``url`` itself when the suite runs in one process). Any URL of that database (its owner's, another
