@@ -35,7 +35,9 @@ KNOWN: dict[tuple[str, str, str], str] = {}
 
 def violations(page) -> list[tuple[str, str]]:
     """axe on the page as it is: (rule, line) per violated rule, the line naming the rule, its impact and the
-    elements (CSS selectors) that break it."""
+    elements (CSS selectors) that break it. A page reached by a click is first let finish loading: until its
+    stylesheet is applied, targets are small and tables overflow."""
+    page.wait_for_load_state("load")
     page.evaluate(TIMERS_AS_MICROTASKS)
     page.evaluate(AXE_SCRIPT)
     found = page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)["violations"]

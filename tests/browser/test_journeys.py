@@ -47,6 +47,7 @@ class Walk:
 
     def sees(self, *texts: str, h1: str | None = None) -> str:
         page = self.page
+        page.wait_for_load_state("load")  # after a click, the new page's stylesheet may still be on its way
         main = page.locator("main").inner_text().replace("\u202f", " ").replace("\xa0", " ")
         for text in texts:
             assert text in main, f"{page.url}: {text!r} not in\n{main[:3000]}"

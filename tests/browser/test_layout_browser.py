@@ -43,7 +43,8 @@ AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag2
 
 def axe_violations(page) -> list[str]:
     """axe-core's WCAG A/AA violations on the page as it is (JavaScript off: injected through the DevTools
-    protocol, its timers made microtasks since a page's timers never fire then)."""
+    protocol, its timers made microtasks since a page's timers never fire then), once it has finished loading."""
+    page.wait_for_load_state("load")
     page.evaluate("window.setTimeout = (fn, ms, ...a) => { Promise.resolve().then(() => fn(...a)); return 0; };"
                   "window.clearTimeout = () => {};")
     page.evaluate(AXE_SCRIPT)
