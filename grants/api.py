@@ -200,8 +200,6 @@ def get_application(application_id):
     return application_dict(application, current_user)
 
 
-#: A page of applications: each with its call and organisation (joined by default), of which only the columns the
-#: checklist reads, and its beneficiary counts (joined); the budget lines and the documents are one statement each.
 #: A page of applications reads their own list columns only: no call, organisation, document or budget.
 APPLICATION_PAGE = (load_only(*(getattr(Application, c) for c in (*SUMMARY_COLUMNS, "status")), raiseload=True),
                     raiseload("*"))

@@ -45,10 +45,16 @@ def sees_plain_status(user: User, application: Application) -> bool:
 
 
 def status_for(user: User, application: Application) -> tuple[str, str]:
-    if sees_plain_status(user, application):
+    """(code, label) of the application's status as ``user`` reads it."""
+    return _status(application, sees_plain_status(user, application))
+
+
+def _status(application: Application, plain: bool) -> tuple[str, str]:
+    texts = request_texts()
+    if plain:
         code = APPLICANT_STATUS[application.status]
-        return code, request_texts().label(APPLICANT_STATUS_LABELS, code)
-    return application.status, request_texts().label(APPLICATION_WORKFLOW.states, application.status)
+        return code, texts.label(APPLICANT_STATUS_LABELS, code)
+    return application.status, texts.label(APPLICATION_WORKFLOW.states, application.status)
 
 
 def organisation_dict(org: Organisation, user: User, *, full_bank: bool = False) -> dict:
@@ -104,17 +110,13 @@ DETAIL_COLUMNS = ("summary", "objectives", "locations", "identification_referral
 
 def application_summaries(applications: list[Application], user: User) -> list[dict]:
     """Applications as a list shows them: their own columns only (nothing related is read), the status as
-    :func:`status_for` names it, the reader's roles looked at once for the page."""
+    :func:`status_for` names it (the reader's roles looked at once for the page: :func:`sees_plain_status` for an
+    applicant of the application's organisation who is not staff)."""
     plain_of = user.organisation_id if user.has_any_role(APPLICANT) and not user.is_staff else None
-    texts = request_texts()
     items = []
     for a in applications:
         data = {c: getattr(a, c) for c in SUMMARY_COLUMNS}
-        if plain_of is not None and a.organisation_id == plain_of:
-            code = APPLICANT_STATUS[a.status]
-            data.update(status=code, status_label=texts.label(APPLICANT_STATUS_LABELS, code))
-        else:
-            data.update(status=a.status, status_label=texts.label(APPLICATION_WORKFLOW.states, a.status))
+        data["status"], data["status_label"] = _status(a, plain_of is not None and a.organisation_id == plain_of)
         items.append(data)
     return items
 
