@@ -78,8 +78,7 @@ def test_a_payment_costs_the_same_number_of_statements_as_the_fund_grows(app, wo
         assert rows and all(r.earmark_type == "region" for r in rows)
         assert len(rows) == 25
         assert attribution.pool_differences() == []
-        # Two pools of each of the 50 donors (the fund's cash of the grant's world came from a donor of its own,
-        # whose id the factory takes from a counter of the test process, and may be one of theirs).
+        # Two pools of each of the 50 donors (the fund's cash of the grant's world came from a donor of its own).
         donors = select(Donor.id).where(Donor.name.like("Donor %"))
         assert db.session.execute(select(func.count()).select_from(AttributionPool)
                                   .where(AttributionPool.donor_id.in_(donors))).scalar_one() == 100
