@@ -4,7 +4,8 @@ Publication`), from which every public output takes its figures.
 It is computed from one aggregate query (report results summed per grant, breakdown and key) and kept in memory
 per process, keyed by a fingerprint of the accepted reports (their number, the sum of their ids and the latest
 change): a report accepted, reopened or corrected gives a new fingerprint and the table is computed again. Public
-pages therefore cost one small aggregate query for the fingerprint, whatever the size of the fund.
+pages therefore cost one small aggregate query for the fingerprint: it reads the accepted reports' rows through
+the index on their status (a few per grant), not the results, the ledger or the rest of the fund.
 """
 
 from __future__ import annotations
