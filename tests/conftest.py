@@ -42,8 +42,12 @@ def pytest_collection_modifyitems(config, items):
     """The long modules at the start of each half of the collection, shared between the halves by their
     length; every other test keeps its place (only the order of whole modules changes, so module and session
     fixtures are built as often as before)."""
+    gone = [name for name in LONG_MODULES if not (config.rootpath / name).is_file()]
+    if gone:
+        raise pytest.UsageError(f"LONG_MODULES (tests/conftest.py) names modules that are gone: {gone}")
     if len(items) < 2:
         return
+
     def module(item) -> str:
         return item.nodeid.split("::", 1)[0]
 
