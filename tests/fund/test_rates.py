@@ -14,6 +14,7 @@ from fund.accounting import ledger, rates
 from fund.accounting.rates import Currency, ExchangeRate
 from fund.db import db
 from fund.money import ISO_4217_EXPONENTS
+from fund.money import exponent as money_exponent
 
 TODAY = dt.datetime.now(dt.UTC).date()
 MONTH = TODAY.strftime("%Y-%m")
@@ -38,6 +39,8 @@ def test_minor_units_are_iso_4217_not_cldr(ctx):
     assert units["CLF"] == 4
     for code, exponent in ISO_4217_EXPONENTS.items():  # fund.money agrees with the table
         assert units[code] == exponent, code
+    for code, places in units.items():  # both ways: a currency fund.money does not list has 2 in the table too
+        assert money_exponent(code) == places, code
     assert "XAU" not in units and "XDR" not in units  # no minor units: not money the fund receives
 
 
