@@ -5,6 +5,7 @@ answered 403 or 404, and B's data is unchanged. The routes come from app.url_map
 from __future__ import annotations
 
 import io
+import json
 import re
 
 from flask import url_for
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from fund.audit import AuditEvent
 from fund.db import db
 from fund.mail import OutboxMessage
+from grants import payee
 from grants.models import Application, Document, Invitation, Organisation, OrganisationAdmin
 from tests.grants import factories as f
 
@@ -133,6 +135,8 @@ def test_no_route_lets_one_organisation_reach_another(app, make_user, build, log
     own = f"/grants/organisations/{ids['organisation_id']}"
     assert shows_the_victim(login_as(victim).get(own).get_data(as_text=True))
     assert shows_the_victim(api_as(victim).get(f"/api/v1{own.removeprefix('/grants')}").get_data(as_text=True))
+    masked = payee.mask(f.ORG_DATA["bank_account_number"])  # the account as pages and the API show it
+    assert shows_the_victim(masked) and shows_the_victim(json.dumps(masked))
 
 
 def test_lists_show_only_the_callers_organisation(app, make_user, build, login_as, api_as):
