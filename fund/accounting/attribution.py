@@ -130,6 +130,12 @@ class AttributionPool(db.Model):
         return _pool(self.donor_id, self.earmark_type, self.earmark_value)
 
 
+def pool_order(pool: Pool) -> tuple[int, str, str]:
+    """The fixed order of pools (donor, then earmark, a pool without an earmark first): a pool without an
+    earmark has None where the others have text, which Python does not compare."""
+    return pool[0], pool[1] or "", pool[2] or ""
+
+
 def _pool(donor_id: int, etype: str | None, evalue: str | None) -> Pool:
     if not etype:
         return (donor_id, None, None)
@@ -166,7 +172,7 @@ def _unspent_pools() -> dict[Pool, int]:
                AttributionPool.usd_cents).where(AttributionPool.usd_cents > 0)
     ).all()
     pools = {_pool(d, t, v): int(c) for d, t, v, c in rows}
-    return dict(sorted(pools.items(), key=lambda item: (item[0][0], item[0][1] or "", item[0][2] or "")))
+    return dict(sorted(pools.items(), key=lambda item: pool_order(item[0])))
 
 
 def _earmarks_applying(grant_id: int, earmarks: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -273,7 +279,7 @@ def return_from_grant(entry, grant_id: int, usd: Decimal, kind: str = GRANT) -> 
         .group_by(Attribution.donor_id, Attribution.earmark_type, Attribution.earmark_value)
         .having(func.sum(Attribution.usd_cents) > 0)
     ).all()
-    held = dict(sorted(((d, t, v), int(c)) for d, t, v, c in rows))
+    held = dict(sorted((((d, t, v), int(c)) for d, t, v, c in rows), key=lambda item: pool_order(item[0])))
     take = min(wanted, sum(held.values()))
     if take <= 0:
         return 0
@@ -308,7 +314,7 @@ def pool_differences() -> list[PoolDifference]:
     for row in db.session.execute(select(AttributionPool)).scalars():
         kept[row.pool] = kept.get(row.pool, 0) + row.usd_cents
     return [PoolDifference(pool, kept.get(pool, 0), recomputed.get(pool, 0))
-            for pool in sorted(set(kept) | set(recomputed), key=lambda p: (p[0], p[1] or "", p[2] or ""))
+            for pool in sorted(set(kept) | set(recomputed), key=pool_order)
             if kept.get(pool, 0) != recomputed.get(pool, 0)]
 
 

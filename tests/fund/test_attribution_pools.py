@@ -54,6 +54,27 @@ def test_kept_pools_always_equal_the_attribution_rows(app):
         grant_directory.register(previous)
 
 
+def test_a_refund_returns_to_one_donor_s_earmarked_and_unearmarked_pools_alike(app):
+    """A grant paid from a donor's earmarked pool and its pool without an earmark: a refund returns to both, in
+    proportion (the pools are put in a fixed order first, a pool without an earmark having None for its earmark)."""
+    previous = grant_directory.directory()
+    grant_directory.register(Directory())
+    try:
+        with app.test_request_context():
+            fund = Fund(app)
+            donor = fund.donors[0].id
+            fund.contribute(0, "USD", 300000, ("region", "Africa"), 0)  # USD 3,000 for Africa (grant 201)
+            fund.contribute(0, "USD", 100000, None, 0)  # USD 1,000 without an earmark
+            fund.pay(201, 350000)  # the earmarked 3,000 first, then 500 of the 1,000 (and 455 of PSC)
+            assert _kept() == {(donor, "region", "Africa"): 0, (donor, None, None): 4500}
+            fund.refund(201, 40000, "USD")  # USD 400 back, as 3,000 to 500: 342.86 and 57.14; its PSC, 52.00
+            assert _kept() == {(donor, "region", "Africa"): 34286, (donor, None, None): 4500 + 5714 + 5200}
+            assert attribution.pool_differences() == []
+            db.session.remove()
+    finally:
+        grant_directory.register(previous)
+
+
 @pytest.mark.usefixtures("fake_directory")
 def test_ledger_check_finds_a_pool_that_disagrees(app):
     with app.test_request_context():
